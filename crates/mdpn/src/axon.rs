@@ -1,0 +1,56 @@
+//! Axon layer: `Linear(hidden → classes)`, read out as softmax probabilities and trained with
+//! cross-entropy.
+
+/// Softmax of each row of `logits` `(B, classes)`, in place.
+pub fn softmax(logits: &mut [f32], classes: usize) {
+    for row in logits.chunks_exact_mut(classes) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// Mean cross-entropy of `logits` `(B, classes)` against `labels`, with its gradient with respect
+/// to the logits and the number of rows whose arg-max is the label.
+pub fn cross_entropy(logits: &[f32], labels: &[u32], classes: usize) -> (f32, Vec<f32>, usize) {
+    let batch = labels.len();
+    let mut grad = logits.to_vec();
+    softmax(&mut grad, classes);
+    let mut loss = 0.0f64;
+    let mut correct = 0;
+    for ((row, probs), &label) in logits
+        .chunks_exact(classes)
+        .zip(grad.chunks_exact_mut(classes))
+        .zip(labels)
+    {
+        let label = label as usize;
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
+        loss += (lse - row[label]) as f64;
+        if argmax(row) == label {
+            correct += 1;
+        }
+        probs[label] -= 1.0;
+        for p in probs.iter_mut() {
+            *p /= batch as f32;
+        }
+    }
+    ((loss / batch as f64) as f32, grad, correct)
+}
+
+/// Index of the largest value; the first one on ties.
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}

@@ -1,0 +1,135 @@
+//! Every constant of the model, with the paper's values as defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The shape and constants of one MDPN model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Colour channels: 1 (gray) or 3 (RGB, one set of dendrites per channel).
+    pub channels: usize,
+    /// Side of the square input image, in pixels.
+    pub image_size: usize,
+    /// Number of dendrites M.
+    pub dendrites: usize,
+    /// Side of each dendrite's window of synapses.
+    pub window: usize,
+    /// Steepness k of the synapse's arctangent.
+    pub k: f32,
+    /// Offset c added to every synapse output before the product.
+    pub c: f32,
+    /// Side and stride of the membrane's max pool.
+    pub pool: usize,
+    /// Width of the soma layer.
+    pub hidden: usize,
+    /// Number of classes of the axon layer.
+    pub classes: usize,
+    /// Input normalisation: `x = (u8/255 - mean) / std`.
+    pub mean: f32,
+    /// See `mean`.
+    pub std: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            channels: 1,
+            image_size: 28,
+            dendrites: 50,
+            window: 5,
+            k: 10.0,
+            c: 0.6,
+            pool: 4,
+            hidden: 128,
+            classes: 10,
+            mean: 0.0,
+            std: 1.0,
+        }
+    }
+}
+
+impl Config {
+    /// Window positions along one side (stride 1, no padding).
+    pub fn dendrite_side(&self) -> usize {
+        self.image_size + 1 - self.window
+    }
+
+    /// Pooled cells along one side (floor: windows past the last full cell are dropped).
+    pub fn pooled_side(&self) -> usize {
+        self.dendrite_side() / self.pool
+    }
+
+    /// Pixels of one image, all channels.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.image_size * self.image_size
+    }
+
+    /// Synapses of one dendrite.
+    pub fn synapses(&self) -> usize {
+        self.window * self.window
+    }
+
+    /// Width of the soma's input: the flattened membrane output.
+    pub fn features(&self) -> usize {
+        self.channels * self.pooled_side() * self.pooled_side() * self.dendrites
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        2 * self.channels * self.dendrites * self.synapses()
+            + self.hidden * (self.features() + 1)
+            + self.classes * (self.hidden + 1)
+    }
+
+    /// Checks that the settings describe a model that can be built.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Config(msg));
+        if self.channels == 0 || self.dendrites == 0 || self.hidden == 0 {
+            return bad("channels, dendrites and hidden width must be at least 1".into());
+        }
+        if self.classes < 2 {
+            return bad(format!("need at least 2 classes, got {}", self.classes));
+        }
+        if self.window == 0 || self.pool == 0 {
+            return bad("window and pool must be at least 1".into());
+        }
+        if self.image_size < self.window {
+            return bad(format!(
+                "image size {} is smaller than the dendrite window {}",
+                self.image_size, self.window
+            ));
+        }
+        if self.pooled_side() == 0 {
+            return bad(format!(
+                "image size {} leaves {} window positions, fewer than one {}x{} pool cell",
+                self.image_size,
+                self.dendrite_side(),
+                self.pool,
+                self.pool
+            ));
+        }
+        if self.dendrite_side() * self.dendrite_side() > u32::MAX as usize {
+            return bad(format!("image size {} is too large", self.image_size));
+        }
+        if !(self.k.is_finite() && self.c.is_finite() && self.c > 0.0) {
+            return bad(format!(
+                "k must be finite and c positive, got k={} c={}",
+                self.k, self.c
+            ));
+        }
+        if !(self.mean.is_finite() && self.std.is_finite() && self.std > 0.0) {
+            return bad(format!(
+                "normalisation needs a finite mean and a positive std, got mean={} std={}",
+                self.mean, self.std
+            ));
+        }
+        Ok(())
+    }
+
+    /// The normalised value of an 8-bit pixel.
+    pub fn normalise(&self, v: u8) -> f32 {
+        (v as f32 / 255.0 - self.mean) / self.std
+    }
+}

@@ -1,0 +1,258 @@
+//! Data sets in memory: 8-bit images with labels, splits, and batches.
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+use crate::idx::Idx;
+
+/// Fashion-MNIST's class names, in label order.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Labelled 8-bit images, `(N, C, H, W)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u32>,
+    pub channels: usize,
+    pub size: usize,
+    pub class_names: Vec<String>,
+}
+
+impl Dataset {
+    /// A data set from an IDX image array `(N, H, W)` of u8 and an IDX label array `(N)` of u8.
+    pub fn from_idx(images: Idx, labels: Idx, class_names: &[&str]) -> Result<Dataset> {
+        if images.type_code != 0x08 || images.dims.len() != 3 {
+            return Err(Error::Format(format!(
+                "images: expected an IDX array of u8 (type 0x08) with 3 dimensions, found type {:#04x} with dimensions {:?}",
+                images.type_code, images.dims
+            )));
+        }
+        if labels.type_code != 0x08 || labels.dims.len() != 1 {
+            return Err(Error::Format(format!(
+                "labels: expected an IDX array of u8 (type 0x08) with 1 dimension, found type {:#04x} with dimensions {:?}",
+                labels.type_code, labels.dims
+            )));
+        }
+        let (h, w) = (images.dims[1], images.dims[2]);
+        if h != w {
+            return Err(Error::Format(format!(
+                "images are {h}x{w}; only square images are supported"
+            )));
+        }
+        let labels: Vec<u32> = labels.data.iter().map(|&l| l as u32).collect();
+        Dataset::new(
+            images.data,
+            labels,
+            1,
+            h,
+            class_names.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    /// A data set from its parts, checked for consistency.
+    pub fn new(
+        images: Vec<u8>,
+        labels: Vec<u32>,
+        channels: usize,
+        size: usize,
+        class_names: Vec<String>,
+    ) -> Result<Dataset> {
+        let image_len = channels * size * size;
+        if image_len == 0 || images.len() != labels.len() * image_len {
+            return Err(Error::Shape(format!(
+                "{} labels but {} bytes of images, which is {} images of {channels}x{size}x{size}",
+                labels.len(),
+                images.len(),
+                if image_len == 0 {
+                    0
+                } else {
+                    images.len() / image_len
+                }
+            )));
+        }
+        if let Some((i, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| l as usize >= class_names.len())
+        {
+            return Err(Error::Format(format!(
+                "label {l} of image {i} is out of range: the data set has {} classes",
+                class_names.len()
+            )));
+        }
+        Ok(Dataset {
+            images,
+            labels,
+            channels,
+            size,
+            class_names,
+        })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the data set holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Bytes of one image.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.size * self.size
+    }
+
+    /// The pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * self.image_len()..][..self.image_len()]
+    }
+
+    /// Copies the images and labels at `indices` into one contiguous batch.
+    pub fn batch(&self, indices: &[usize], images: &mut Vec<u8>, labels: &mut Vec<u32>) {
+        images.clear();
+        labels.clear();
+        for &i in indices {
+            images.extend_from_slice(self.image(i));
+            labels.push(self.labels[i]);
+        }
+    }
+}
+
+/// Which file set of a data set a subset draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Train,
+    Test,
+}
+
+/// Some images of one source, by index.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subset {
+    pub source: Source,
+    pub indices: Vec<usize>,
+}
+
+/// How validation images are chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Protocol {
+    /// Hold out a fraction of the training set, chosen with the seed.
+    Holdout { fraction: f64 },
+    /// The authors' split: 3,000 random test images for validation, the rest for test.
+    Paper,
+}
+
+/// Train, validation and test subsets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splits {
+    pub train: Subset,
+    pub validation: Subset,
+    pub test: Subset,
+}
+
+/// Images of the test set that the paper's protocol uses for validation.
+pub const PAPER_VALIDATION_IMAGES: usize = 3000;
+
+/// A random number generator for one purpose of one run: the same seed and purpose always give
+/// the same stream, whatever else the run did before.
+pub fn rng(seed: u64, purpose: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(purpose);
+    rng
+}
+
+/// Stream of the random split.
+const SPLIT_STREAM: u64 = 1;
+
+impl Splits {
+    /// Splits `train_len` training and `test_len` test images by `protocol`, with `seed`.
+    pub fn new(train_len: usize, test_len: usize, protocol: Protocol, seed: u64) -> Result<Splits> {
+        let mut rng = rng(seed, SPLIT_STREAM);
+        let (train, validation, test) = match protocol {
+            Protocol::Holdout { fraction } => {
+                if !(0.0..1.0).contains(&fraction) {
+                    return Err(Error::Config(format!(
+                        "validation fraction must be in [0, 1), got {fraction}"
+                    )));
+                }
+                let mut order: Vec<usize> = (0..train_len).collect();
+                order.shuffle(&mut rng);
+                let held = (train_len as f64 * fraction).round() as usize;
+                let (val, train) = order.split_at(held);
+                let mut val = val.to_vec();
+                let mut train = train.to_vec();
+                val.sort_unstable();
+                train.sort_unstable();
+                (
+                    Subset {
+                        source: Source::Train,
+                        indices: train,
+                    },
+                    Subset {
+                        source: Source::Train,
+                        indices: val,
+                    },
+                    Subset {
+                        source: Source::Test,
+                        indices: (0..test_len).collect(),
+                    },
+                )
+            }
+            Protocol::Paper => {
+                if test_len <= PAPER_VALIDATION_IMAGES {
+                    return Err(Error::Config(format!(
+                        "the paper protocol takes {PAPER_VALIDATION_IMAGES} test images for validation, but the test set has only {test_len}"
+                    )));
+                }
+                let mut order: Vec<usize> = (0..test_len).collect();
+                order.shuffle(&mut rng);
+                let (val, test) = order.split_at(PAPER_VALIDATION_IMAGES);
+                let mut val = val.to_vec();
+                let mut test = test.to_vec();
+                val.sort_unstable();
+                test.sort_unstable();
+                (
+                    Subset {
+                        source: Source::Train,
+                        indices: (0..train_len).collect(),
+                    },
+                    Subset {
+                        source: Source::Test,
+                        indices: val,
+                    },
+                    Subset {
+                        source: Source::Test,
+                        indices: test,
+                    },
+                )
+            }
+        };
+        if train.indices.is_empty() {
+            return Err(Error::Config("the split leaves no training image".into()));
+        }
+        Ok(Splits {
+            train,
+            validation,
+            test,
+        })
+    }
+}

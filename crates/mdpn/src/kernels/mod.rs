@@ -1,0 +1,37 @@
+//! The presynaptic → dendrite → membrane computation, the model's hot spot, behind one small
+//! interface with two implementations:
+//!
+//! - [`plain`]: the paper's formulas evaluated synapse by synapse, for any float input; the
+//!   reference that every fast path is tested against.
+//! - [`lut`]: for 8-bit images. A synapse sees at most 256 distinct pixel values, so per
+//!   parameter update the kernel tabulates `ln(Y + c)` and its derivative for all 256 values and
+//!   the dendrites become table look-ups, fused with the max pool.
+//!
+//! Both work on one image at a time and write the membrane output in (channel, row, column,
+//! dendrite) order, dendrite fastest, with the index of the winning window (`row * side + col`
+//! inside its channel) of every pooled value, so that the backward pass sends the gradient to
+//! that window alone.
+
+pub mod lut;
+pub mod plain;
+
+/// One dendrite kernel: forward and backward of presynaptic + dendrite + membrane layers for
+/// one image of the batch.
+pub trait DendriteKernel: Sync {
+    /// Writes the pooled membrane values of `image` and the winning window of each.
+    fn forward(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]);
+
+    /// Adds to `dw` and `dq` (layout (channel, dendrite, row, column)) the gradient of the loss
+    /// with respect to the synapse weights and thresholds, given the gradient of the pooled values.
+    fn backward(&self, image: usize, winners: &[u32], grad: &[f32], dw: &mut [f32], dq: &mut [f32]);
+}
+
+/// Synapse output `Y = 1/2 + atan(k·(x·w − q))/π` and the derivative of `ln(Y + c)` with respect
+/// to `z = x·w − q`, shared by both kernels so that they compute the same function.
+#[inline]
+pub fn synapse(x: f32, w: f32, q: f32, k: f32, c: f32) -> (f32, f32) {
+    let z = k * (x * w - q);
+    let y = 0.5 + z.atan() * std::f32::consts::FRAC_1_PI;
+    let dln_dz = k * std::f32::consts::FRAC_1_PI / ((1.0 + z * z) * (y + c));
+    (y, dln_dz)
+}

@@ -1,0 +1,347 @@
+//! The MDPN model: parameters, forward pass and gradients, layer by layer as in the paper.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::axon;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::kernels::lut::{Lut, Tables};
+use crate::kernels::plain::Plain;
+use crate::kernels::DendriteKernel;
+use crate::linear::Linear;
+use crate::parallel;
+use crate::soma;
+
+/// A batch of images `(B, C, H, W)`, raw 8-bit or already normalised floats.
+#[derive(Clone, Copy, Debug)]
+pub enum Images<'a> {
+    /// Raw pixels; the model normalises them with its `mean` and `std`.
+    U8(&'a [u8]),
+    /// Normalised values.
+    F32(&'a [f32]),
+}
+
+impl Images<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Images::U8(x) => x.len(),
+            Images::F32(x) => x.len(),
+        }
+    }
+}
+
+/// Which dendrite kernel to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KernelChoice {
+    /// The table kernel for 8-bit images, the reference kernel for float images.
+    #[default]
+    Fast,
+    /// The reference kernel for everything (8-bit images are normalised first).
+    Plain,
+}
+
+/// Trainable tensors. The same struct holds gradients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// Synapse weights, `(C, M, window, window)`.
+    pub w: Vec<f32>,
+    /// Synapse thresholds, same layout.
+    pub q: Vec<f32>,
+    pub soma: Linear,
+    pub axon: Linear,
+}
+
+/// Names of the tensors in the authors' PyTorch `state_dict`, in [`Params::tensors`] order.
+pub const TENSOR_NAMES: [&str; 6] = [
+    "model.0.params.w",
+    "model.0.params.q",
+    "model.2.fc.weight",
+    "model.2.fc.bias",
+    "model.3.fc.weight",
+    "model.3.fc.bias",
+];
+
+impl Params {
+    /// Gradient-shaped zeros for `config`.
+    pub fn zeros(config: &Config) -> Params {
+        let n = config.channels * config.dendrites * config.synapses();
+        Params {
+            w: vec![0.0; n],
+            q: vec![0.0; n],
+            soma: Linear::zeros(config.features(), config.hidden),
+            axon: Linear::zeros(config.hidden, config.classes),
+        }
+    }
+
+    /// The tensors in [`TENSOR_NAMES`] order.
+    pub fn tensors(&self) -> [&[f32]; 6] {
+        [
+            &self.w,
+            &self.q,
+            &self.soma.weight,
+            &self.soma.bias,
+            &self.axon.weight,
+            &self.axon.bias,
+        ]
+    }
+
+    /// Mutable tensors in [`TENSOR_NAMES`] order.
+    pub fn tensors_mut(&mut self) -> [&mut [f32]; 6] {
+        [
+            &mut self.w,
+            &mut self.q,
+            &mut self.soma.weight,
+            &mut self.soma.bias,
+            &mut self.axon.weight,
+            &mut self.axon.bias,
+        ]
+    }
+
+    /// The shapes of the tensors in the authors' layout: gray `w` is `(M, window, window)`,
+    /// colour `w` is `(C, 1, 1, M, window, window)`.
+    pub fn shapes(config: &Config) -> [Vec<usize>; 6] {
+        let (m, k) = (config.dendrites, config.window);
+        let synapses = if config.channels == 1 {
+            vec![m, k, k]
+        } else {
+            vec![config.channels, 1, 1, m, k, k]
+        };
+        [
+            synapses.clone(),
+            synapses,
+            vec![config.hidden, config.features()],
+            vec![config.hidden],
+            vec![config.classes, config.hidden],
+            vec![config.classes],
+        ]
+    }
+
+    /// Whether every value is finite.
+    pub fn is_finite(&self) -> bool {
+        self.tensors()
+            .iter()
+            .all(|t| t.iter().all(|v| v.is_finite()))
+    }
+}
+
+/// Everything the forward pass computes for one batch.
+pub struct Forward {
+    /// Membrane output `(B, features)`.
+    pub membrane: Vec<f32>,
+    /// Winning window of every membrane value.
+    pub winners: Vec<u32>,
+    /// Soma output `(B, hidden)`.
+    pub soma: Vec<f32>,
+    /// Axon output `(B, classes)`.
+    pub logits: Vec<f32>,
+}
+
+/// Loss, accuracy and gradients of one training batch.
+pub struct Step {
+    pub loss: f32,
+    pub correct: usize,
+    pub grads: Params,
+}
+
+/// An MDPN classifier.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mdpn {
+    pub config: Config,
+    pub params: Params,
+}
+
+impl Mdpn {
+    /// A freshly initialised model: synapse weights and thresholds from N(0, 1), linear layers
+    /// as PyTorch initialises them. The same seed gives the same model.
+    pub fn new(config: Config, seed: u64) -> Result<Mdpn> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = config.channels * config.dendrites * config.synapses();
+        let mut normal =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
+        let w = normal(n);
+        let q = normal(n);
+        let soma = Linear::init(config.features(), config.hidden, &mut rng);
+        let axon = Linear::init(config.hidden, config.classes, &mut rng);
+        Ok(Mdpn {
+            config,
+            params: Params { w, q, soma, axon },
+        })
+    }
+
+    /// A model from existing parameters, checked against the configuration.
+    pub fn from_params(config: Config, params: Params) -> Result<Mdpn> {
+        config.validate()?;
+        let expected = Params::zeros(&config);
+        for ((name, have), want) in TENSOR_NAMES
+            .iter()
+            .zip(params.tensors())
+            .zip(expected.tensors())
+        {
+            if have.len() != want.len() {
+                return Err(Error::Shape(format!(
+                    "{name} has {} values, the configuration needs {}",
+                    have.len(),
+                    want.len()
+                )));
+            }
+        }
+        Ok(Mdpn { config, params })
+    }
+
+    /// Number of images in `images`, or an error if it is not a whole batch of this model's size.
+    fn batch_len(&self, images: Images) -> Result<usize> {
+        let len = self.config.image_len();
+        if images.len() % len != 0 {
+            return Err(Error::Shape(format!(
+                "{} input values are not a whole number of {}x{}x{} images",
+                images.len(),
+                self.config.channels,
+                self.config.image_size,
+                self.config.image_size
+            )));
+        }
+        Ok(images.len() / len)
+    }
+
+    /// Tables for the 8-bit kernel at the current parameters.
+    pub fn tables(&self, with_grad: bool) -> Tables {
+        Tables::new(&self.config, &self.params.w, &self.params.q, with_grad)
+    }
+
+    /// Runs `f` with the kernel that `choice` selects for `images`. `tables` must come from
+    /// [`Mdpn::tables`] when the fast kernel may run.
+    fn with_kernel<T>(
+        &self,
+        images: Images,
+        choice: KernelChoice,
+        tables: Option<&Tables>,
+        f: impl FnOnce(&dyn DendriteKernel) -> T,
+    ) -> T {
+        let normalised: Vec<f32>;
+        let x = match (images, choice, tables) {
+            (Images::U8(x), KernelChoice::Fast, Some(tables)) => {
+                return f(&Lut { tables, images: x })
+            }
+            (Images::U8(x), _, _) => {
+                normalised = x.iter().map(|&v| self.config.normalise(v)).collect();
+                &normalised
+            }
+            (Images::F32(x), _, _) => x,
+        };
+        f(&Plain {
+            config: &self.config,
+            w: &self.params.w,
+            q: &self.params.q,
+            images: x,
+        })
+    }
+
+    /// Forward pass of a batch through all five layers.
+    pub fn forward(
+        &self,
+        images: Images,
+        choice: KernelChoice,
+        tables: Option<&Tables>,
+    ) -> Result<Forward> {
+        let batch = self.batch_len(images)?;
+        let features = self.config.features();
+        let mut membrane = vec![0.0; batch * features];
+        let mut winners = vec![0u32; batch * features];
+        self.with_kernel(images, choice, tables, |kernel| {
+            parallel::for_each_chunk2(
+                &mut membrane,
+                features,
+                &mut winners,
+                features,
+                |i, pooled, win| kernel.forward(i, pooled, win),
+            )
+        });
+        let soma = soma::forward(&self.params.soma, &membrane);
+        let logits = self.params.axon.forward(&soma);
+        Ok(Forward {
+            membrane,
+            winners,
+            soma,
+            logits,
+        })
+    }
+
+    /// Logits `(B, classes)` of a batch; for many batches build the tables once with
+    /// [`Mdpn::tables`] and call [`Mdpn::forward`].
+    pub fn logits(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
+        let tables = matches!(images, Images::U8(_)).then(|| self.tables(false));
+        Ok(self.forward(images, choice, tables.as_ref())?.logits)
+    }
+
+    /// Class probabilities `(B, classes)` of a batch.
+    pub fn probabilities(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
+        let mut p = self.logits(images, choice)?;
+        axon::softmax(&mut p, self.config.classes);
+        Ok(p)
+    }
+
+    /// Mean cross-entropy loss of a batch against `labels`, and its gradient with respect to
+    /// every parameter.
+    pub fn gradients(&self, images: Images, labels: &[u32], choice: KernelChoice) -> Result<Step> {
+        let cfg = &self.config;
+        let batch = self.batch_len(images)?;
+        if labels.len() != batch {
+            return Err(Error::Shape(format!(
+                "{batch} images but {} labels",
+                labels.len()
+            )));
+        }
+        if let Some(&bad) = labels.iter().find(|&&l| l as usize >= cfg.classes) {
+            return Err(Error::Shape(format!(
+                "label {bad} is out of range for {} classes",
+                cfg.classes
+            )));
+        }
+        let tables = matches!(images, Images::U8(_)).then(|| self.tables(true));
+        let fwd = self.forward(images, choice, tables.as_ref())?;
+        let (loss, dlogits, correct) = axon::cross_entropy(&fwd.logits, labels, cfg.classes);
+
+        let mut grads = Params::zeros(cfg);
+        let dsoma = self
+            .params
+            .axon
+            .backward(&fwd.soma, &dlogits, &mut grads.axon, true)
+            .expect("input gradient");
+        let dmembrane = soma::backward(
+            &self.params.soma,
+            &fwd.membrane,
+            &fwd.soma,
+            dsoma,
+            &mut grads.soma,
+        );
+
+        // Per-image partial gradients, summed in image order: the result does not depend on
+        // how the images were spread over threads.
+        let features = cfg.features();
+        let n = grads.w.len();
+        let mut parts = vec![0.0f32; batch * 2 * n];
+        self.with_kernel(images, choice, tables.as_ref(), |kernel| {
+            parallel::for_each_chunk(&mut parts, 2 * n, |i, part| {
+                let (dw, dq) = part.split_at_mut(n);
+                let cells = i * features..(i + 1) * features;
+                kernel.backward(i, &fwd.winners[cells.clone()], &dmembrane[cells], dw, dq);
+            })
+        });
+        for part in parts.chunks_exact(2 * n) {
+            for (g, p) in grads.w.iter_mut().zip(&part[..n]) {
+                *g += p;
+            }
+            for (g, p) in grads.q.iter_mut().zip(&part[n..]) {
+                *g += p;
+            }
+        }
+        Ok(Step {
+            loss,
+            correct,
+            grads,
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! Model files: safetensors with the authors' tensor names plus metadata, so that any
+//! safetensors reader (and the authors' PyTorch `load_state_dict`) can read them.
+//!
+//! A file without our metadata is taken as a PyTorch `state_dict` of the authors' model, and its
+//! configuration is inferred from the tensor shapes.
+
+use std::collections::HashMap;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::linear::Linear;
+use crate::model::{Mdpn, Params, TENSOR_NAMES};
+
+/// Value of the `format` metadata key in our model files.
+pub const FORMAT: &str = "mdpn";
+/// Version of the model file layout; files from a newer version are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A model with what is needed to use it: class names and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelFile {
+    pub model: Mdpn,
+    pub class_names: Vec<String>,
+    /// Name or path of the data set it was trained on, if known.
+    pub dataset: Option<String>,
+    /// Program and version that wrote it.
+    pub program: String,
+}
+
+/// Settings a `state_dict` does not carry, for [`load`].
+#[derive(Clone, Debug, Default)]
+pub struct StateDictOptions {
+    /// Image side; by default the smallest one that gives the soma's input width.
+    pub image_size: Option<usize>,
+    /// Normalisation; by default 0.5 and 0.5, what the authors used for MedMNIST.
+    pub mean: Option<f32>,
+    pub std: Option<f32>,
+    /// Constants the authors' code fixed; the paper's values by default.
+    pub k: Option<f32>,
+    pub c: Option<f32>,
+    pub pool: Option<usize>,
+}
+
+/// Serialises a model file.
+pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
+    let model = &file.model;
+    let shapes = Params::shapes(&model.config);
+    let bytes: Vec<Vec<u8>> = model
+        .params
+        .tensors()
+        .iter()
+        .map(|t| t.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::new();
+    for ((name, shape), data) in TENSOR_NAMES.iter().zip(shapes).zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, shape, data)
+            .map_err(|e| Error::Format(format!("{name}: {e}")))?;
+        views.push((*name, view));
+    }
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+    meta.insert("config".to_string(), json(&model.config));
+    meta.insert("class_names".to_string(), json(&file.class_names));
+    meta.insert("program".to_string(), file.program.clone());
+    if let Some(d) = &file.dataset {
+        meta.insert("dataset".to_string(), d.clone());
+    }
+    safetensors::serialize(views, &Some(meta))
+        .map_err(|e| Error::Format(format!("cannot write safetensors: {e}")))
+}
+
+/// A metadata value as JSON.
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+/// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
+pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Format(format!("not a safetensors file: {e}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| Error::Format(format!("not a safetensors file: {e}")))?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    let mut tensors = Vec::new();
+    for name in TENSOR_NAMES {
+        let view = st.tensor(name).map_err(|_| {
+            Error::Format(format!(
+                "tensor {name} is missing; an MDPN model holds {}",
+                TENSOR_NAMES.join(", ")
+            ))
+        })?;
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::Format(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        tensors.push((name, view.shape().to_vec(), values));
+    }
+    let (config, class_names, dataset, program) = match meta.get("format") {
+        Some(f) if f == FORMAT => {
+            let version: u32 = meta
+                .get("format_version")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Error::Format("model file has no valid format_version".into()))?;
+            if version > FORMAT_VERSION {
+                return Err(Error::Format(format!(
+                    "model file format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
+                )));
+            }
+            let field = |key: &str| {
+                meta.get(key)
+                    .ok_or_else(|| Error::Format(format!("model file has no `{key}` metadata")))
+            };
+            let config: Config = serde_json::from_str(field("config")?).map_err(|e| {
+                Error::Format(format!("model file `config` metadata is invalid: {e}"))
+            })?;
+            let names: Vec<String> = serde_json::from_str(field("class_names")?).map_err(|e| {
+                Error::Format(format!("model file `class_names` metadata is invalid: {e}"))
+            })?;
+            let program = meta.get("program").cloned().unwrap_or_default();
+            (config, names, meta.get("dataset").cloned(), program)
+        }
+        Some(other) => {
+            return Err(Error::Format(format!(
+                "unknown model file format `{other}`, expected `{FORMAT}`"
+            )))
+        }
+        None => {
+            let config = infer_config(&tensors, options)?;
+            let names = (0..config.classes).map(|i| i.to_string()).collect();
+            (config, names, None, "PyTorch state_dict".to_string())
+        }
+    };
+    config.validate()?;
+    if class_names.len() != config.classes {
+        return Err(Error::Format(format!(
+            "model file names {} classes but its configuration has {}",
+            class_names.len(),
+            config.classes
+        )));
+    }
+    let expected = Params::shapes(&config);
+    for ((name, shape, _), want) in tensors.iter().zip(&expected) {
+        if shape != want {
+            return Err(Error::Shape(format!(
+                "tensor {name} has shape {shape:?}, the configuration needs {want:?}"
+            )));
+        }
+    }
+    let mut values = tensors.into_iter().map(|(_, _, v)| v);
+    let mut next = || values.next().expect("six tensors");
+    let (w, q) = (next(), next());
+    let soma = Linear {
+        inputs: config.features(),
+        outputs: config.hidden,
+        weight: next(),
+        bias: next(),
+    };
+    let axon = Linear {
+        inputs: config.hidden,
+        outputs: config.classes,
+        weight: next(),
+        bias: next(),
+    };
+    let model = Mdpn::from_params(config, Params { w, q, soma, axon })?;
+    Ok(ModelFile {
+        model,
+        class_names,
+        dataset,
+        program,
+    })
+}
+
+/// The configuration of a `state_dict`, from its tensor shapes.
+fn infer_config(
+    tensors: &[(&str, Vec<usize>, Vec<f32>)],
+    options: &StateDictOptions,
+) -> Result<Config> {
+    let shape = |i: usize| tensors[i].1.as_slice();
+    let (channels, dendrites, window) = match *shape(0) {
+        [m, k, k2] if k == k2 => (1, m, k),
+        [c, 1, 1, m, k, k2] if k == k2 => (c, m, k),
+        ref s => {
+            return Err(Error::Shape(format!(
+                "model.0.params.w has shape {s:?}; expected (M, k, k) for gray or (C, 1, 1, M, k, k) for colour"
+            )))
+        }
+    };
+    let (hidden, features) = match *shape(2) {
+        [h, f] => (h, f),
+        ref s => {
+            return Err(Error::Shape(format!(
+                "model.2.fc.weight has shape {s:?}, expected 2 dimensions"
+            )))
+        }
+    };
+    let classes = match *shape(4) {
+        [k, h] if h == hidden => k,
+        ref s => {
+            return Err(Error::Shape(format!(
+                "model.3.fc.weight has shape {s:?}, expected ({{classes}}, {hidden})"
+            )))
+        }
+    };
+    let defaults = Config::default();
+    let pool = options.pool.unwrap_or(defaults.pool);
+    let per_map = features / (channels * dendrites).max(1);
+    let side = (per_map as f64).sqrt().round() as usize;
+    if side == 0 || side * side * channels * dendrites != features {
+        return Err(Error::Shape(format!(
+            "model.2.fc.weight takes {features} inputs, which is not {channels} channel(s) x {dendrites} dendrites x a square pooled map"
+        )));
+    }
+    let image_size = options.image_size.unwrap_or(side * pool + window - 1);
+    let config = Config {
+        channels,
+        image_size,
+        dendrites,
+        window,
+        k: options.k.unwrap_or(defaults.k),
+        c: options.c.unwrap_or(defaults.c),
+        pool,
+        hidden,
+        classes,
+        mean: options.mean.unwrap_or(0.5),
+        std: options.std.unwrap_or(0.5),
+    };
+    if config.pooled_side() != side {
+        return Err(Error::Shape(format!(
+            "image size {image_size} gives a {0}x{0} pooled map, but model.2.fc.weight expects {side}x{side}",
+            config.pooled_side()
+        )));
+    }
+    Ok(config)
+}

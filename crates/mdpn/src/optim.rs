@@ -1,0 +1,63 @@
+//! Adam, as PyTorch computes it (no weight decay: the paper trains with plain Adam).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Params;
+
+/// Adam's settings and its moment estimates for every parameter tensor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adam {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// Updates taken so far.
+    pub steps: u64,
+    /// First moments, one vector per tensor in `Params::tensors` order.
+    pub m: Vec<Vec<f32>>,
+    /// Second moments, same layout.
+    pub v: Vec<Vec<f32>>,
+}
+
+impl Adam {
+    /// Adam with PyTorch's defaults (betas 0.9, 0.999, eps 1e-8) and learning rate `lr`.
+    pub fn new(params: &Params, lr: f32) -> Adam {
+        let zeros: Vec<Vec<f32>> = params
+            .tensors()
+            .iter()
+            .map(|t| vec![0.0; t.len()])
+            .collect();
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            steps: 0,
+            m: zeros.clone(),
+            v: zeros,
+        }
+    }
+
+    /// One update of `params` along `grads`.
+    pub fn step(&mut self, params: &mut Params, grads: &Params) {
+        self.steps += 1;
+        let t = self.steps as i32;
+        let bias1 = 1.0 - self.beta1.powi(t);
+        let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+        let step_size = self.lr / bias1;
+        for (((p, g), m), v) in params
+            .tensors_mut()
+            .into_iter()
+            .zip(grads.tensors())
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+                *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+                let denom = v.sqrt() / bias2_sqrt + self.eps;
+                *p -= step_size * *m / denom;
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Optional data parallelism: rayon with the `parallel` feature, the calling thread without it.
+//!
+//! Work is always split into the same pieces whatever the thread count, so results do not
+//! depend on how many threads ran them.
+
+#[cfg(feature = "parallel")]
+use rayon::prelude::*;
+
+/// Calls `f(i, piece)` for each `chunk`-sized piece of `data`.
+pub fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    #[cfg(feature = "parallel")]
+    data.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, piece)| f(i, piece));
+    #[cfg(not(feature = "parallel"))]
+    data.chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, piece)| f(i, piece));
+}
+
+/// Like [`for_each_chunk`] over two slices cut into the same number of pieces.
+pub fn for_each_chunk2<A: Send, B: Send>(
+    a: &mut [A],
+    chunk_a: usize,
+    b: &mut [B],
+    chunk_b: usize,
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync,
+) {
+    #[cfg(feature = "parallel")]
+    a.par_chunks_mut(chunk_a)
+        .zip(b.par_chunks_mut(chunk_b))
+        .enumerate()
+        .for_each(|(i, (pa, pb))| f(i, pa, pb));
+    #[cfg(not(feature = "parallel"))]
+    a.chunks_mut(chunk_a)
+        .zip(b.chunks_mut(chunk_b))
+        .enumerate()
+        .for_each(|(i, (pa, pb))| f(i, pa, pb));
+}

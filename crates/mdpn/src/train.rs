@@ -1,0 +1,186 @@
+//! The training loop: shuffled batches, gradients, Adam; and evaluation with a confusion matrix.
+
+use rand::seq::SliceRandom;
+
+use crate::axon;
+use crate::data::{rng, Dataset};
+use crate::error::{Error, Result};
+use crate::model::{Images, KernelChoice, Mdpn};
+use crate::optim::Adam;
+
+/// Random stream of the shuffle of epoch `e` is `EPOCH_STREAM + e`, so an epoch's order depends
+/// only on the seed and the epoch number.
+const EPOCH_STREAM: u64 = 1 << 32;
+
+/// What one training batch gave, for progress displays.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchReport {
+    /// Batches done in this epoch, and in all.
+    pub batch: usize,
+    pub batches: usize,
+    /// Images in this batch.
+    pub images: usize,
+    /// Running mean loss and accuracy over the epoch so far.
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+/// Mean loss and accuracy over one training epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochStats {
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+/// A model, its optimiser, and the settings of its training run.
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    pub model: Mdpn,
+    pub adam: Adam,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub kernel: KernelChoice,
+}
+
+impl Trainer {
+    /// Adam over `model`'s parameters.
+    pub fn new(model: Mdpn, lr: f32, batch_size: usize, seed: u64) -> Result<Trainer> {
+        if batch_size == 0 {
+            return Err(Error::Config("batch size must be at least 1".into()));
+        }
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::Config(format!(
+                "learning rate must be positive, got {lr}"
+            )));
+        }
+        let adam = Adam::new(&model.params, lr);
+        Ok(Trainer {
+            model,
+            adam,
+            batch_size,
+            seed,
+            kernel: KernelChoice::Fast,
+        })
+    }
+
+    /// Trains one epoch (`epoch` counts from 0) over the images of `data` at `indices`, in an
+    /// order shuffled by the seed and epoch. Calls `on_batch` after every batch.
+    pub fn train_epoch(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        epoch: usize,
+        mut on_batch: impl FnMut(&BatchReport),
+    ) -> Result<EpochStats> {
+        let mut order = indices.to_vec();
+        order.shuffle(&mut rng(self.seed, EPOCH_STREAM + epoch as u64));
+        let batches = order.len().div_ceil(self.batch_size);
+        let (mut images, mut labels) = (Vec::new(), Vec::new());
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (b, chunk) in order.chunks(self.batch_size).enumerate() {
+            data.batch(chunk, &mut images, &mut labels);
+            let step = self
+                .model
+                .gradients(Images::U8(&images), &labels, self.kernel)?;
+            if !step.loss.is_finite() || !step.grads.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "the loss or its gradient is not finite (loss {}) at epoch {}, batch {} of {batches}",
+                    step.loss,
+                    epoch + 1,
+                    b + 1
+                )));
+            }
+            self.adam.step(&mut self.model.params, &step.grads);
+            if !self.model.params.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "a parameter became non-finite at epoch {}, batch {} of {batches}",
+                    epoch + 1,
+                    b + 1
+                )));
+            }
+            loss_sum += step.loss as f64 * chunk.len() as f64;
+            correct += step.correct;
+            seen += chunk.len();
+            on_batch(&BatchReport {
+                batch: b + 1,
+                batches,
+                images: chunk.len(),
+                loss: loss_sum / seen as f64,
+                accuracy: correct as f64 / seen as f64,
+            });
+        }
+        Ok(EpochStats {
+            loss: loss_sum / seen.max(1) as f64,
+            accuracy: correct as f64 / seen.max(1) as f64,
+        })
+    }
+}
+
+/// Loss, accuracy and confusion matrix of a model on some images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub classes: usize,
+    /// `confusion[true * classes + predicted]` counts images.
+    pub confusion: Vec<u64>,
+}
+
+impl Evaluation {
+    /// Accuracy of each class: correct predictions over images of that class (0 where none).
+    pub fn per_class(&self) -> Vec<f64> {
+        (0..self.classes)
+            .map(|t| {
+                let row = &self.confusion[t * self.classes..][..self.classes];
+                let total: u64 = row.iter().sum();
+                if total == 0 {
+                    0.0
+                } else {
+                    row[t] as f64 / total as f64
+                }
+            })
+            .collect()
+    }
+}
+
+/// Images per evaluation batch: larger than training batches, as no gradient is kept.
+const EVAL_BATCH: usize = 256;
+
+/// Evaluates `model` on the images of `data` at `indices`.
+pub fn evaluate(
+    model: &Mdpn,
+    data: &Dataset,
+    indices: &[usize],
+    kernel: KernelChoice,
+) -> Result<Evaluation> {
+    let classes = model.config.classes;
+    if data.classes() > classes {
+        return Err(Error::Shape(format!(
+            "the data set has {} classes, the model only {classes}",
+            data.classes()
+        )));
+    }
+    let tables = model.tables(false);
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    let mut confusion = vec![0u64; classes * classes];
+    let mut loss_sum = 0.0f64;
+    for chunk in indices.chunks(EVAL_BATCH) {
+        data.batch(chunk, &mut images, &mut labels);
+        let logits = model
+            .forward(Images::U8(&images), kernel, Some(&tables))?
+            .logits;
+        let (loss, _, _) = axon::cross_entropy(&logits, &labels, classes);
+        loss_sum += loss as f64 * chunk.len() as f64;
+        for (row, &label) in logits.chunks_exact(classes).zip(&labels) {
+            confusion[label as usize * classes + axon::argmax(row)] += 1;
+        }
+    }
+    let correct: u64 = (0..classes).map(|c| confusion[c * classes + c]).sum();
+    let n = indices.len().max(1) as f64;
+    Ok(Evaluation {
+        loss: loss_sum / n,
+        accuracy: correct as f64 / n,
+        classes,
+        confusion,
+    })
+}
