@@ -1,1 +1,54 @@
+//! The `mdpn` program: the command line around the `mdpn` library. It does the file and
+//! terminal I/O; the library does the model.
+
+pub mod commands;
+pub mod datasets;
 pub mod fetch;
+pub mod files;
+
+use clap::{Parser, Subcommand};
+
+/// Train, evaluate and run MDPN (multi-dendritic pyramidal neuron) image classifiers.
+#[derive(Debug, Parser)]
+#[command(name = "mdpn", version, about)]
+pub struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model and write its run folder.
+    Train(commands::train::Args),
+    /// Accuracy, per-class accuracy and confusion matrix of a model on a test set.
+    Eval(commands::eval::Args),
+    /// Classify PNG or JPEG images.
+    Predict(commands::predict::Args),
+    /// Turn a PyTorch state dict (safetensors) of the authors' model into an mdpn model file.
+    Import(commands::import::Args),
+    /// Measure training and inference speed and peak memory.
+    Bench(commands::bench::Args),
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    }
+    match cli.command {
+        Command::Train(a) => commands::train::run(a),
+        Command::Eval(a) => commands::eval::run(a),
+        Command::Predict(a) => commands::predict::run(a),
+        Command::Import(a) => commands::import::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+    }
+}
+
+/// Threads the commands run on.
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}

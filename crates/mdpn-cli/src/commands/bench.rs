@@ -1,0 +1,136 @@
+//! `mdpn bench`: training and inference images/s and peak memory of the default model.
+
+use std::time::Instant;
+
+use mdpn::data::rng;
+use mdpn::train::Trainer;
+use mdpn::{Config, Images, Mdpn};
+use rand::Rng;
+use serde_json::json;
+
+use super::train::KernelArg;
+use crate::datasets::{self, DataArgs};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Number of dendrites M.
+    #[arg(long, default_value_t = 50)]
+    pub dendrites: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Training batches per timed round.
+    #[arg(long, default_value_t = 40)]
+    pub train_batches: usize,
+    /// Inference batches per timed round.
+    #[arg(long, default_value_t = 100)]
+    pub infer_batches: usize,
+    /// Timed rounds; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Dendrite kernel to time.
+    #[arg(long, value_enum, default_value_t = KernelArg::Fast)]
+    pub kernel: KernelArg,
+    /// Folder searched first for Fashion-MNIST (random images are used if it is not found).
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Median of some measurements.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Peak resident memory of this process in MiB, where the system tells it (Linux).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.rounds > 0 && args.train_batches > 0 && args.infer_batches > 0, "counts must be positive");
+    let config = Config { dendrites: args.dendrites, ..Config::default() };
+    let per_round = args.batch_size * args.train_batches.max(args.infer_batches);
+    let data_args = DataArgs { dataset: "fashion-mnist".into(), data_dir: args.data_dir.clone() };
+    let (images, input) = match datasets::load(&data_args, false) {
+        Ok(d) => (d.train.images[..(per_round * config.image_len()).min(d.train.images.len())].to_vec(), "fashion-mnist"),
+        Err(_) => {
+            let mut r = rng(0, 0);
+            ((0..per_round * config.image_len()).map(|_| r.random::<u8>()).collect(), "random")
+        }
+    };
+    let image_len = config.image_len();
+    let available = images.len() / image_len;
+    let batch = |i: usize| {
+        let start = (i * args.batch_size) % (available - args.batch_size + 1);
+        &images[start * image_len..(start + args.batch_size) * image_len]
+    };
+    let labels: Vec<u32> = (0..args.batch_size as u32).map(|i| i % 10).collect();
+    let mut trainer = Trainer::new(Mdpn::new(config, 0)?, 1e-3, args.batch_size, 0)?;
+    trainer.kernel = args.kernel.into();
+
+    let mut train_rates = Vec::new();
+    let mut infer_rates = Vec::new();
+    for round in 0..=args.rounds {
+        let start = Instant::now();
+        for b in 0..args.train_batches {
+            let step = trainer.model.gradients(Images::U8(batch(b)), &labels, trainer.kernel)?;
+            trainer.adam.step(&mut trainer.model.params, &step.grads);
+        }
+        let train = (args.train_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let tables = trainer.model.tables(false);
+        for b in 0..args.infer_batches {
+            trainer.model.forward(Images::U8(batch(b)), trainer.kernel, Some(&tables))?;
+        }
+        let infer = (args.infer_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
+        // Round 0 warms caches and the thread pool.
+        if round > 0 {
+            train_rates.push(train);
+            infer_rates.push(infer);
+        }
+    }
+    let train = median(train_rates);
+    let infer = median(infer_rates);
+    let rss = peak_rss_mb();
+    let threads = crate::threads();
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "train_images_per_s": train,
+                "infer_images_per_s": infer,
+                "peak_rss_mb": rss,
+                "threads": threads,
+                "dendrites": args.dendrites,
+                "batch_size": args.batch_size,
+                "image_size": 28,
+                "input": input,
+                "kernel": args.kernel,
+                "rounds": args.rounds,
+            })
+        );
+    } else {
+        println!(
+            "MDPN M={} batch {} 28x28 ({input} images), {:?} kernel, {threads} threads, median of {} rounds",
+            args.dendrites, args.batch_size, args.kernel, args.rounds
+        );
+        println!("training   {train:>9.0} images/s");
+        println!("inference  {infer:>9.0} images/s");
+        match rss {
+            Some(mb) => println!("peak RSS   {mb:>9.1} MB"),
+            None => println!("peak RSS   unknown on this system"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `mdpn eval`: accuracy, per-class accuracy and confusion matrix on a data set's test images.
+
+use anyhow::bail;
+use mdpn::train::evaluate;
+use mdpn::KernelChoice;
+use serde_json::json;
+
+use super::ModelArgs;
+use crate::datasets::{self, DataArgs};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let file = args.model.load()?;
+    let data = datasets::load(&args.data, true)?;
+    let cfg = &file.model.config;
+    let test = &data.test;
+    if (cfg.channels, cfg.image_size) != (test.channels, test.size) {
+        bail!(
+            "the model takes {}x{}x{} images but {} has {}x{}x{}",
+            cfg.channels,
+            cfg.image_size,
+            cfg.image_size,
+            data.name,
+            test.channels,
+            test.size,
+            test.size
+        );
+    }
+    let indices: Vec<usize> = (0..test.len()).collect();
+    let eval = evaluate(&file.model, test, &indices, KernelChoice::Fast)?;
+    let names: Vec<String> =
+        if test.classes() == cfg.classes { test.class_names.clone() } else { file.class_names.clone() };
+    let per_class = eval.per_class();
+    let confusion: Vec<&[u64]> = eval.confusion.chunks(eval.classes).collect();
+    if args.json {
+        let out = json!({
+            "model": args.model.model.display().to_string(),
+            "dataset": data.name,
+            "images": test.len(),
+            "accuracy": eval.accuracy,
+            "loss": eval.loss,
+            "class_names": names,
+            "per_class": per_class,
+            "confusion": confusion,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("{} on {} test images of {}", args.model.model.display(), test.len(), data.name);
+    println!("accuracy {:.2}%  loss {:.4}\n", 100.0 * eval.accuracy, eval.loss);
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
+    println!("{:>width$}  accuracy  images", "class");
+    for ((name, acc), row) in names.iter().zip(&per_class).zip(&confusion) {
+        println!("{name:>width$}  {:>7.2}%  {:>6}", 100.0 * acc, row.iter().sum::<u64>());
+    }
+    println!("\nconfusion matrix (rows: true class, columns: predicted)");
+    print!("{:>width$}", "");
+    for i in 0..eval.classes {
+        print!(" {i:>5}");
+    }
+    println!();
+    for (name, row) in names.iter().zip(&confusion) {
+        print!("{name:>width$}");
+        for v in row.iter() {
+            print!(" {v:>5}");
+        }
+        println!();
+    }
+    Ok(())
+}

@@ -1,0 +1,563 @@
+//! Finding and fetching datasets, against a real HTTP server on loopback and
+//! Debian's real Fashion-MNIST files.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use md5::{Digest, Md5};
+use mdpn_cli::fetch::{
+    download, fetch_file, find_file, install_debian, known, locate, obtain, search_dirs, verify,
+    KnownDataset, KnownFile, NotFound, FASHION_MNIST,
+};
+use tempfile::TempDir;
+
+const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// What the server should send for one path.
+struct Route {
+    body: Vec<u8>,
+    /// Send only this many bytes of the body, then hang up (first request only).
+    drop_first_after: Option<usize>,
+}
+
+/// One request the server saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    range: Option<String>,
+    status: u16,
+    sent: usize,
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 that serves `routes`, honours
+/// `Range: bytes=N-` and can hang up mid-body; it closes every connection
+/// after one response.
+struct Server {
+    base: String,
+    log: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Server {
+    fn start(routes: Vec<(&str, Route)>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let routes: HashMap<String, Route> = routes
+            .into_iter()
+            .map(|(p, r)| (p.to_string(), r))
+            .collect();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                // A client that gives up is its own test's concern.
+                let _ = serve(stream, &routes, &seen);
+            }
+        });
+        Server { base, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.log.lock().expect("server log").clone()
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    routes: &HashMap<String, Route>,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut range = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                range = Some(value.trim().to_string());
+            }
+        }
+    }
+    let first = !log
+        .lock()
+        .expect("server log")
+        .iter()
+        .any(|s| s.path == path);
+    let record = |status, sent| {
+        log.lock().expect("server log").push(Seen {
+            path: path.clone(),
+            range: range.clone(),
+            status,
+            sent,
+        })
+    };
+    let Some(route) = routes.get(&path) else {
+        record(404, 0);
+        let body = "no such file";
+        return write!(
+            stream,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    };
+    let len = route.body.len();
+    let start = match range.as_deref().and_then(|r| r.strip_prefix("bytes=")) {
+        Some(spec) => spec
+            .trim_end_matches('-')
+            .parse::<usize>()
+            .expect("test client sends bytes=N-"),
+        None => 0,
+    };
+    if start >= len && start > 0 {
+        record(416, 0);
+        return write!(
+            stream,
+            "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
+    let (status, extra) = if range.is_some() {
+        (
+            206,
+            format!("Content-Range: bytes {start}-{}/{len}\r\n", len - 1),
+        )
+    } else {
+        (200, String::new())
+    };
+    let reason = if status == 206 {
+        "Partial Content"
+    } else {
+        "OK"
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+        len - start
+    )?;
+    let body = &route.body[start..];
+    let sent = match route.drop_first_after {
+        Some(cut) if first => cut.min(body.len()),
+        _ => body.len(),
+    };
+    record(status, sent);
+    stream.write_all(&body[..sent])?;
+    stream.flush()?;
+    stream.shutdown(Shutdown::Both)
+}
+
+/// Deterministic, incompressible-looking bytes.
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    format!("{:x}", Md5::digest(data))
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(data).expect("gzip in memory");
+    enc.finish().expect("gzip in memory")
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A made-up dataset whose files are `raw` contents, served gzipped (gzip is
+/// deterministic, so `gzip(raw)` on the server matches `md5_gz`); leaked because `KnownDataset` holds `'static` data, as the real ones do.
+fn test_dataset(name: &str, files: &[(&str, &[u8])], urls: Vec<String>) -> &'static KnownDataset {
+    let known: Vec<KnownFile> = files
+        .iter()
+        .map(|(file, raw)| KnownFile {
+            name: leak(file.to_string()),
+            md5_gz: leak(md5_hex(&gzip(raw))),
+            md5_raw: leak(md5_hex(raw)),
+            raw_len: raw.len() as u64,
+        })
+        .collect();
+    let urls: Vec<&'static str> = urls.into_iter().map(leak).collect();
+    let ds = KnownDataset {
+        name: leak(name.to_string()),
+        debian_package: None,
+        debian_dir: None,
+        urls: Box::leak(urls.into_boxed_slice()),
+        files: Box::leak(known.into_boxed_slice()),
+    };
+    Box::leak(Box::new(ds))
+}
+
+fn part_of(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".part");
+    PathBuf::from(p)
+}
+
+fn debian_dir() -> &'static Path {
+    let dir = Path::new(DEBIAN_DIR);
+    assert!(
+        dir.is_dir(),
+        "{DEBIAN_DIR} is missing: install Debian's Fashion-MNIST with \
+         `sudo apt-get install dataset-fashion-mnist` to run this test"
+    );
+    dir
+}
+
+#[test]
+fn fetch_file_downloads_and_verifies() {
+    let data = bytes(300_000, 1);
+    let server = Server::start(vec![(
+        "/plain.bin",
+        Route {
+            body: data.clone(),
+            drop_first_after: None,
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join("sub").join("plain.bin");
+    fetch_file(&server.url("/plain.bin"), &dest, &md5_hex(&data), true).expect("download");
+    assert_eq!(fs::read(&dest).expect("downloaded file"), data);
+    assert!(!part_of(&dest).exists(), ".part left behind");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!((seen[0].range.as_deref(), seen[0].status), (None, 200));
+}
+
+#[test]
+fn fetch_file_resumes_existing_part() {
+    let data = bytes(300_000, 2);
+    let server = Server::start(vec![(
+        "/resume.bin",
+        Route {
+            body: data.clone(),
+            drop_first_after: None,
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join("resume.bin");
+    fs::write(part_of(&dest), &data[..100_000]).expect("write .part");
+    fetch_file(&server.url("/resume.bin"), &dest, &md5_hex(&data), false).expect("resume");
+    assert_eq!(fs::read(&dest).expect("downloaded file"), data);
+    assert!(!part_of(&dest).exists(), ".part left behind");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].range.as_deref(), Some("bytes=100000-"));
+    assert_eq!((seen[0].status, seen[0].sent), (206, 200_000));
+}
+
+#[test]
+fn fetch_file_retries_after_dropped_connection() {
+    let data = bytes(400_000, 3);
+    let server = Server::start(vec![(
+        "/flaky.bin",
+        Route {
+            body: data.clone(),
+            drop_first_after: Some(150_000),
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join("flaky.bin");
+    fetch_file(&server.url("/flaky.bin"), &dest, &md5_hex(&data), false).expect("retry");
+    assert_eq!(fs::read(&dest).expect("downloaded file"), data);
+    assert!(!part_of(&dest).exists(), ".part left behind");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 150_000));
+    assert_eq!(seen[1].range.as_deref(), Some("bytes=150000-"));
+    assert_eq!((seen[1].status, seen[1].sent), (206, 250_000));
+}
+
+#[test]
+fn fetch_file_rejects_wrong_checksum() {
+    let good = bytes(200_000, 4);
+    let bad = bytes(200_000, 5);
+    let server = Server::start(vec![(
+        "/bad.bin",
+        Route {
+            body: bad.clone(),
+            drop_first_after: None,
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join("bad.bin");
+    let url = server.url("/bad.bin");
+    let err = fetch_file(&url, &dest, &md5_hex(&good), false).expect_err("bad checksum");
+    let msg = format!("{err:#}");
+    let (expected, found) = (md5_hex(&good), md5_hex(&bad));
+    for needle in [url.as_str(), expected.as_str(), found.as_str()] {
+        assert!(msg.contains(needle), "{needle:?} missing from: {msg}");
+    }
+    assert!(!dest.exists(), "bad file kept under its final name");
+    assert!(!part_of(&dest).exists(), "bad .part kept");
+}
+
+#[test]
+fn fetch_file_reports_missing_url() {
+    let server = Server::start(vec![]);
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join("missing.bin");
+    let url = server.url("/missing.bin");
+    let err = fetch_file(&url, &dest, &md5_hex(b""), false).expect_err("404");
+    let msg = format!("{err:#}");
+    assert!(msg.contains(&url) && msg.contains("404"), "{msg}");
+    assert!(!dest.exists() && !part_of(&dest).exists());
+    assert_eq!(server.seen().len(), 1, "a 404 is not worth retrying");
+}
+
+#[test]
+fn download_fetches_only_missing_files_and_falls_back_to_next_url() {
+    let (raw_a, raw_b) = (bytes(50_000, 6), bytes(70_000, 7));
+    let route = |raw: &[u8]| Route {
+        body: gzip(raw),
+        drop_first_after: None,
+    };
+    let server = Server::start(vec![
+        ("/mirror/a.gz", route(&raw_a)),
+        ("/mirror/b.gz", route(&raw_b)),
+    ]);
+    let ds = test_dataset(
+        "mdpn-test-fallback",
+        &[("a", &raw_a), ("b", &raw_b)],
+        vec![server.url("/gone/"), server.url("/mirror")],
+    );
+    assert!(
+        std::env::var_os("MDPN_MIRROR").is_none(),
+        "unset MDPN_MIRROR to run this test: it overrides the dataset's URLs"
+    );
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join(ds.name);
+    fs::create_dir_all(&dest).expect("mkdir");
+    fs::write(dest.join("a"), &raw_a).expect("write a");
+
+    download(ds, &dest, None, false).expect("download");
+
+    let paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/gone/b.gz", "/mirror/b.gz"], "only b is missing");
+    assert_eq!(locate(ds, Some(tmp.path())).expect("located"), dest);
+    assert_eq!(find_file(&dest, "b"), Some(dest.join("b.gz")));
+    for file in ds.files {
+        let path = find_file(&dest, file.name).expect("file present");
+        assert!(verify(file, &path).expect("verify"), "{}", path.display());
+    }
+}
+
+#[test]
+fn download_reports_every_failed_url() {
+    let server = Server::start(vec![(
+        "/wrong/x.gz",
+        Route {
+            body: gzip(b"not the data"),
+            drop_first_after: None,
+        },
+    )]);
+    let ds = test_dataset("mdpn-test-fail", &[("x", b"the data")], vec![]);
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join(ds.name);
+    let mirror = server.url("/wrong/");
+    let err = download(ds, &dest, Some(&mirror), false).expect_err("wrong content");
+    let msg = format!("{err:#}");
+    let url = server.url("/wrong/x.gz");
+    for needle in [url.as_str(), ds.files[0].md5_gz, "--mirror"] {
+        assert!(msg.contains(needle), "{needle:?} missing from: {msg}");
+    }
+    let left: Vec<_> = fs::read_dir(&dest).expect("dest").collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+#[test]
+fn obtain_downloads_once_then_finds_local_copy() {
+    let raw = bytes(30_000, 8);
+    let server = Server::start(vec![(
+        "/m/only.gz",
+        Route {
+            body: gzip(&raw),
+            drop_first_after: None,
+        },
+    )]);
+    let ds = test_dataset("mdpn-test-obtain", &[("only", &raw)], vec![]);
+    assert!(
+        !install_debian(ds).expect("no package"),
+        "no package to try"
+    );
+    let tmp = TempDir::new().expect("temp dir");
+    let mirror = server.url("/m");
+    let dir = obtain(ds, Some(tmp.path()), Some(&mirror)).expect("obtain");
+    assert_eq!(dir, tmp.path().join(ds.name));
+    let mut gz = Vec::new();
+    GzDecoder::new(fs::File::open(dir.join("only.gz")).expect("downloaded"))
+        .read_to_end(&mut gz)
+        .expect("gunzip");
+    assert_eq!(gz, raw);
+    assert_eq!(
+        obtain(ds, Some(tmp.path()), Some(&mirror)).expect("again"),
+        dir
+    );
+    assert_eq!(server.seen().len(), 1, "second obtain must not download");
+}
+
+#[test]
+fn find_file_prefers_raw_over_gz() {
+    let tmp = TempDir::new().expect("temp dir");
+    let dir = tmp.path();
+    assert_eq!(find_file(dir, "f"), None);
+    fs::write(dir.join("f.gz"), b"gz").expect("write");
+    assert_eq!(find_file(dir, "f"), Some(dir.join("f.gz")));
+    fs::write(dir.join("f"), b"raw").expect("write");
+    assert_eq!(find_file(dir, "f"), Some(dir.join("f")));
+    fs::create_dir(dir.join("d")).expect("mkdir");
+    assert_eq!(find_file(dir, "d"), None, "a folder is not a file");
+}
+
+/// The only test that touches `$MDPN_DATA`, which is process-wide.
+#[test]
+fn search_order_and_mdpn_data() {
+    let tmp = TempDir::new().expect("temp dir");
+    let (arg, env_root) = (tmp.path().join("arg"), tmp.path().join("env"));
+    std::env::set_var("MDPN_DATA", &env_root);
+    let dirs = search_dirs(&FASHION_MNIST, Some(&arg));
+    let mut expected = vec![
+        arg.join("fashion-mnist"),
+        env_root.join("fashion-mnist"),
+        PathBuf::from("data/fashion-mnist"),
+    ];
+    expected.extend(dirs::cache_dir().map(|c| c.join("mdpn/fashion-mnist")));
+    expected.push(PathBuf::from(DEBIAN_DIR));
+    assert_eq!(dirs, expected);
+
+    let ds = test_dataset("mdpn-test-order", &[("p", b"p"), ("q", b"q")], vec![]);
+    let fill = |root: &Path| {
+        let dir = root.join(ds.name);
+        fs::create_dir_all(&dir).expect("mkdir");
+        fs::write(dir.join("p"), b"p").expect("write");
+        fs::write(dir.join("q.gz"), b"q").expect("write");
+        dir
+    };
+    let env_dir = fill(&env_root);
+    assert_eq!(
+        locate(ds, Some(&arg)),
+        Ok(env_dir),
+        "env used when arg empty"
+    );
+    let arg_dir = fill(&arg);
+    assert_eq!(locate(ds, Some(&arg)), Ok(arg_dir.clone()), "arg wins");
+    fs::remove_file(arg_dir.join("q.gz")).expect("rm");
+    assert_eq!(
+        locate(ds, Some(&arg)),
+        Ok(env_root.join(ds.name)),
+        "an incomplete folder is skipped"
+    );
+    std::env::remove_var("MDPN_DATA");
+    assert_eq!(
+        search_dirs(ds, Some(&arg))[1],
+        PathBuf::from("data").join(ds.name)
+    );
+}
+
+#[test]
+fn not_found_says_where_it_looked_and_what_to_do() {
+    let ds = test_dataset("mdpn-test-absent", &[("z", b"z")], vec![]);
+    let tmp = TempDir::new().expect("temp dir");
+    let err = locate(ds, Some(tmp.path())).expect_err("absent");
+    assert_eq!(err.dataset, ds.name);
+    assert_eq!(err.looked[0], tmp.path().join(ds.name));
+    assert!(err.looked.contains(&PathBuf::from("data").join(ds.name)));
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&tmp.path().join(ds.name).display().to_string()),
+        "{msg}"
+    );
+    assert!(msg.contains("mdpn download mdpn-test-absent"), "{msg}");
+
+    let err = NotFound {
+        dataset: "fashion-mnist".into(),
+        looked: vec![PathBuf::from("/nowhere/a"), PathBuf::from("/nowhere/b")],
+    };
+    let msg = err.to_string();
+    let mut needles = vec![
+        "/nowhere/a",
+        "/nowhere/b",
+        "sudo apt-get install dataset-fashion-mnist",
+        "mdpn download fashion-mnist",
+    ];
+    needles.extend(FASHION_MNIST.files.iter().map(|f| f.name));
+    for needle in needles {
+        assert!(msg.contains(needle), "{needle:?} missing from: {msg}");
+    }
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+    assert!(boxed.to_string().contains("not found"));
+}
+
+#[test]
+fn known_lists_fashion_mnist() {
+    let ds = known("fashion-mnist").expect("fashion-mnist is known");
+    assert_eq!(ds, &FASHION_MNIST);
+    assert_eq!(ds.files.len(), 4);
+    for f in ds.files {
+        for md5 in [f.md5_gz, f.md5_raw] {
+            assert!(md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+    }
+    assert!(known("mnist-but-not").is_none());
+}
+
+#[test]
+fn verify_accepts_debian_fashion_mnist() {
+    let dir = debian_dir();
+    for file in FASHION_MNIST.files {
+        let path = find_file(dir, file.name).unwrap_or_else(|| {
+            panic!(
+                "{} missing from {DEBIAN_DIR}: reinstall dataset-fashion-mnist",
+                file.name
+            )
+        });
+        assert!(verify(file, &path).expect("verify"), "{}", path.display());
+    }
+
+    // Raw copies are checked through md5_raw, and a damaged one is refused.
+    let labels = &FASHION_MNIST.files[3];
+    assert_eq!(labels.name, "t10k-labels-idx1-ubyte");
+    let gz = find_file(dir, labels.name).expect("labels");
+    let mut raw = Vec::new();
+    GzDecoder::new(fs::File::open(&gz).expect("open"))
+        .read_to_end(&mut raw)
+        .expect("gunzip");
+    let tmp = TempDir::new().expect("temp dir");
+    let copy = tmp.path().join(labels.name);
+    fs::write(&copy, &raw).expect("write");
+    assert!(verify(labels, &copy).expect("verify raw"));
+    raw[100] ^= 1;
+    fs::write(&copy, &raw).expect("write");
+    assert!(!verify(labels, &copy).expect("verify damaged"));
+    let truncated = tmp.path().join("truncated.gz");
+    let whole = fs::read(&gz).expect("read");
+    fs::write(&truncated, &whole[..whole.len() / 2]).expect("write");
+    assert!(!verify(labels, &truncated).expect("verify truncated gz"));
+    assert!(!verify(&FASHION_MNIST.files[2], &gz).expect("wrong file"));
+    assert!(
+        verify(labels, &tmp.path().join("nope")).is_err(),
+        "missing file"
+    );
+}
