@@ -10,8 +10,13 @@ use mdpn::modelfile::{self, ModelFile, StateDictOptions};
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed into
 /// place, so that `path` always holds either the old or the new content in full.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let result = (|| -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -27,8 +32,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Reads a model file or an authors' state dict.
 pub fn read_model(path: &Path, options: &StateDictOptions) -> anyhow::Result<ModelFile> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
-    modelfile::load(&bytes, options).with_context(|| format!("cannot load model {}", path.display()))
+    let bytes =
+        fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    modelfile::load(&bytes, options)
+        .with_context(|| format!("cannot load model {}", path.display()))
 }
 
 /// Writes a model file atomically.

@@ -318,26 +318,12 @@ impl Mdpn {
             &mut grads.soma,
         );
 
-        // Per-image partial gradients, summed in image order: the result does not depend on
-        // how the images were spread over threads.
-        let features = cfg.features();
-        let n = grads.w.len();
-        let mut parts = vec![0.0f32; batch * 2 * n];
+        let syn = cfg.synapses();
         self.with_kernel(images, choice, tables.as_ref(), |kernel| {
-            parallel::for_each_chunk(&mut parts, 2 * n, |i, part| {
-                let (dw, dq) = part.split_at_mut(n);
-                let cells = i * features..(i + 1) * features;
-                kernel.backward(i, &fwd.winners[cells.clone()], &dmembrane[cells], dw, dq);
+            parallel::for_each_chunk2(&mut grads.w, syn, &mut grads.q, syn, |dendrite, dw, dq| {
+                kernel.backward(dendrite, &fwd.winners, &dmembrane, dw, dq)
             })
         });
-        for part in parts.chunks_exact(2 * n) {
-            for (g, p) in grads.w.iter_mut().zip(&part[..n]) {
-                *g += p;
-            }
-            for (g, p) in grads.q.iter_mut().zip(&part[n..]) {
-                *g += p;
-            }
-        }
         Ok(Step {
             loss,
             correct,

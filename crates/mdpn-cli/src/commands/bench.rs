@@ -58,15 +58,32 @@ pub fn peak_rss_mb() -> Option<f64> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.rounds > 0 && args.train_batches > 0 && args.infer_batches > 0, "counts must be positive");
-    let config = Config { dendrites: args.dendrites, ..Config::default() };
+    anyhow::ensure!(
+        args.rounds > 0 && args.train_batches > 0 && args.infer_batches > 0,
+        "counts must be positive"
+    );
+    let config = Config {
+        dendrites: args.dendrites,
+        ..Config::default()
+    };
     let per_round = args.batch_size * args.train_batches.max(args.infer_batches);
-    let data_args = DataArgs { dataset: "fashion-mnist".into(), data_dir: args.data_dir.clone() };
+    let data_args = DataArgs {
+        dataset: "fashion-mnist".into(),
+        data_dir: args.data_dir.clone(),
+    };
     let (images, input) = match datasets::load(&data_args, false) {
-        Ok(d) => (d.train.images[..(per_round * config.image_len()).min(d.train.images.len())].to_vec(), "fashion-mnist"),
+        Ok(d) => (
+            d.train.images[..(per_round * config.image_len()).min(d.train.images.len())].to_vec(),
+            "fashion-mnist",
+        ),
         Err(_) => {
             let mut r = rng(0, 0);
-            ((0..per_round * config.image_len()).map(|_| r.random::<u8>()).collect(), "random")
+            (
+                (0..per_round * config.image_len())
+                    .map(|_| r.random::<u8>())
+                    .collect(),
+                "random",
+            )
         }
     };
     let image_len = config.image_len();
@@ -84,14 +101,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for round in 0..=args.rounds {
         let start = Instant::now();
         for b in 0..args.train_batches {
-            let step = trainer.model.gradients(Images::U8(batch(b)), &labels, trainer.kernel)?;
+            let step = trainer
+                .model
+                .gradients(Images::U8(batch(b)), &labels, trainer.kernel)?;
             trainer.adam.step(&mut trainer.model.params, &step.grads);
         }
         let train = (args.train_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
         let start = Instant::now();
         let tables = trainer.model.tables(false);
         for b in 0..args.infer_batches {
-            trainer.model.forward(Images::U8(batch(b)), trainer.kernel, Some(&tables))?;
+            trainer
+                .model
+                .forward(Images::U8(batch(b)), trainer.kernel, Some(&tables))?;
         }
         let infer = (args.infer_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
         // Round 0 warms caches and the thread pool.

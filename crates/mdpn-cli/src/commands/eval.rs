@@ -38,8 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let indices: Vec<usize> = (0..test.len()).collect();
     let eval = evaluate(&file.model, test, &indices, KernelChoice::Fast)?;
-    let names: Vec<String> =
-        if test.classes() == cfg.classes { test.class_names.clone() } else { file.class_names.clone() };
+    let names: Vec<String> = if test.classes() == cfg.classes {
+        test.class_names.clone()
+    } else {
+        file.class_names.clone()
+    };
     let per_class = eval.per_class();
     let confusion: Vec<&[u64]> = eval.confusion.chunks(eval.classes).collect();
     if args.json {
@@ -56,12 +59,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{out}");
         return Ok(());
     }
-    println!("{} on {} test images of {}", args.model.model.display(), test.len(), data.name);
-    println!("accuracy {:.2}%  loss {:.4}\n", 100.0 * eval.accuracy, eval.loss);
+    println!(
+        "{} on {} test images of {}",
+        args.model.model.display(),
+        test.len(),
+        data.name
+    );
+    println!(
+        "accuracy {:.2}%  loss {:.4}\n",
+        100.0 * eval.accuracy,
+        eval.loss
+    );
     let width = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
     println!("{:>width$}  accuracy  images", "class");
     for ((name, acc), row) in names.iter().zip(&per_class).zip(&confusion) {
-        println!("{name:>width$}  {:>7.2}%  {:>6}", 100.0 * acc, row.iter().sum::<u64>());
+        println!(
+            "{name:>width$}  {:>7.2}%  {:>6}",
+            100.0 * acc,
+            row.iter().sum::<u64>()
+        );
     }
     println!("\nconfusion matrix (rows: true class, columns: predicted)");
     print!("{:>width$}", "");

@@ -28,11 +28,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let classes = file.model.config.classes;
     if let Some(names) = args.class_names {
         if names.len() != classes {
-            bail!("--class-names gives {} names but the model has {classes} classes", names.len());
+            bail!(
+                "--class-names gives {} names but the model has {classes} classes",
+                names.len()
+            );
         }
         file.class_names = names;
-    } else if args.dataset.as_deref() == Some("fashion-mnist") && classes == FASHION_MNIST_CLASSES.len() {
-        file.class_names = FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect();
+    } else if args.dataset.as_deref() == Some("fashion-mnist")
+        && classes == FASHION_MNIST_CLASSES.len()
+    {
+        file.class_names = FASHION_MNIST_CLASSES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     }
     if args.dataset.is_some() {
         file.dataset = args.dataset;

@@ -30,7 +30,12 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Loads the model; `--mean` and `--std`, when given, override what the file says.
     pub fn load(&self) -> anyhow::Result<ModelFile> {
-        let options = StateDictOptions { image_size: self.image_size, mean: self.mean, std: self.std, ..Default::default() };
+        let options = StateDictOptions {
+            image_size: self.image_size,
+            mean: self.mean,
+            std: self.std,
+            ..Default::default()
+        };
         let mut file = crate::files::read_model(&self.model, &options)?;
         let config = &mut file.model.config;
         config.mean = self.mean.unwrap_or(config.mean);

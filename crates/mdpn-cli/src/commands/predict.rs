@@ -37,34 +37,56 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?;
         let (w, h) = (img.width(), img.height());
         let resized = (w, h) != (side, side);
-        let img = if resized { img.resize_exact(side, side, FilterType::Triangle) } else { img };
+        let img = if resized {
+            img.resize_exact(side, side, FilterType::Triangle)
+        } else {
+            img
+        };
         // Planes in (channel, row, column) order, as the model takes them.
         let pixels: Vec<u8> = if cfg.channels == 1 {
             img.to_luma8().into_raw()
         } else {
             let rgb = img.to_rgb8();
-            (0..3).flat_map(|ch| rgb.pixels().map(move |p| p[ch])).collect()
+            (0..3)
+                .flat_map(|ch| rgb.pixels().map(move |p| p[ch]))
+                .collect()
         };
         if pixels.len() != cfg.image_len() {
-            anyhow::bail!("the model takes {} channels; {} cannot be converted to them", cfg.channels, path.display());
+            anyhow::bail!(
+                "the model takes {} channels; {} cannot be converted to them",
+                cfg.channels,
+                path.display()
+            );
         }
-        let probs = file.model.probabilities(Images::U8(&pixels), KernelChoice::Fast)?;
+        let probs = file
+            .model
+            .probabilities(Images::U8(&pixels), KernelChoice::Fast)?;
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
         let top = &order[..args.top_k.min(order.len())];
         if args.json {
-            let top: Vec<_> =
-                top.iter().map(|&c| json!({"class": c, "name": file.class_names[c], "probability": probs[c]})).collect();
+            let top: Vec<_> = top
+                .iter()
+                .map(|&c| json!({"class": c, "name": file.class_names[c], "probability": probs[c]}))
+                .collect();
             let resized_from = resized.then_some([w, h]);
             println!(
                 "{}",
                 json!({"file": path.display().to_string(), "probabilities": probs, "top": top, "resized_from": resized_from})
             );
         } else {
-            let note = if resized { format!(" (resized from {w}x{h} to {side}x{side})") } else { String::new() };
+            let note = if resized {
+                format!(" (resized from {w}x{h} to {side}x{side})")
+            } else {
+                String::new()
+            };
             println!("{}{note}", path.display());
             for &c in top {
-                println!("  {:>6.2}%  {} ({c})", 100.0 * probs[c], file.class_names[c]);
+                println!(
+                    "  {:>6.2}%  {} ({c})",
+                    100.0 * probs[c],
+                    file.class_names[c]
+                );
             }
         }
     }

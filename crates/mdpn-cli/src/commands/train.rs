@@ -119,18 +119,23 @@ struct RunConfig<'a> {
     test_images: usize,
 }
 
-const METRICS_HEADER: &str = "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
+const METRICS_HEADER: &str =
+    "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let data = datasets::load(&args.data, true)?;
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", data.name, args.seed)));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", data.name, args.seed)));
     if out.join("metrics.csv").exists() && !args.overwrite {
         bail!(
             "{} already holds a run (metrics.csv); choose another --out or pass --overwrite",
             out.display()
         );
     }
-    fs::create_dir_all(&out).with_context(|| format!("cannot create run folder {}", out.display()))?;
+    fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create run folder {}", out.display()))?;
 
     let (mean, std) = data.normalisation;
     let config = Config {
@@ -147,14 +152,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std: args.std.unwrap_or(std),
     };
     let protocol = match args.protocol {
-        ProtocolArg::Holdout => Protocol::Holdout { fraction: args.val_fraction },
+        ProtocolArg::Holdout => Protocol::Holdout {
+            fraction: args.val_fraction,
+        },
         ProtocolArg::Paper => Protocol::Paper,
     };
     let mut splits = Splits::new(data.train.len(), data.test.len(), protocol, args.seed)?;
     if let Some(limit) = args.limit {
         splits.train.indices.truncate(limit);
     }
-    let mut trainer = Trainer::new(Mdpn::new(config.clone(), args.seed)?, args.lr, args.batch_size, args.seed)?;
+    let mut trainer = Trainer::new(
+        Mdpn::new(config.clone(), args.seed)?,
+        args.lr,
+        args.batch_size,
+        args.seed,
+    )?;
     trainer.kernel = args.kernel.into();
 
     let run_config = RunConfig {
@@ -175,7 +187,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         validation_images: splits.validation.indices.len(),
         test_images: splits.test.indices.len(),
     };
-    write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&run_config)?.as_bytes())?;
+    write_atomic(
+        &out.join("config.json"),
+        serde_json::to_string_pretty(&run_config)?.as_bytes(),
+    )?;
     println!(
         "training MDPN ({} dendrites, {} parameters) on {}: {} train / {} validation / {} test images, {} threads -> {}",
         config.dendrites,
@@ -210,16 +225,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, args.epochs));
         let start = Instant::now();
-        let stats = trainer.train_epoch(pick(&splits.train), &splits.train.indices, epoch, |r| {
-            bar.inc(r.images as u64);
-            let rate = bar.position() as f64 / start.elapsed().as_secs_f64();
-            bar.set_message(format!("loss {:.4} acc {:.2}% {:.0} img/s", r.loss, 100.0 * r.accuracy, rate));
-        })?;
+        let stats =
+            trainer.train_epoch(pick(&splits.train), &splits.train.indices, epoch, |r| {
+                bar.inc(r.images as u64);
+                let rate = bar.position() as f64 / start.elapsed().as_secs_f64();
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.2}% {:.0} img/s",
+                    r.loss,
+                    100.0 * r.accuracy,
+                    rate
+                ));
+            })?;
         let train_seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
         let kernel = trainer.kernel;
-        let val = evaluate(&trainer.model, pick(&splits.validation), &splits.validation.indices, kernel)?;
-        let test = evaluate(&trainer.model, pick(&splits.test), &splits.test.indices, kernel)?;
+        let val = evaluate(
+            &trainer.model,
+            pick(&splits.validation),
+            &splits.validation.indices,
+            kernel,
+        )?;
+        let test = evaluate(
+            &trainer.model,
+            pick(&splits.test),
+            &splits.test.indices,
+            kernel,
+        )?;
         let seconds = start.elapsed().as_secs_f64();
         let rate = splits.train.indices.len() as f64 / train_seconds;
         println!(
@@ -255,6 +286,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         std::io::stdout().flush().ok();
     }
-    println!("best validation accuracy {:.2}%; model in {}", 100.0 * best, out.join("model.safetensors").display());
+    println!(
+        "best validation accuracy {:.2}%; model in {}",
+        100.0 * best,
+        out.join("model.safetensors").display()
+    );
     Ok(())
 }

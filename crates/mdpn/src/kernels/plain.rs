@@ -68,7 +68,7 @@ impl DendriteKernel for Plain<'_> {
 
     fn backward(
         &self,
-        image: usize,
+        dendrite: usize,
         winners: &[u32],
         grad: &[f32],
         dw: &mut [f32],
@@ -82,22 +82,27 @@ impl DendriteKernel for Plain<'_> {
             cfg.dendrites,
             cfg.window,
         );
-        let x = self.image(image);
-        for (cell, (&g, &winner)) in grad.iter().zip(winners).enumerate() {
-            if g == 0.0 {
-                continue;
-            }
-            let ch = cell / (p * p * m);
-            let d = cell % m;
-            let (r, c) = (winner as usize / s, winner as usize % s);
-            let base = (ch * m + d) * cfg.synapses();
-            for i in 0..win {
-                for j in 0..win {
-                    let xv = x[(ch * h + r + i) * h + c + j];
-                    let at = base + i * win + j;
-                    let (_, dz) = synapse(xv, self.w[at], self.q[at], cfg.k, cfg.c);
-                    dw[at] += g * dz * xv;
-                    dq[at] -= g * dz;
+        let (ch, d) = (dendrite / m, dendrite % m);
+        let base = dendrite * cfg.synapses();
+        let features = cfg.features();
+        for image in 0..winners.len() / features {
+            let plane = &self.image(image)[ch * h * h..][..h * h];
+            for cell in 0..p * p {
+                let out = image * features + (ch * p * p + cell) * m + d;
+                let g = grad[out];
+                if g == 0.0 {
+                    continue;
+                }
+                let (r, c) = (winners[out] as usize / s, winners[out] as usize % s);
+                for i in 0..win {
+                    for j in 0..win {
+                        let xv = plane[(r + i) * h + c + j];
+                        let at = i * win + j;
+                        let (_, dz) =
+                            synapse(xv, self.w[base + at], self.q[base + at], cfg.k, cfg.c);
+                        dw[at] += g * dz * xv;
+                        dq[at] -= g * dz;
+                    }
                 }
             }
         }
