@@ -80,14 +80,15 @@ impl Idx {
             .try_fold(size as u64, |acc, &d| acc.checked_mul(d as u64))
             .ok_or_else(|| Error::Format(format!("IDX dimensions {dims:?} overflow")))?;
         let header = 4 + 4 * ndim as u64;
-        let limit = if gz {
-            available
-        } else {
-            available.saturating_sub(header)
-        };
-        if total > limit {
+        if !gz && total > available.saturating_sub(header) {
             return Err(Error::Format(format!(
-                "IDX header declares dimensions {dims:?} ({total} bytes of data), more than the {what} can hold"
+                "truncated: the IDX header declares dimensions {dims:?} ({total} bytes of data) but the file holds {}",
+                available.saturating_sub(header)
+            )));
+        }
+        if gz && total > available {
+            return Err(Error::Format(format!(
+                "IDX header declares dimensions {dims:?} ({total} bytes of data), more than the compressed file can hold"
             )));
         }
         let mut data = Vec::with_capacity(total as usize);

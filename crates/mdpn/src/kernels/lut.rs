@@ -331,3 +331,24 @@ impl DendriteKernel for Lut<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approximations_match_the_standard_library() {
+        let mut worst_atan = 0.0f32;
+        let mut worst_ln = 0.0f32;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 1e-3 * (1.0 + (i as f32).abs() * 1e-4);
+            worst_atan = worst_atan.max((atan(x) - x.atan()).abs());
+        }
+        for i in 1..=200_000 {
+            let y = i as f32 * 1e-4;
+            worst_ln = worst_ln.max((ln_positive(y) - y.ln()).abs() / y.ln().abs().max(1.0));
+        }
+        assert!(worst_atan < 5e-7, "atan error {worst_atan}");
+        assert!(worst_ln < 5e-7, "ln error {worst_ln}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Model files, state dicts and IDX data: round trips, and clear errors for bad bytes.
+
+use std::io::Write;
+
+use mdpn::data::{Dataset, Protocol, Splits};
+use mdpn::idx::Idx;
+use mdpn::modelfile::{self, ModelFile, StateDictOptions};
+use mdpn::{Config, Mdpn};
+
+fn model_file(config: Config) -> ModelFile {
+    let classes = config.classes;
+    ModelFile {
+        model: Mdpn::new(config, 3).unwrap(),
+        class_names: (0..classes).map(|c| format!("class {c}")).collect(),
+        dataset: Some("test".into()),
+        program: "mdpn test".into(),
+    }
+}
+
+#[test]
+fn model_file_round_trips() {
+    for config in [
+        Config { dendrites: 7, hidden: 9, mean: 0.2, std: 0.7, ..Config::default() },
+        Config { channels: 3, image_size: 32, dendrites: 4, classes: 5, k: 7.0, ..Config::default() },
+    ] {
+        let file = model_file(config);
+        let bytes = modelfile::save(&file).unwrap();
+        let back = modelfile::load(&bytes, &StateDictOptions::default()).unwrap();
+        assert_eq!(back, file);
+    }
+}
+
+/// Rewrites the JSON header of a safetensors file.
+fn edit_header(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    edit(&mut header);
+    let mut text = serde_json::to_vec(&header).unwrap();
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&bytes[8 + n..]);
+    out
+}
+
+#[test]
+fn state_dict_without_metadata_is_inferred() {
+    let file = model_file(Config { dendrites: 5, hidden: 10, mean: 0.5, std: 0.5, ..Config::default() });
+    let bytes = edit_header(&modelfile::save(&file).unwrap(), |h| {
+        h.as_object_mut().unwrap().remove("__metadata__");
+    });
+    let back = modelfile::load(&bytes, &StateDictOptions::default()).unwrap();
+    assert_eq!(back.model, file.model);
+    assert_eq!(back.class_names.len(), 10);
+    // A larger image with the same pooled map is accepted when asked for; one that does not fit is not.
+    let at30 = modelfile::load(&bytes, &StateDictOptions { image_size: Some(30), ..Default::default() }).unwrap();
+    assert_eq!(at30.model.config.image_size, 30);
+    let err = modelfile::load(&bytes, &StateDictOptions { image_size: Some(40), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("pooled map"), "{err}");
+}
+
+#[test]
+fn bad_model_files_give_clear_errors() {
+    let bytes = modelfile::save(&model_file(Config { dendrites: 5, hidden: 10, ..Config::default() })).unwrap();
+    let load = |b: &[u8]| modelfile::load(b, &StateDictOptions::default()).unwrap_err().to_string();
+    assert!(load(b"").contains("not a safetensors file"));
+    assert!(load(&bytes[..bytes.len() / 2]).contains("not a safetensors file"));
+    let newer = edit_header(&bytes, |h| h["__metadata__"]["format_version"] = "99".into());
+    assert!(load(&newer).contains("newer"), "{}", load(&newer));
+    let wrong_config = edit_header(&bytes, |h| {
+        let mut c: serde_json::Value = serde_json::from_str(h["__metadata__"]["config"].as_str().unwrap()).unwrap();
+        c["dendrites"] = 6.into();
+        h["__metadata__"]["config"] = c.to_string().into();
+    });
+    assert!(load(&wrong_config).contains("shape"), "{}", load(&wrong_config));
+    let renamed = edit_header(&bytes, |h| {
+        let o = h.as_object_mut().unwrap();
+        let v = o.remove("model.3.fc.bias").unwrap();
+        o.insert("model.3.fc.b".into(), v);
+    });
+    assert!(load(&renamed).contains("model.3.fc.bias is missing"), "{}", load(&renamed));
+}
+
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(data);
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn idx_reads_raw_and_gzip() {
+    let data: Vec<u8> = (0..2 * 3 * 3).map(|i| i as u8).collect();
+    let raw = idx_bytes(&[2, 3, 3], &data);
+    for bytes in [raw.clone(), gzip(&raw)] {
+        let idx = Idx::parse(&bytes).unwrap();
+        assert_eq!(idx.dims, vec![2, 3, 3]);
+        assert_eq!(idx.data, data);
+    }
+    let labels = Idx::parse(&idx_bytes(&[2], &[1, 0])).unwrap();
+    let set = Dataset::from_idx(Idx::parse(&raw).unwrap(), labels, &["a", "b"]).unwrap();
+    assert_eq!((set.len(), set.size, set.image(1)[0]), (2, 3, 9));
+}
+
+#[test]
+fn bad_idx_gives_clear_errors() {
+    let err = |b: &[u8]| Idx::parse(b).unwrap_err().to_string();
+    let raw = idx_bytes(&[2, 3, 3], &[7; 18]);
+    assert!(err(&raw[..raw.len() - 1]).contains("truncated"));
+    assert!(err(&gzip(&raw[..raw.len() - 1])).contains("truncated"));
+    assert!(err(&[0x12, 0x34, 8, 1]).contains("not an IDX file"));
+    assert!(err(&[0, 0, 0x42, 1, 0, 0, 0, 1]).contains("unknown IDX type"));
+    assert!(err(&[0, 0, 8]).contains("shorter than"));
+    // An absurd declared size is refused before anything is allocated.
+    let huge = idx_bytes(&[0xffff_ffff, 0xffff, 0xff], &[1, 2, 3]);
+    assert!(err(&idx_bytes(&[u32::MAX; 4], &[])).contains("overflow"));
+    assert!(err(&huge).contains("truncated"), "{}", err(&huge));
+    assert!(err(&gzip(&huge)).contains("more than the compressed file can hold"));
+    let mut long = raw.clone();
+    long.push(0);
+    assert!(err(&long).contains("more than"));
+    let images = Idx::parse(&raw).unwrap();
+    let bad_label = Dataset::from_idx(images.clone(), Idx::parse(&idx_bytes(&[2], &[0, 5])).unwrap(), &["a", "b"]);
+    assert!(bad_label.unwrap_err().to_string().contains("label 5 of image 1 is out of range"));
+    let count = Dataset::from_idx(images, Idx::parse(&idx_bytes(&[3], &[0, 1, 0])).unwrap(), &["a", "b"]);
+    assert!(count.unwrap_err().to_string().contains("3 labels"));
+}
+
+#[test]
+fn splits_follow_the_protocol() {
+    let holdout = Splits::new(1000, 500, Protocol::Holdout { fraction: 0.1 }, 1).unwrap();
+    assert_eq!((holdout.train.indices.len(), holdout.validation.indices.len(), holdout.test.indices.len()), (900, 100, 500));
+    let mut all: Vec<usize> = holdout.train.indices.iter().chain(&holdout.validation.indices).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
+    let paper = Splits::new(60000, 10000, Protocol::Paper, 1).unwrap();
+    assert_eq!((paper.train.indices.len(), paper.validation.indices.len(), paper.test.indices.len()), (60000, 3000, 7000));
+    assert_eq!(paper, Splits::new(60000, 10000, Protocol::Paper, 1).unwrap());
+    assert_ne!(paper, Splits::new(60000, 10000, Protocol::Paper, 2).unwrap());
+    assert!(Splits::new(100, 2000, Protocol::Paper, 1).is_err());
+}
