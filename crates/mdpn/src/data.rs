@@ -76,11 +76,7 @@ impl Dataset {
                 "{} labels but {} bytes of images, which is {} images of {channels}x{size}x{size}",
                 labels.len(),
                 images.len(),
-                if image_len == 0 {
-                    0
-                } else {
-                    images.len() / image_len
-                }
+                images.len().checked_div(image_len).unwrap_or(0)
             )));
         }
         if let Some((i, &l)) = labels

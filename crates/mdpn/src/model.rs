@@ -194,7 +194,7 @@ impl Mdpn {
     /// Number of images in `images`, or an error if it is not a whole batch of this model's size.
     fn batch_len(&self, images: Images) -> Result<usize> {
         let len = self.config.image_len();
-        if images.len() % len != 0 {
+        if !images.len().is_multiple_of(len) {
             return Err(Error::Shape(format!(
                 "{} input values are not a whole number of {}x{}x{} images",
                 images.len(),

@@ -69,8 +69,30 @@ pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     if let Some(d) = &file.dataset {
         meta.insert("dataset".to_string(), d.clone());
     }
-    safetensors::serialize(views, &Some(meta))
-        .map_err(|e| Error::Format(format!("cannot write safetensors: {e}")))
+    let bytes = safetensors::serialize(views, &Some(meta))
+        .map_err(|e| Error::Format(format!("cannot write safetensors: {e}")))?;
+    Ok(sorted_header(&bytes))
+}
+
+/// The same safetensors bytes with the header's keys in sorted order: the metadata is a
+/// `HashMap`, so without this the same model could be written as different bytes.
+fn sorted_header(bytes: &[u8]) -> Vec<u8> {
+    type Sorted = std::collections::BTreeMap<String, serde_json::Value>;
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
+    let mut header: Sorted = serde_json::from_slice(&bytes[8..8 + n]).expect("header just written");
+    if let Some(meta) = header.get_mut("__metadata__") {
+        let sorted: Sorted = serde_json::from_value(meta.take()).expect("metadata is an object");
+        *meta = serde_json::to_value(sorted).expect("JSON value serialises");
+    }
+    let mut text = serde_json::to_vec(&header).expect("JSON value serialises");
+    // Tensor data stays aligned to 8 bytes, as safetensors pads it.
+    while !text.len().is_multiple_of(8) {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&bytes[8 + n..]);
+    out
 }
 
 /// A metadata value as JSON.

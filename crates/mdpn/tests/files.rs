@@ -20,8 +20,21 @@ fn model_file(config: Config) -> ModelFile {
 #[test]
 fn model_file_round_trips() {
     for config in [
-        Config { dendrites: 7, hidden: 9, mean: 0.2, std: 0.7, ..Config::default() },
-        Config { channels: 3, image_size: 32, dendrites: 4, classes: 5, k: 7.0, ..Config::default() },
+        Config {
+            dendrites: 7,
+            hidden: 9,
+            mean: 0.2,
+            std: 0.7,
+            ..Config::default()
+        },
+        Config {
+            channels: 3,
+            image_size: 32,
+            dendrites: 4,
+            classes: 5,
+            k: 7.0,
+            ..Config::default()
+        },
     ] {
         let file = model_file(config);
         let bytes = modelfile::save(&file).unwrap();
@@ -36,7 +49,7 @@ fn edit_header(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
     let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     edit(&mut header);
     let mut text = serde_json::to_vec(&header).unwrap();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut out = (text.len() as u64).to_le_bytes().to_vec();
@@ -47,7 +60,13 @@ fn edit_header(bytes: &[u8], edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
 
 #[test]
 fn state_dict_without_metadata_is_inferred() {
-    let file = model_file(Config { dendrites: 5, hidden: 10, mean: 0.5, std: 0.5, ..Config::default() });
+    let file = model_file(Config {
+        dendrites: 5,
+        hidden: 10,
+        mean: 0.5,
+        std: 0.5,
+        ..Config::default()
+    });
     let bytes = edit_header(&modelfile::save(&file).unwrap(), |h| {
         h.as_object_mut().unwrap().remove("__metadata__");
     });
@@ -55,32 +74,66 @@ fn state_dict_without_metadata_is_inferred() {
     assert_eq!(back.model, file.model);
     assert_eq!(back.class_names.len(), 10);
     // A larger image with the same pooled map is accepted when asked for; one that does not fit is not.
-    let at30 = modelfile::load(&bytes, &StateDictOptions { image_size: Some(30), ..Default::default() }).unwrap();
+    let at30 = modelfile::load(
+        &bytes,
+        &StateDictOptions {
+            image_size: Some(30),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(at30.model.config.image_size, 30);
-    let err = modelfile::load(&bytes, &StateDictOptions { image_size: Some(40), ..Default::default() }).unwrap_err();
+    let err = modelfile::load(
+        &bytes,
+        &StateDictOptions {
+            image_size: Some(40),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("pooled map"), "{err}");
 }
 
 #[test]
 fn bad_model_files_give_clear_errors() {
-    let bytes = modelfile::save(&model_file(Config { dendrites: 5, hidden: 10, ..Config::default() })).unwrap();
-    let load = |b: &[u8]| modelfile::load(b, &StateDictOptions::default()).unwrap_err().to_string();
+    let bytes = modelfile::save(&model_file(Config {
+        dendrites: 5,
+        hidden: 10,
+        ..Config::default()
+    }))
+    .unwrap();
+    let load = |b: &[u8]| {
+        modelfile::load(b, &StateDictOptions::default())
+            .unwrap_err()
+            .to_string()
+    };
     assert!(load(b"").contains("not a safetensors file"));
     assert!(load(&bytes[..bytes.len() / 2]).contains("not a safetensors file"));
-    let newer = edit_header(&bytes, |h| h["__metadata__"]["format_version"] = "99".into());
+    let newer = edit_header(&bytes, |h| {
+        h["__metadata__"]["format_version"] = "99".into()
+    });
     assert!(load(&newer).contains("newer"), "{}", load(&newer));
     let wrong_config = edit_header(&bytes, |h| {
-        let mut c: serde_json::Value = serde_json::from_str(h["__metadata__"]["config"].as_str().unwrap()).unwrap();
+        let mut c: serde_json::Value =
+            serde_json::from_str(h["__metadata__"]["config"].as_str().unwrap()).unwrap();
         c["dendrites"] = 6.into();
         h["__metadata__"]["config"] = c.to_string().into();
     });
-    assert!(load(&wrong_config).contains("shape"), "{}", load(&wrong_config));
+    assert!(
+        load(&wrong_config).contains("shape"),
+        "{}",
+        load(&wrong_config)
+    );
     let renamed = edit_header(&bytes, |h| {
         let o = h.as_object_mut().unwrap();
         let v = o.remove("model.3.fc.bias").unwrap();
         o.insert("model.3.fc.b".into(), v);
     });
-    assert!(load(&renamed).contains("model.3.fc.bias is missing"), "{}", load(&renamed));
+    assert!(
+        load(&renamed).contains("model.3.fc.bias is missing"),
+        "{}",
+        load(&renamed)
+    );
 }
 
 fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -130,22 +183,59 @@ fn bad_idx_gives_clear_errors() {
     long.push(0);
     assert!(err(&long).contains("more than"));
     let images = Idx::parse(&raw).unwrap();
-    let bad_label = Dataset::from_idx(images.clone(), Idx::parse(&idx_bytes(&[2], &[0, 5])).unwrap(), &["a", "b"]);
-    assert!(bad_label.unwrap_err().to_string().contains("label 5 of image 1 is out of range"));
-    let count = Dataset::from_idx(images, Idx::parse(&idx_bytes(&[3], &[0, 1, 0])).unwrap(), &["a", "b"]);
+    let bad_label = Dataset::from_idx(
+        images.clone(),
+        Idx::parse(&idx_bytes(&[2], &[0, 5])).unwrap(),
+        &["a", "b"],
+    );
+    assert!(bad_label
+        .unwrap_err()
+        .to_string()
+        .contains("label 5 of image 1 is out of range"));
+    let count = Dataset::from_idx(
+        images,
+        Idx::parse(&idx_bytes(&[3], &[0, 1, 0])).unwrap(),
+        &["a", "b"],
+    );
     assert!(count.unwrap_err().to_string().contains("3 labels"));
 }
 
 #[test]
 fn splits_follow_the_protocol() {
     let holdout = Splits::new(1000, 500, Protocol::Holdout { fraction: 0.1 }, 1).unwrap();
-    assert_eq!((holdout.train.indices.len(), holdout.validation.indices.len(), holdout.test.indices.len()), (900, 100, 500));
-    let mut all: Vec<usize> = holdout.train.indices.iter().chain(&holdout.validation.indices).copied().collect();
+    assert_eq!(
+        (
+            holdout.train.indices.len(),
+            holdout.validation.indices.len(),
+            holdout.test.indices.len()
+        ),
+        (900, 100, 500)
+    );
+    let mut all: Vec<usize> = holdout
+        .train
+        .indices
+        .iter()
+        .chain(&holdout.validation.indices)
+        .copied()
+        .collect();
     all.sort_unstable();
     assert_eq!(all, (0..1000).collect::<Vec<_>>());
     let paper = Splits::new(60000, 10000, Protocol::Paper, 1).unwrap();
-    assert_eq!((paper.train.indices.len(), paper.validation.indices.len(), paper.test.indices.len()), (60000, 3000, 7000));
-    assert_eq!(paper, Splits::new(60000, 10000, Protocol::Paper, 1).unwrap());
-    assert_ne!(paper, Splits::new(60000, 10000, Protocol::Paper, 2).unwrap());
+    assert_eq!(
+        (
+            paper.train.indices.len(),
+            paper.validation.indices.len(),
+            paper.test.indices.len()
+        ),
+        (60000, 3000, 7000)
+    );
+    assert_eq!(
+        paper,
+        Splits::new(60000, 10000, Protocol::Paper, 1).unwrap()
+    );
+    assert_ne!(
+        paper,
+        Splits::new(60000, 10000, Protocol::Paper, 2).unwrap()
+    );
     assert!(Splits::new(100, 2000, Protocol::Paper, 1).is_err());
 }

@@ -15,7 +15,9 @@ fn random_images(config: &Config, n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn max_abs(v: &[f32]) -> f32 {
-    v.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(f32::MIN_POSITIVE)
+    v.iter()
+        .fold(0.0f32, |m, x| m.max(x.abs()))
+        .max(f32::MIN_POSITIVE)
 }
 
 /// Asserts two tensors agree within `tol` of the larger one's largest value.
@@ -23,18 +25,50 @@ fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
     assert_eq!(a.len(), b.len(), "{what}: length");
     let scale = max_abs(a).max(max_abs(b));
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y} (scale {scale})");
+        assert!(
+            (x - y).abs() <= tol * scale,
+            "{what}[{i}]: {x} vs {y} (scale {scale})"
+        );
     }
 }
 
 fn configs() -> Vec<Config> {
-    let base = Config { dendrites: 11, hidden: 12, mean: 0.1307, std: 0.3081, ..Config::default() };
+    let base = Config {
+        dendrites: 11,
+        hidden: 12,
+        mean: 0.1307,
+        std: 0.3081,
+        ..Config::default()
+    };
     vec![
         base.clone(),
-        Config { dendrites: 8, ..base.clone() },
-        Config { channels: 3, image_size: 32, dendrites: 5, mean: 0.5, std: 0.5, ..base.clone() },
-        Config { image_size: 31, window: 3, pool: 3, dendrites: 17, k: 5.0, c: 0.8, ..base.clone() },
-        Config { image_size: 48, classes: 7, dendrites: 9, ..base },
+        Config {
+            dendrites: 8,
+            ..base.clone()
+        },
+        Config {
+            channels: 3,
+            image_size: 32,
+            dendrites: 5,
+            mean: 0.5,
+            std: 0.5,
+            ..base.clone()
+        },
+        Config {
+            image_size: 31,
+            window: 3,
+            pool: 3,
+            dendrites: 17,
+            k: 5.0,
+            c: 0.8,
+            ..base.clone()
+        },
+        Config {
+            image_size: 48,
+            classes: 7,
+            dendrites: 9,
+            ..base
+        },
     ]
 }
 
@@ -45,17 +79,49 @@ fn table_kernel_matches_plain_kernel() {
         let images = random_images(&config, 5, n as u64);
         let labels: Vec<u32> = (0..5).map(|i| i % config.classes as u32).collect();
         let tables = model.tables(true);
-        let fast = model.forward(Images::U8(&images), KernelChoice::Fast, Some(&tables)).unwrap();
-        let plain = model.forward(Images::U8(&images), KernelChoice::Plain, None).unwrap();
-        assert_close(&format!("config {n} membrane"), &fast.membrane, &plain.membrane, 1e-5);
-        let agree = fast.winners.iter().zip(&plain.winners).filter(|(a, b)| a == b).count();
-        assert!(agree * 1000 >= fast.winners.len() * 999, "config {n}: winners differ in {} of {}", fast.winners.len() - agree, fast.winners.len());
-        assert_close(&format!("config {n} logits"), &fast.logits, &plain.logits, 1e-5);
+        let fast = model
+            .forward(Images::U8(&images), KernelChoice::Fast, Some(&tables))
+            .unwrap();
+        let plain = model
+            .forward(Images::U8(&images), KernelChoice::Plain, None)
+            .unwrap();
+        assert_close(
+            &format!("config {n} membrane"),
+            &fast.membrane,
+            &plain.membrane,
+            1e-5,
+        );
+        let agree = fast
+            .winners
+            .iter()
+            .zip(&plain.winners)
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(
+            agree * 1000 >= fast.winners.len() * 999,
+            "config {n}: winners differ in {} of {}",
+            fast.winners.len() - agree,
+            fast.winners.len()
+        );
+        assert_close(
+            &format!("config {n} logits"),
+            &fast.logits,
+            &plain.logits,
+            1e-5,
+        );
 
-        let g_fast = model.gradients(Images::U8(&images), &labels, KernelChoice::Fast).unwrap();
-        let g_plain = model.gradients(Images::U8(&images), &labels, KernelChoice::Plain).unwrap();
+        let g_fast = model
+            .gradients(Images::U8(&images), &labels, KernelChoice::Fast)
+            .unwrap();
+        let g_plain = model
+            .gradients(Images::U8(&images), &labels, KernelChoice::Plain)
+            .unwrap();
         assert!((g_fast.loss - g_plain.loss).abs() < 1e-5 * g_plain.loss.abs().max(1.0));
-        for ((name, a), b) in TENSOR_NAMES.iter().zip(g_fast.grads.tensors()).zip(g_plain.grads.tensors()) {
+        for ((name, a), b) in TENSOR_NAMES
+            .iter()
+            .zip(g_fast.grads.tensors())
+            .zip(g_plain.grads.tensors())
+        {
             assert_close(&format!("config {n} grad {name}"), a, b, 1e-4);
         }
     }
@@ -63,31 +129,55 @@ fn table_kernel_matches_plain_kernel() {
 
 #[test]
 fn blank_images_send_every_pool_cell_to_its_first_window() {
-    let config = Config { dendrites: 10, hidden: 8, ..Config::default() };
+    let config = Config {
+        dendrites: 10,
+        hidden: 8,
+        ..Config::default()
+    };
     let model = Mdpn::new(config.clone(), 3).unwrap();
     let images = vec![0u8; 2 * config.image_len()];
-    let (s, p, m, k) = (config.dendrite_side(), config.pooled_side(), config.dendrites, config.pool);
+    let (s, p, m, k) = (
+        config.dendrite_side(),
+        config.pooled_side(),
+        config.dendrites,
+        config.pool,
+    );
     for choice in [KernelChoice::Fast, KernelChoice::Plain] {
         let tables = model.tables(false);
-        let fwd = model.forward(Images::U8(&images), choice, Some(&tables)).unwrap();
+        let fwd = model
+            .forward(Images::U8(&images), choice, Some(&tables))
+            .unwrap();
         for (i, &w) in fwd.winners.iter().enumerate() {
             let cell = i % (p * p * m) / m;
             let first = ((cell / p) * k * s + (cell % p) * k) as u32;
-            assert_eq!(w, first, "{choice:?}: value {i} won by window {w}, expected {first}");
+            assert_eq!(
+                w, first,
+                "{choice:?}: value {i} won by window {w}, expected {first}"
+            );
         }
     }
 }
 
 #[test]
 fn float_input_runs_the_reference_kernel() {
-    let config = Config { dendrites: 4, hidden: 8, ..Config::default() };
+    let config = Config {
+        dendrites: 4,
+        hidden: 8,
+        ..Config::default()
+    };
     let model = Mdpn::new(config.clone(), 1).unwrap();
     let images = random_images(&config, 2, 9);
     let floats: Vec<f32> = images.iter().map(|&v| config.normalise(v)).collect();
-    let a = model.logits(Images::F32(&floats), KernelChoice::Fast).unwrap();
-    let b = model.logits(Images::U8(&images), KernelChoice::Fast).unwrap();
+    let a = model
+        .logits(Images::F32(&floats), KernelChoice::Fast)
+        .unwrap();
+    let b = model
+        .logits(Images::U8(&images), KernelChoice::Fast)
+        .unwrap();
     assert_close("float vs 8-bit logits", &a, &b, 1e-5);
-    let err = model.logits(Images::F32(&floats[1..]), KernelChoice::Fast).unwrap_err();
+    let err = model
+        .logits(Images::F32(&floats[1..]), KernelChoice::Fast)
+        .unwrap_err();
     assert!(err.to_string().contains("not a whole number"), "{err}");
 }
 
@@ -95,17 +185,37 @@ fn small_dataset() -> Dataset {
     let config = Config::default();
     let images = random_images(&config, 300, 5);
     // Labels that depend on the image, so that there is something to learn.
-    let labels = images.chunks(config.image_len()).map(|im| (im[300] / 64) as u32).collect();
-    Dataset::new(images, labels, 1, 28, (0..4).map(|c| c.to_string()).collect()).unwrap()
+    let labels = images
+        .chunks(config.image_len())
+        .map(|im| (im[300] / 64) as u32)
+        .collect();
+    Dataset::new(
+        images,
+        labels,
+        1,
+        28,
+        (0..4).map(|c| c.to_string()).collect(),
+    )
+    .unwrap()
 }
 
 fn train(data: &Dataset, seed: u64) -> (Trainer, Vec<f64>) {
-    let config = Config { dendrites: 6, hidden: 16, classes: 4, ..Config::default() };
+    let config = Config {
+        dendrites: 6,
+        hidden: 16,
+        classes: 4,
+        ..Config::default()
+    };
     let mut trainer = Trainer::new(Mdpn::new(config, seed).unwrap(), 1e-2, 32, seed).unwrap();
     let indices: Vec<usize> = (0..data.len()).collect();
     let mut losses = Vec::new();
     for epoch in 0..3 {
-        losses.push(trainer.train_epoch(data, &indices, epoch, |_| {}).unwrap().loss);
+        losses.push(
+            trainer
+                .train_epoch(data, &indices, epoch, |_| {})
+                .unwrap()
+                .loss,
+        );
     }
     (trainer, losses)
 }
@@ -116,15 +226,34 @@ fn training_is_deterministic_and_independent_of_thread_count() {
     let (a, la) = train(&data, 4);
     let (b, lb) = train(&data, 4);
     assert_eq!(la, lb);
-    assert_eq!(a.model, b.model, "same seed, same threads: identical parameters");
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    assert_eq!(
+        a.model, b.model,
+        "same seed, same threads: identical parameters"
+    );
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     let (c, lc) = one.install(|| train(&data, 4));
     assert_eq!(la, lc);
-    assert_eq!(a.model, c.model, "one thread gives the same parameters as several");
+    assert_eq!(
+        a.model, c.model,
+        "one thread gives the same parameters as several"
+    );
     let (d, _) = train(&data, 5);
     assert_ne!(a.model, d.model, "another seed gives another model");
     assert!(la[2] < la[0], "the loss falls: {la:?}");
-    let eval = evaluate(&a.model, &data, &(0..data.len()).collect::<Vec<_>>(), KernelChoice::Fast).unwrap();
+    let eval = evaluate(
+        &a.model,
+        &data,
+        &(0..data.len()).collect::<Vec<_>>(),
+        KernelChoice::Fast,
+    )
+    .unwrap();
     assert_eq!(eval.confusion.iter().sum::<u64>(), data.len() as u64);
-    assert!(eval.accuracy > 0.4, "accuracy {} on its own training data", eval.accuracy);
+    assert!(
+        eval.accuracy > 0.4,
+        "accuracy {} on its own training data",
+        eval.accuracy
+    );
 }
