@@ -5,7 +5,7 @@
 //! (25 × 256 × 8 floats, 200 KiB) stays in the core's cache while every window of the image is
 //! summed. The max pool is fused into the loop, so the full dendrite output is never stored.
 
-use super::DendriteKernel;
+use super::{for_each_winning_synapse, DendriteKernel};
 use crate::config::Config;
 use crate::parallel;
 
@@ -297,38 +297,15 @@ impl DendriteKernel for Lut<'_> {
     ) {
         let t = self.tables;
         assert!(!t.dln.is_empty(), "tables built without derivatives");
-        let cfg = &t.config;
-        let (h, s, p, m, win) = (
-            cfg.image_size,
-            cfg.dendrite_side(),
-            cfg.pooled_side(),
-            cfg.dendrites,
-            cfg.window,
-        );
-        let (ch, d) = (dendrite / m, dendrite % m);
-        let syn = cfg.synapses();
+        let (cfg, syn) = (&t.config, t.config.synapses());
+        let (ch, d) = (dendrite / cfg.dendrites, dendrite % cfg.dendrites);
         let rows = &t.dln[(ch * t.groups * LANES + d) * syn * 256..][..syn * 256];
-        let features = cfg.features();
-        for image in 0..winners.len() / features {
-            let plane = &self.image(image)[ch * h * h..][..h * h];
-            for cell in 0..p * p {
-                let out = image * features + (ch * p * p + cell) * m + d;
-                let g = grad[out];
-                if g == 0.0 {
-                    continue;
-                }
-                let winner = winners[out] as usize;
-                let (r, c) = (winner / s, winner % s);
-                for i in 0..win {
-                    for (j, &v) in plane[(r + i) * h + c..][..win].iter().enumerate() {
-                        let at = i * win + j;
-                        let dz = g * rows[at * 256 + v as usize];
-                        dw[at] += dz * t.xval[v as usize];
-                        dq[at] -= dz;
-                    }
-                }
-            }
-        }
+        for_each_winning_synapse(cfg, dendrite, winners, grad, |g, at, pixel| {
+            let v = self.images[pixel] as usize;
+            let dz = g * rows[at * 256 + v];
+            dw[at] += dz * t.xval[v];
+            dq[at] -= dz;
+        });
     }
 }
 

@@ -45,3 +45,40 @@ pub fn synapse(x: f32, w: f32, q: f32, k: f32, c: f32) -> (f32, f32) {
     let dln_dz = k * std::f32::consts::FRAC_1_PI / ((1.0 + z * z) * (y + c));
     (y, dln_dz)
 }
+
+/// Walks the synapses that one dendrite's gradient reaches: for every image and pooled cell
+/// with a non-zero gradient `g`, the synapses of the winning window. Calls
+/// `f(g, synapse, pixel)` with `pixel` the index of the synapse's input in the whole batch.
+pub(crate) fn for_each_winning_synapse(
+    config: &crate::config::Config,
+    dendrite: usize,
+    winners: &[u32],
+    grad: &[f32],
+    mut f: impl FnMut(f32, usize, usize),
+) {
+    let (h, s, p, m, win) = (
+        config.image_size,
+        config.dendrite_side(),
+        config.pooled_side(),
+        config.dendrites,
+        config.window,
+    );
+    let (ch, d) = (dendrite / m, dendrite % m);
+    let features = config.features();
+    for image in 0..winners.len() / features {
+        let plane = (image * config.channels + ch) * h * h;
+        for cell in 0..p * p {
+            let out = image * features + (ch * p * p + cell) * m + d;
+            let g = grad[out];
+            if g == 0.0 {
+                continue;
+            }
+            let (r, c) = (winners[out] as usize / s, winners[out] as usize % s);
+            for i in 0..win {
+                for j in 0..win {
+                    f(g, i * win + j, plane + (r + i) * h + c + j);
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The reference kernel: every synapse evaluated with `atan` and `ln`, as the paper writes it.
 
-use super::{synapse, DendriteKernel};
+use super::{for_each_winning_synapse, synapse, DendriteKernel};
 use crate::config::Config;
 use crate::membrane;
 
@@ -75,36 +75,12 @@ impl DendriteKernel for Plain<'_> {
         dq: &mut [f32],
     ) {
         let cfg = self.config;
-        let (h, s, p, m, win) = (
-            cfg.image_size,
-            cfg.dendrite_side(),
-            cfg.pooled_side(),
-            cfg.dendrites,
-            cfg.window,
-        );
-        let (ch, d) = (dendrite / m, dendrite % m);
         let base = dendrite * cfg.synapses();
-        let features = cfg.features();
-        for image in 0..winners.len() / features {
-            let plane = &self.image(image)[ch * h * h..][..h * h];
-            for cell in 0..p * p {
-                let out = image * features + (ch * p * p + cell) * m + d;
-                let g = grad[out];
-                if g == 0.0 {
-                    continue;
-                }
-                let (r, c) = (winners[out] as usize / s, winners[out] as usize % s);
-                for i in 0..win {
-                    for j in 0..win {
-                        let xv = plane[(r + i) * h + c + j];
-                        let at = i * win + j;
-                        let (_, dz) =
-                            synapse(xv, self.w[base + at], self.q[base + at], cfg.k, cfg.c);
-                        dw[at] += g * dz * xv;
-                        dq[at] -= g * dz;
-                    }
-                }
-            }
-        }
+        for_each_winning_synapse(cfg, dendrite, winners, grad, |g, at, pixel| {
+            let xv = self.images[pixel];
+            let (_, dz) = synapse(xv, self.w[base + at], self.q[base + at], cfg.k, cfg.c);
+            dw[at] += g * dz * xv;
+            dq[at] -= g * dz;
+        });
     }
 }
