@@ -27,8 +27,8 @@ pub struct Entry(pub [f32; LANES]);
 pub struct Tables {
     config: Config,
     groups: usize,
-    /// `ln(Y + c)`, indexed `[((channel·groups + group)·synapses + synapse)·STRIDE + pixel][lane]`.
-    ln: Vec<Entry>,
+    /// `ln(Y + c)`, one table per synapse, indexed `[(channel·groups + group)·synapses + synapse][pixel][lane]`.
+    ln: Vec<[Entry; STRIDE]>,
     /// `d ln(Y + c) / d(x·w − q)`, indexed `[((channel·groups·LANES + dendrite)·synapses + synapse)·256 + pixel]`:
     /// one dendrite's rows, all that the backward pass reads for it, lie together (rows 8 KiB apart
     /// would share cache sets). Empty when built for inference only.
@@ -48,7 +48,7 @@ impl Tables {
         for (v, x) in xval.iter_mut().enumerate() {
             *x = config.normalise(v as u8);
         }
-        let mut ln = vec![Entry::default(); channels_groups * syn * STRIDE];
+        let mut ln = vec![[Entry::default(); STRIDE]; channels_groups * syn];
         let mut dln = vec![
             0.0;
             if with_grad {
@@ -57,7 +57,7 @@ impl Tables {
                 0
             }
         ];
-        let fill = |block: usize, ln: &mut [Entry], dln: &mut [f32]| {
+        let fill = |block: usize, ln: &mut [[Entry; STRIDE]], dln: &mut [f32]| {
             // One block: one channel, one group of dendrites.
             let (ch, group) = (block / groups, block % groups);
             for lane in 0..LANES.min(config.dendrites - group * LANES) {
@@ -66,7 +66,7 @@ impl Tables {
                     let mut row = [0.0f32; 256];
                     let mut drow = [0.0f32; 256];
                     fill_row(config, &xval, w[p], q[p], &mut row, &mut drow);
-                    for (e, v) in ln[at * STRIDE..].iter_mut().zip(row) {
+                    for (e, v) in ln[at].iter_mut().zip(row) {
                         e.0[lane] = v;
                     }
                     if let Some(d) =
@@ -77,7 +77,7 @@ impl Tables {
                 }
             }
         };
-        let (ln_block, dln_block) = (syn * STRIDE, LANES * syn * 256);
+        let (ln_block, dln_block) = (syn, LANES * syn * 256);
         if with_grad {
             parallel::for_each_chunk2(&mut ln, ln_block, &mut dln, dln_block, fill);
         } else {
@@ -209,17 +209,18 @@ impl Lut<'_> {
     /// missing it. Each sum still adds its 25 terms in row-major synapse order, so every
     /// instruction set gives the same bits.
     #[inline(always)]
-    fn forward_impl(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
+    fn forward_impl<const WIN: usize>(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
         let t = self.tables;
         let cfg = &t.config;
-        let (h, s, p, m, k, win) = (
+        let (h, s, p, m, k) = (
             cfg.image_size,
             cfg.dendrite_side(),
             cfg.pooled_side(),
             cfg.dendrites,
             cfg.pool,
-            cfg.window,
         );
+        // A window side known at compile time lets the compiler unroll the five look-ups.
+        let win = if WIN == 0 { cfg.window } else { WIN };
         let used = p * k; // window positions per side that reach the pool; the rest are dropped
         let syn = cfg.synapses();
         let img = self.image(image);
@@ -227,16 +228,15 @@ impl Lut<'_> {
         for ch in 0..cfg.channels {
             let plane = &img[ch * h * h..][..h * h];
             for group in 0..t.groups {
-                let table = &t.ln[(ch * t.groups + group) * syn * STRIDE..][..syn * STRIDE];
+                let table = &t.ln[(ch * t.groups + group) * syn..][..syn];
                 sums.fill(Entry::default());
-                for i in 0..win {
-                    let tabs = &table[i * win * STRIDE..][..win * STRIDE];
+                for (i, tabs) in table.chunks_exact(win).enumerate() {
                     for r in 0..used {
                         let pixels = &plane[(r + i) * h..][..used + win - 1];
                         for (c, sum) in sums[r * used..][..used].iter_mut().enumerate() {
                             let mut acc = sum.0;
-                            for (j, &v) in pixels[c..c + win].iter().enumerate() {
-                                let e = tabs[j * STRIDE + v as usize].0;
+                            for (tab, &v) in tabs.iter().zip(&pixels[c..c + win]) {
+                                let e = &tab[v as usize].0;
                                 acc = std::array::from_fn(|l| acc[l] + e[l]);
                             }
                             *sum = Entry(acc);
@@ -273,7 +273,17 @@ impl Lut<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn forward_avx2(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
-        self.forward_impl(image, pooled, winners)
+        self.forward_sized(image, pooled, winners)
+    }
+
+    /// [`Self::forward_impl`] for the paper's 5×5 window, or for any window.
+    #[inline(always)]
+    fn forward_sized(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
+        if self.tables.config.window == 5 {
+            self.forward_impl::<5>(image, pooled, winners)
+        } else {
+            self.forward_impl::<0>(image, pooled, winners)
+        }
     }
 }
 
@@ -284,7 +294,7 @@ impl DendriteKernel for Lut<'_> {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { self.forward_avx2(image, pooled, winners) };
         }
-        self.forward_impl(image, pooled, winners)
+        self.forward_sized(image, pooled, winners)
     }
 
     fn backward(
