@@ -207,8 +207,8 @@ impl Mdpn {
     }
 
     /// Tables for the 8-bit kernel at the current parameters.
-    pub fn tables(&self, with_grad: bool) -> Tables {
-        Tables::new(&self.config, &self.params.w, &self.params.q, with_grad)
+    pub fn tables(&self) -> Tables {
+        Tables::new(&self.config, &self.params.w, &self.params.q)
     }
 
     /// Runs `f` with the kernel that `choice` selects for `images`. `tables` must come from
@@ -272,7 +272,7 @@ impl Mdpn {
     /// Logits `(B, classes)` of a batch; for many batches build the tables once with
     /// [`Mdpn::tables`] and call [`Mdpn::forward`].
     pub fn logits(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
-        let tables = matches!(images, Images::U8(_)).then(|| self.tables(false));
+        let tables = matches!(images, Images::U8(_)).then(|| self.tables());
         Ok(self.forward(images, choice, tables.as_ref())?.logits)
     }
 
@@ -300,7 +300,7 @@ impl Mdpn {
                 cfg.classes
             )));
         }
-        let tables = matches!(images, Images::U8(_)).then(|| self.tables(true));
+        let tables = matches!(images, Images::U8(_)).then(|| self.tables());
         let fwd = self.forward(images, choice, tables.as_ref())?;
         let (loss, dlogits, correct) = axon::cross_entropy(&fwd.logits, labels, cfg.classes);
 

@@ -160,7 +160,7 @@ pub fn evaluate(
             data.classes()
         )));
     }
-    let tables = model.tables(false);
+    let tables = model.tables();
     let (mut images, mut labels) = (Vec::new(), Vec::new());
     let mut confusion = vec![0u64; classes * classes];
     let mut loss_sum = 0.0f64;

@@ -118,7 +118,7 @@ fn check(name: &str) {
         ("lut/u8", Images::U8(&input_u8), KernelChoice::Fast),
     ];
     for (kernel, images, choice) in runs {
-        let tables = model.tables(false);
+        let tables = model.tables();
         let fwd = model.forward(images, choice, Some(&tables)).unwrap();
         assert_close(
             &format!("{kernel} membrane"),

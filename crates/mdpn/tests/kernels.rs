@@ -78,7 +78,7 @@ fn table_kernel_matches_plain_kernel() {
         let model = Mdpn::new(config.clone(), n as u64).unwrap();
         let images = random_images(&config, 5, n as u64);
         let labels: Vec<u32> = (0..5).map(|i| i % config.classes as u32).collect();
-        let tables = model.tables(true);
+        let tables = model.tables();
         let fast = model
             .forward(Images::U8(&images), KernelChoice::Fast, Some(&tables))
             .unwrap();
@@ -143,7 +143,7 @@ fn blank_images_send_every_pool_cell_to_its_first_window() {
         config.pool,
     );
     for choice in [KernelChoice::Fast, KernelChoice::Plain] {
-        let tables = model.tables(false);
+        let tables = model.tables();
         let fwd = model
             .forward(Images::U8(&images), choice, Some(&tables))
             .unwrap();

@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let train = (args.train_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let tables = trainer.model.tables(false);
+        let tables = trainer.model.tables();
         for b in 0..args.infer_batches {
             trainer
                 .model

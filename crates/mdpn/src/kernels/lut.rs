@@ -29,117 +29,102 @@ pub struct Tables {
     groups: usize,
     /// `ln(Y + c)`, one table per synapse, indexed `[(channel·groups + group)·synapses + synapse][pixel][lane]`.
     ln: Vec<[Entry; STRIDE]>,
-    /// `d ln(Y + c) / d(x·w − q)`, indexed `[((channel·groups·LANES + dendrite)·synapses + synapse)·256 + pixel]`:
-    /// one dendrite's rows, all that the backward pass reads for it, lie together (rows 8 KiB apart
-    /// would share cache sets). Empty when built for inference only.
-    dln: Vec<f32>,
+    /// The parameters tabulated, for the derivatives of the backward pass.
+    w: Vec<f32>,
+    q: Vec<f32>,
     /// The normalised value of each pixel value.
     xval: [f32; 256],
 }
 
 impl Tables {
-    /// Tabulates the synapses of weights `w` and thresholds `q` (layout (C, M, window, window)),
-    /// with derivative tables when `with_grad`.
-    pub fn new(config: &Config, w: &[f32], q: &[f32], with_grad: bool) -> Tables {
+    /// Tabulates the synapses of weights `w` and thresholds `q` (layout (C, M, window, window)).
+    pub fn new(config: &Config, w: &[f32], q: &[f32]) -> Tables {
         let groups = config.dendrites.div_ceil(LANES);
         let syn = config.synapses();
-        let channels_groups = config.channels * groups;
         let mut xval = [0.0; 256];
         for (v, x) in xval.iter_mut().enumerate() {
             *x = config.normalise(v as u8);
         }
-        let mut ln = vec![[Entry::default(); STRIDE]; channels_groups * syn];
-        let mut dln = vec![
-            0.0;
-            if with_grad {
-                channels_groups * LANES * syn * 256
-            } else {
-                0
-            }
-        ];
-        let fill = |block: usize, ln: &mut [[Entry; STRIDE]], dln: &mut [f32]| {
-            // One block: one channel, one group of dendrites.
+        let mut ln = vec![[Entry::default(); STRIDE]; config.channels * groups * syn];
+        // One block of tables: one channel, one group of dendrites.
+        parallel::for_each_chunk(&mut ln, syn, |block, ln| {
             let (ch, group) = (block / groups, block % groups);
             for lane in 0..LANES.min(config.dendrites - group * LANES) {
-                for at in 0..syn {
+                for (at, table) in ln.iter_mut().enumerate() {
                     let p = (ch * config.dendrites + group * LANES + lane) * syn + at;
                     let mut row = [0.0f32; 256];
-                    let mut drow = [0.0f32; 256];
-                    fill_row(config, &xval, w[p], q[p], &mut row, &mut drow);
-                    for (e, v) in ln[at].iter_mut().zip(row) {
+                    rows(config, &xval, w[p], q[p], Some(&mut row), None);
+                    for (e, v) in table.iter_mut().zip(row) {
                         e.0[lane] = v;
-                    }
-                    if let Some(d) =
-                        dln.get_mut((lane * syn + at) * 256..(lane * syn + at + 1) * 256)
-                    {
-                        d.copy_from_slice(&drow);
                     }
                 }
             }
-        };
-        let (ln_block, dln_block) = (syn, LANES * syn * 256);
-        if with_grad {
-            parallel::for_each_chunk2(&mut ln, ln_block, &mut dln, dln_block, fill);
-        } else {
-            parallel::for_each_chunk(&mut ln, ln_block, |block, ln| fill(block, ln, &mut []));
-        }
+        });
         Tables {
             config: config.clone(),
             groups,
             ln,
-            dln,
+            w: w.to_vec(),
+            q: q.to_vec(),
             xval,
         }
     }
 }
 
-/// One synapse's `ln(Y + c)` and its derivative for all 256 pixel values.
-fn fill_row(
+/// One synapse's `ln(Y + c)` and its derivative `d ln(Y + c) / d(x·w − q)` for all 256 pixel
+/// values, each when asked for.
+fn rows(
     config: &Config,
     xval: &[f32; 256],
     w: f32,
     q: f32,
-    ln: &mut [f32; 256],
-    dln: &mut [f32; 256],
+    ln: Option<&mut [f32; 256]>,
+    dln: Option<&mut [f32; 256]>,
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { fill_row_avx2(config, xval, w, q, ln, dln) };
+        return unsafe { rows_avx2(config, xval, w, q, ln, dln) };
     }
-    fill_row_impl(config, xval, w, q, ln, dln)
+    rows_impl(config, xval, w, q, ln, dln)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn fill_row_avx2(
+unsafe fn rows_avx2(
     config: &Config,
     xval: &[f32; 256],
     w: f32,
     q: f32,
-    ln: &mut [f32; 256],
-    dln: &mut [f32; 256],
+    ln: Option<&mut [f32; 256]>,
+    dln: Option<&mut [f32; 256]>,
 ) {
-    fill_row_impl(config, xval, w, q, ln, dln)
+    rows_impl(config, xval, w, q, ln, dln)
 }
 
 /// The synapse of [`synapse`](super::synapse), with branch-free `atan` and `ln` that the
 /// compiler vectorises across pixel values. Tests hold it to the reference within 1e-6.
 #[inline(always)]
-fn fill_row_impl(
+fn rows_impl(
     config: &Config,
     xval: &[f32; 256],
     w: f32,
     q: f32,
-    ln: &mut [f32; 256],
-    dln: &mut [f32; 256],
+    ln: Option<&mut [f32; 256]>,
+    dln: Option<&mut [f32; 256]>,
 ) {
     let (k, c) = (config.k, config.c);
-    for ((&x, l), d) in xval.iter().zip(ln.iter_mut()).zip(dln.iter_mut()) {
-        let z = k * (x * w - q);
-        let yc = 0.5 + atan(z) * std::f32::consts::FRAC_1_PI + c;
-        *l = ln_positive(yc);
-        *d = k * std::f32::consts::FRAC_1_PI / ((1.0 + z * z) * yc);
+    let z = xval.map(|x| k * (x * w - q));
+    let yc = z.map(|z| 0.5 + atan(z) * std::f32::consts::FRAC_1_PI + c);
+    if let Some(ln) = ln {
+        for (l, &yc) in ln.iter_mut().zip(&yc) {
+            *l = ln_positive(yc);
+        }
+    }
+    if let Some(dln) = dln {
+        for ((d, &z), &yc) in dln.iter_mut().zip(&z).zip(&yc) {
+            *d = k * std::f32::consts::FRAC_1_PI / ((1.0 + z * z) * yc);
+        }
     }
 }
 
@@ -297,6 +282,9 @@ impl DendriteKernel for Lut<'_> {
         self.forward_sized(image, pooled, winners)
     }
 
+    /// The derivative of a synapse depends only on the pixel value it sees, so the gradient
+    /// reaching each (synapse, pixel value) is summed first, over all the winning windows of the
+    /// batch; then one pass over the 256 values per synapse applies the derivatives.
     fn backward(
         &self,
         dendrite: usize,
@@ -306,17 +294,34 @@ impl DendriteKernel for Lut<'_> {
         dq: &mut [f32],
     ) {
         let t = self.tables;
-        assert!(!t.dln.is_empty(), "tables built without derivatives");
         let (cfg, syn) = (&t.config, t.config.synapses());
-        let (ch, d) = (dendrite / cfg.dendrites, dendrite % cfg.dendrites);
-        let rows = &t.dln[(ch * t.groups * LANES + d) * syn * 256..][..syn * 256];
+        let mut reaching = vec![0.0f32; syn * 256];
         for_each_winning_synapse(cfg, dendrite, winners, grad, |g, at, pixel| {
-            let v = self.images[pixel] as usize;
-            let dz = g * rows[at * 256 + v];
-            dw[at] += dz * t.xval[v];
-            dq[at] -= dz;
+            reaching[at * 256 + self.images[pixel] as usize] += g;
         });
+        for (at, reaching) in reaching.chunks_exact(256).enumerate() {
+            let p = dendrite * syn + at;
+            let mut dln = [0.0f32; 256];
+            rows(cfg, &t.xval, t.w[p], t.q[p], None, Some(&mut dln));
+            let (gw, gq) = dot2(reaching, &dln, &t.xval);
+            dw[at] += gw;
+            dq[at] -= gq;
+        }
     }
+}
+
+/// `(Σ r·d·x, Σ r·d)` over 256 values, summed in eight interleaved partial sums (so that it
+/// vectorises) and then in lane order.
+fn dot2(r: &[f32], d: &[f32; 256], x: &[f32; 256]) -> (f32, f32) {
+    let (mut sw, mut sq) = ([0.0f32; LANES], [0.0f32; LANES]);
+    for ((r, d), x) in r.chunks_exact(LANES).zip(d.chunks_exact(LANES)).zip(x.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            let rd = r[l] * d[l];
+            sw[l] += rd * x[l];
+            sq[l] += rd;
+        }
+    }
+    (sw.iter().sum(), sq.iter().sum())
 }
 
 #[cfg(test)]
