@@ -7,11 +7,31 @@ use mdpn::train::{evaluate, Trainer};
 use mdpn::{Config, Images, KernelChoice, Mdpn};
 use rand::Rng;
 
+/// Random images with zeros scattered through them; every second one is an object on a blank
+/// background (zero outside a random rectangle), and the last is blank but for one pixel in
+/// its last column, so that the table kernel's skipping of blank regions is exercised.
 fn random_images(config: &Config, n: usize, seed: u64) -> Vec<u8> {
     let mut r = rng(seed, 7);
-    (0..n * config.image_len())
+    let (h, len) = (config.image_size, config.image_len());
+    let mut images: Vec<u8> = (0..n * len)
         .map(|i| if i % 3 == 0 { 0 } else { r.random::<u8>() })
-        .collect()
+        .collect();
+    for (index, image) in images.chunks_exact_mut(len).enumerate() {
+        if index + 1 == n {
+            image.fill(0);
+            image[h * (h / 2) + h - 1] = 200;
+        } else if index % 2 == 1 {
+            let (top, left) = (r.random_range(0..h / 2), r.random_range(0..h / 2));
+            let (bottom, right) = (r.random_range(top..h), r.random_range(left..h));
+            for (at, v) in image.iter_mut().enumerate() {
+                let (y, x) = ((at % (h * h)) / h, at % h);
+                if !(top..=bottom).contains(&y) || !(left..=right).contains(&x) {
+                    *v = 0;
+                }
+            }
+        }
+    }
+    images
 }
 
 fn max_abs(v: &[f32]) -> f32 {

@@ -27,8 +27,13 @@ pub struct Entry(pub [f32; LANES]);
 pub struct Tables {
     config: Config,
     groups: usize,
-    /// `ln(Y + c)`, one table per synapse, indexed `[(channel·groups + group)·synapses + synapse][pixel][lane]`.
+    /// `ln(Y + c) − ln(Y₀ + c)`, where `Y₀` is the synapse's output at pixel value 0, one table
+    /// per synapse, indexed `[(channel·groups + group)·synapses + synapse][pixel][lane]`. Entry 0
+    /// is zero, so the background of an image adds nothing and can be skipped.
     ln: Vec<[Entry; STRIDE]>,
+    /// `Σ ln(Y₀ + c)` over the synapses of each group of dendrites, `[channel·groups + group]`:
+    /// the value of a window on a blank background, where every dendrite sum starts.
+    base: Vec<Entry>,
     /// The parameters tabulated, for the derivatives of the backward pass.
     w: Vec<f32>,
     q: Vec<f32>,
@@ -54,16 +59,31 @@ impl Tables {
                     let p = (ch * config.dendrites + group * LANES + lane) * syn + at;
                     let mut row = [0.0f32; 256];
                     rows(config, &xval, w[p], q[p], Some(&mut row), None);
-                    for (e, v) in table.iter_mut().zip(row) {
-                        e.0[lane] = v;
+                    // Entry 0 keeps the value at 0 itself until the base sums are taken.
+                    table[0].0[lane] = row[0];
+                    for (e, v) in table[1..].iter_mut().zip(&row[1..]) {
+                        e.0[lane] = v - row[0];
                     }
                 }
             }
         });
+        // The base sums, in synapse order, then entry 0 becomes the zero difference.
+        let base = ln
+            .chunks_exact_mut(syn)
+            .map(|block| {
+                let mut sum = Entry::default();
+                for table in block {
+                    sum = Entry(std::array::from_fn(|l| sum.0[l] + table[0].0[l]));
+                    table[0] = Entry::default();
+                }
+                sum
+            })
+            .collect();
         Tables {
             config: config.clone(),
             groups,
             ln,
+            base,
             w: w.to_vec(),
             q: q.to_vec(),
             xval,
@@ -194,7 +214,12 @@ impl Lut<'_> {
     /// missing it. Each sum still adds its 25 terms in row-major synapse order, so every
     /// instruction set gives the same bits.
     #[inline(always)]
-    fn forward_impl<const WIN: usize>(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
+    fn forward_impl<const WIN: usize>(
+        &self,
+        image: usize,
+        pooled: &mut [f32],
+        winners: &mut [u32],
+    ) {
         let t = self.tables;
         let cfg = &t.config;
         let (h, s, p, m, k) = (
@@ -212,20 +237,30 @@ impl Lut<'_> {
         let mut sums = vec![Entry::default(); used * used];
         for ch in 0..cfg.channels {
             let plane = &img[ch * h * h..][..h * h];
+            // For each image row, the windows that see a non-zero pixel in it: the others add
+            // only zero differences.
+            let spans: Vec<(usize, usize)> = plane
+                .chunks_exact(h)
+                .map(|row| match row.iter().position(|&v| v != 0) {
+                    Some(first) => {
+                        let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
+                        (
+                            first.saturating_sub(win - 1).min(used),
+                            (last + 1).min(used),
+                        )
+                    }
+                    None => (0, 0),
+                })
+                .collect();
             for group in 0..t.groups {
-                let table = &t.ln[(ch * t.groups + group) * syn..][..syn];
-                sums.fill(Entry::default());
+                let block = ch * t.groups + group;
+                let table = &t.ln[block * syn..][..syn];
+                sums.fill(t.base[block]);
                 for (i, tabs) in table.chunks_exact(win).enumerate() {
-                    for r in 0..used {
-                        let pixels = &plane[(r + i) * h..][..used + win - 1];
-                        for (c, sum) in sums[r * used..][..used].iter_mut().enumerate() {
-                            let mut acc = sum.0;
-                            for (tab, &v) in tabs.iter().zip(&pixels[c..c + win]) {
-                                let e = &tab[v as usize].0;
-                                acc = std::array::from_fn(|l| acc[l] + e[l]);
-                            }
-                            *sum = Entry(acc);
-                        }
+                    let rows = (&spans[i..i + used], &plane[i * h..]);
+                    match <&[[Entry; STRIDE]; WIN]>::try_from(tabs) {
+                        Ok(tabs) if WIN > 0 => sweep(&mut sums, tabs, rows, h),
+                        _ => sweep(&mut sums, tabs, rows, h),
                     }
                 }
                 let lanes = LANES.min(m - group * LANES);
@@ -272,6 +307,33 @@ impl Lut<'_> {
     }
 }
 
+/// Adds one row of every window's synapses to the window sums `(used, used)`: `tabs` holds the
+/// row's tables; `spans[r]` the windows that see a non-zero pixel in image row `r` of `plane`
+/// (side `h`). Inlined where the number of tables is a constant, the inner loop unrolls.
+#[inline(always)]
+fn sweep(
+    sums: &mut [Entry],
+    tabs: &[[Entry; STRIDE]],
+    (spans, plane): (&[(usize, usize)], &[u8]),
+    h: usize,
+) {
+    let used = spans.len();
+    for ((r, &(lo, hi)), row_sums) in spans.iter().enumerate().zip(sums.chunks_exact_mut(used)) {
+        let pixels = &plane[r * h..][..used + tabs.len() - 1];
+        for (sum, px) in row_sums[lo..hi.max(lo)]
+            .iter_mut()
+            .zip(pixels[lo..].windows(tabs.len()))
+        {
+            let mut acc = sum.0;
+            for (tab, &v) in tabs.iter().zip(px) {
+                let e = &tab[v as usize].0;
+                acc = std::array::from_fn(|l| acc[l] + e[l]);
+            }
+            *sum = Entry(acc);
+        }
+    }
+}
+
 impl DendriteKernel for Lut<'_> {
     fn forward(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
@@ -314,7 +376,11 @@ impl DendriteKernel for Lut<'_> {
 /// vectorises) and then in lane order.
 fn dot2(r: &[f32], d: &[f32; 256], x: &[f32; 256]) -> (f32, f32) {
     let (mut sw, mut sq) = ([0.0f32; LANES], [0.0f32; LANES]);
-    for ((r, d), x) in r.chunks_exact(LANES).zip(d.chunks_exact(LANES)).zip(x.chunks_exact(LANES)) {
+    for ((r, d), x) in r
+        .chunks_exact(LANES)
+        .zip(d.chunks_exact(LANES))
+        .zip(x.chunks_exact(LANES))
+    {
         for l in 0..LANES {
             let rd = r[l] * d[l];
             sw[l] += rd * x[l];
