@@ -357,11 +357,16 @@ impl DendriteKernel for Lut<'_> {
     ) {
         let t = self.tables;
         let (cfg, syn) = (&t.config, t.config.synapses());
-        let mut reaching = vec![0.0f32; syn * 256];
-        for_each_winning_synapse(cfg, dendrite, winners, grad, |g, at, pixel| {
-            reaching[at * 256 + self.images[pixel] as usize] += g;
-        });
-        for (at, reaching) in reaching.chunks_exact(256).enumerate() {
+        let mut reaching = vec![[0.0f32; 256]; syn];
+        let mut add = |g: f32, at: usize, pixel: usize| {
+            reaching[at][self.images[pixel] as usize] += g;
+        };
+        if cfg.window == 5 {
+            for_each_winning_synapse::<5>(cfg, dendrite, winners, grad, &mut add);
+        } else {
+            for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, &mut add);
+        }
+        for (at, reaching) in reaching.iter().enumerate() {
             let p = dendrite * syn + at;
             let mut dln = [0.0f32; 256];
             rows(cfg, &t.xval, t.w[p], t.q[p], None, Some(&mut dln));
@@ -374,7 +379,7 @@ impl DendriteKernel for Lut<'_> {
 
 /// `(Σ r·d·x, Σ r·d)` over 256 values, summed in eight interleaved partial sums (so that it
 /// vectorises) and then in lane order.
-fn dot2(r: &[f32], d: &[f32; 256], x: &[f32; 256]) -> (f32, f32) {
+fn dot2(r: &[f32; 256], d: &[f32; 256], x: &[f32; 256]) -> (f32, f32) {
     let (mut sw, mut sq) = ([0.0f32; LANES], [0.0f32; LANES]);
     for ((r, d), x) in r
         .chunks_exact(LANES)

@@ -49,20 +49,22 @@ pub fn synapse(x: f32, w: f32, q: f32, k: f32, c: f32) -> (f32, f32) {
 /// Walks the synapses that one dendrite's gradient reaches: for every image and pooled cell
 /// with a non-zero gradient `g`, the synapses of the winning window. Calls
 /// `f(g, synapse, pixel)` with `pixel` the index of the synapse's input in the whole batch.
-pub(crate) fn for_each_winning_synapse(
+/// `WIN` is the window side when known at compile time (so the loops unroll), else 0.
+#[inline(always)]
+pub(crate) fn for_each_winning_synapse<const WIN: usize>(
     config: &crate::config::Config,
     dendrite: usize,
     winners: &[u32],
     grad: &[f32],
     mut f: impl FnMut(f32, usize, usize),
 ) {
-    let (h, s, p, m, win) = (
+    let (h, s, p, m) = (
         config.image_size,
         config.dendrite_side(),
         config.pooled_side(),
         config.dendrites,
-        config.window,
     );
+    let win = if WIN == 0 { config.window } else { WIN };
     let (ch, d) = (dendrite / m, dendrite % m);
     let features = config.features();
     for image in 0..winners.len() / features {

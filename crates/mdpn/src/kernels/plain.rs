@@ -76,7 +76,7 @@ impl DendriteKernel for Plain<'_> {
     ) {
         let cfg = self.config;
         let base = dendrite * cfg.synapses();
-        for_each_winning_synapse(cfg, dendrite, winners, grad, |g, at, pixel| {
+        for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, |g, at, pixel| {
             let xv = self.images[pixel];
             let (_, dz) = synapse(xv, self.w[base + at], self.q[base + at], cfg.k, cfg.c);
             dw[at] += g * dz * xv;
