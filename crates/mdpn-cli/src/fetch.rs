@@ -497,7 +497,10 @@ pub fn source(ds: &KnownDataset, dir: &Path, size: usize) -> Option<PathBuf> {
     let file = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
     let folder_with = |sub: &str, names: &[&str]| Some(dir.join(sub)).filter(|d| has_all(d, names));
     match ds.format {
-        Format::Idx(_) => has_all(dir, &IDX_FILES).then(|| dir.to_path_buf()),
+        Format::Idx(_) => {
+            let names: Vec<&str> = ds.files.iter().map(|f| f.name).collect();
+            has_all(dir, &names).then(|| dir.to_path_buf())
+        }
         Format::Emnist(split) => {
             let files = split.files();
             let names: Vec<&str> = files.iter().map(String::as_str).collect();
