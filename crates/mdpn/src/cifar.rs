@@ -181,7 +181,7 @@ fn names(classes: &[&str]) -> Vec<String> {
 /// Splits fixed-size records of `head` label bytes and the pixels; the label is byte `at`.
 fn records(bytes: &[u8], head: usize, at: usize, what: &str) -> Result<(Vec<u8>, Vec<u32>)> {
     let record = head + PIXELS;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(Error::Format(format!(
             "{} bytes is not a whole number of {record}-byte {what} records ({} whole, {} bytes over): truncated or not a {what} binary file",
             bytes.len(),
