@@ -426,8 +426,12 @@ pub fn medmnist_size(name: &str) -> Option<(&'static KnownDataset, usize)> {
         .map(|ds| (ds, size))
 }
 
+/// Where Debian's dataset packages install their files, one folder per set.
+const DATASETS_DIR: &str = "/usr/share/datasets";
+
 /// Folders searched, in order: `data_dir` (if given), `$MDPN_DATA`, `./data`,
-/// `<user cache dir>/mdpn` (dirs::cache_dir), then the Debian dir. For each
+/// `<user cache dir>/mdpn` (dirs::cache_dir), then the Debian dir (the package's, or
+/// `/usr/share/datasets/<folder>`). For each
 /// root R except the Debian dir, the dataset lives in `R/<folder>/`; `data_dir`
 /// itself is also searched, right after `data_dir/<folder>/`, so that a folder of
 /// downloads (such as MedMNIST's `~/.medmnist`) can be named directly.
@@ -449,7 +453,11 @@ pub fn search_dirs(ds: &KnownDataset, data_dir: Option<&Path>) -> Vec<PathBuf> {
     roots.push(PathBuf::from("data"));
     roots.extend(dirs::cache_dir().map(|c| c.join("mdpn")));
     dirs.extend(roots.into_iter().map(|r| r.join(ds.folder)));
-    dirs.extend(ds.debian_dir.map(PathBuf::from));
+    dirs.push(
+        ds.debian_dir
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(DATASETS_DIR).join(ds.folder)),
+    );
     dirs
 }
 

@@ -305,6 +305,7 @@ fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
 /// A MedMNIST `.npz` with `counts` images per split; `label(i)` gives the label row of image i.
 fn medmnist_npz(
     channels: usize,
+    side: usize,
     counts: [usize; 3],
     width: usize,
     label: impl Fn(usize) -> Vec<u8>,
@@ -312,12 +313,12 @@ fn medmnist_npz(
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     for (split, n) in ["train", "val", "test"].iter().zip(counts) {
-        let mut shape = vec![n, 28, 28];
+        let mut shape = vec![n, side, side];
         if channels == 3 {
             shape.push(3);
         }
         let labels: Vec<u8> = (0..n).flat_map(&label).collect();
-        let px = pixels(n, 784 * channels, |i| labels[i * width] as u32);
+        let px = pixels(n, side * side * channels, |i| labels[i * width] as u32);
         zip.start_file(format!("{split}_images.npy"), opts).unwrap();
         zip.write_all(&npy("|u1", &shape, &px)).unwrap();
         zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
@@ -332,7 +333,7 @@ fn medmnist_multi_class_and_multi_label_train_with_acc_and_auc() {
     let root = tmp.path();
     fs::write(
         root.join("pathmnist.npz"),
-        medmnist_npz(3, [27, 9, 18], 1, |i| vec![(i % 9) as u8]),
+        medmnist_npz(3, 28, [27, 9, 18], 1, |i| vec![(i % 9) as u8]),
     )
     .unwrap();
     let stdout = train(root, "pathmnist", "run-path", &[]);
@@ -344,7 +345,7 @@ fn medmnist_multi_class_and_multi_label_train_with_acc_and_auc() {
 
     fs::write(
         root.join("chestmnist.npz"),
-        medmnist_npz(1, [24, 8, 16], 14, |i| {
+        medmnist_npz(1, 28, [24, 8, 16], 14, |i| {
             (0..14).map(|l| ((i + l) % 3 == 0) as u8).collect()
         }),
     )
@@ -387,6 +388,31 @@ fn medmnist_multi_class_and_multi_label_train_with_acc_and_auc() {
     );
     assert_eq!(json["task"], "multi-label");
     assert_eq!(json["per_class"].as_array().unwrap().len(), 14);
+
+    // A larger MedMNIST v3 size, by its file name.
+    fs::write(
+        root.join("breastmnist_64.npz"),
+        medmnist_npz(1, 64, [6, 2, 4], 1, |i| vec![(i % 2) as u8]),
+    )
+    .unwrap();
+    let stdout = train(root, "breastmnist_64", "run-breast64", &[]);
+    assert!(
+        stdout.contains("6 train / 2 validation / 4 test"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(root.join("run-breast64/config.json")).unwrap();
+    assert!(config.contains("\"image_size\": 64"), "{config}");
+    let err = fails(&[
+        "train",
+        "--dataset",
+        "breastmnist",
+        "--data-dir",
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("breastmnist.npz"),
+        "the 28x28 file is another one: {err}"
+    );
 
     // `mdpn datasets` sees both files, whose checksums are not the official ones.
     let list = ok(&["datasets", "--data-dir", root.to_str().unwrap(), "--json"]);

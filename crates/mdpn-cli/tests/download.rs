@@ -476,6 +476,11 @@ fn search_order_and_mdpn_data() {
         Ok(env_root.join(ds.name)),
         "an incomplete folder is skipped"
     );
+    assert_eq!(
+        search_dirs(ds, None).last(),
+        Some(&Path::new("/usr/share/datasets").join(ds.name)),
+        "sets without a Debian package are still looked for where Debian would put them"
+    );
     std::env::remove_var("MDPN_DATA");
     assert_eq!(
         search_dirs(ds, Some(&arg))[2],

@@ -228,9 +228,9 @@ fn part_from_arrays(images: Array, labels: Array, info: &MedInfo) -> Result<Data
         )));
     }
     let (n, h, w) = (shape[0], shape[1], shape[2]);
-    if h != w {
+    if h == 0 || h != w {
         return Err(Error::Format(format!(
-            "images are {h}x{w}; only square images are supported"
+            "images are {h}x{w}; only square images of at least one pixel are supported"
         )));
     }
     let classes = info.classes.len();

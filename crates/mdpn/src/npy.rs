@@ -118,7 +118,12 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
                 .map_err(|_| bad(format!("bad shape {shape_text}")))
         })
         .collect::<Result<Vec<usize>>>()?;
-    let (order, code) = descr.split_at(descr.len().min(1));
+    // The byte-order character, then the type code (split on a character boundary, whatever
+    // the header holds).
+    let (order, code) = match descr.char_indices().nth(1) {
+        Some((i, _)) => descr.split_at(i),
+        None => (descr, ""),
+    };
     let dtype = match code {
         "u1" => Dtype::U8,
         "i1" => Dtype::I8,

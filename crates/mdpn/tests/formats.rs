@@ -303,6 +303,8 @@ fn npy_dtypes_and_errors() {
     assert!(e.contains("truncated"), "{e}");
     let e = err(parse_npy(&npy("<c16", &[1], &[0; 16])));
     assert!(e.contains("unsupported dtype"), "{e}");
+    let e = err(parse_npy(&npy("\u{e9}x", &[1], &[0])));
+    assert!(e.contains("unsupported dtype"), "{e}");
     let e = err(parse_npy(b"PK\x03\x04 not npy"));
     assert!(e.contains("magic"), "{e}");
 }
@@ -407,6 +409,18 @@ fn medmnist_sets_rgb_gray_and_multi_label() {
         medmnist::info("breastmnist").unwrap(),
     ));
     assert!(e.contains("2 images but labels of shape [3, 1]"), "{e}");
+    let empty = npz(
+        &[
+            ("train_images", npy("|u1", &[1, 0, 0], &[])),
+            ("train_labels", npy("|u1", &[1, 1], &[0])),
+        ],
+        CompressionMethod::Stored,
+    );
+    let e = err(medmnist::parse(
+        &empty,
+        medmnist::info("breastmnist").unwrap(),
+    ));
+    assert!(e.contains("at least one pixel"), "{e}");
     let e = err(medmnist::parse(b"not a zip at all", path));
     assert!(e.contains("not a valid .npz archive"), "{e}");
 }
