@@ -155,6 +155,23 @@ fn known_idx_sets_and_emnist_zip_train() {
         stdout.contains("27 train / 3 validation / 10 test"),
         "{stdout}"
     );
+    // EMNIST digits from the split's files taken out of the zip, raw.
+    for (kind, data) in [
+        "train-images-idx3",
+        "train-labels-idx1",
+        "test-images-idx3",
+        "test-labels-idx1",
+    ]
+    .iter()
+    .zip(idx_files(20, 10, 10, 0))
+    {
+        fs::write(emnist.join(format!("emnist-digits-{kind}-ubyte")), data).unwrap();
+    }
+    let stdout = train(root, "emnist-digits", "run-digits", &[]);
+    assert!(
+        stdout.contains("18 train / 2 validation / 10 test"),
+        "{stdout}"
+    );
     let model = root.join("run-letters/model.safetensors");
     let eval = ok(&[
         "eval",
@@ -226,6 +243,40 @@ fn cifar_from_tar_gz_and_fer2013_csv_train() {
     let config = fs::read_to_string(root.join("run-cifar/config.json")).unwrap();
     assert!(config.contains("\"channels\": 3") && config.contains("\"image_size\": 32"));
     assert!(config.contains("\"mean\": 0.5"), "{config}");
+
+    // CIFAR-100 (coarse labels) from the extracted folder.
+    let folder = root.join("cifar100/cifar-100-binary");
+    fs::create_dir_all(&folder).unwrap();
+    let records = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                let mut r = vec![(i % 20) as u8, (i % 100) as u8];
+                r.extend(pixels(1, 3072, |_| i as u32));
+                r
+            })
+            .collect()
+    };
+    fs::write(folder.join("train.bin"), records(20)).unwrap();
+    fs::write(folder.join("test.bin"), records(6)).unwrap();
+    let stdout = train(root, "cifar100-coarse", "run-c100", &[]);
+    assert!(
+        stdout.contains("18 train / 2 validation / 6 test"),
+        "{stdout}"
+    );
+    let model = root.join("run-c100/model.safetensors");
+    let eval = ok(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        "cifar100-coarse",
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--json",
+    ]);
+    let eval: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    assert_eq!(eval["class_names"].as_array().unwrap().len(), 20);
+    assert_eq!(eval["class_names"][19], "vehicles_2");
 
     // A batch cut short inside the archive: an error naming the file, and no training.
     members[2].1.truncate(3073 * 5 + 100);
