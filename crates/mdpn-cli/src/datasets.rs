@@ -364,8 +364,9 @@ fn read_image_folder(
     }
     if files.is_empty() {
         bail!(
-            "{} holds no PNG or JPEG image in class folders (root/<class>/*.png, optionally under train/ and test/)",
-            root.display()
+            "{} holds neither MNIST-style IDX files ({}) nor PNG or JPEG images in class folders (root/<class>/*.png, optionally under train/ and test/)",
+            root.display(),
+            IDX_FILES.join(", ")
         );
     }
     let mut class_names: Vec<String> = files.iter().map(|(_, c, _)| c.clone()).collect();

@@ -594,6 +594,13 @@ fn image_folder_trains_with_resize_and_gray_conversion() {
         config.contains("\"channels\": 3") && config.contains("\"image_size\": 12"),
         "{config}"
     );
+    let empty = tmp.path().join("empty");
+    fs::create_dir_all(empty.join("class")).unwrap();
+    let err = fails(&["train", "--dataset", empty.to_str().unwrap()]);
+    assert!(
+        err.contains("neither MNIST-style IDX files") && err.contains("empty"),
+        "{err}"
+    );
     fs::write(flat.join("a/9.png"), b"not a png").unwrap();
     let err = fails(&["train", "--dataset", flat.to_str().unwrap()]);
     assert!(err.contains("9.png"), "{err}");
