@@ -31,6 +31,10 @@ pub enum Command {
     Import(commands::import::Args),
     /// Measure training and inference speed and peak memory.
     Bench(commands::bench::Args),
+    /// List the known data sets: present or not, where, and whether their checksums match.
+    Datasets(commands::datasets::Args),
+    /// Download a known data set's official files (resumable, checked by md5).
+    Download(commands::download::Args),
 }
 
 /// Runs one command.
@@ -47,6 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => commands::predict::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Datasets(a) => commands::datasets::run(a),
+        Command::Download(a) => commands::download::run(a),
     }
 }
 

@@ -15,7 +15,7 @@ use flate2::Compression;
 use md5::{Digest, Md5};
 use mdpn_cli::fetch::{
     download, fetch_file, find_file, install_debian, known, locate, obtain, search_dirs, verify,
-    KnownDataset, KnownFile, NotFound, FASHION_MNIST,
+    Format, KnownDataset, KnownFile, NotFound, FASHION_MNIST,
 };
 use tempfile::TempDir;
 
@@ -197,11 +197,17 @@ fn test_dataset(name: &str, files: &[(&str, &[u8])], urls: Vec<String>) -> &'sta
             md5_gz: leak(md5_hex(&gzip(raw))),
             md5_raw: leak(md5_hex(raw)),
             raw_len: raw.len() as u64,
+            gzip: true,
+            older_md5: &[],
         })
         .collect();
     let urls: Vec<&'static str> = urls.into_iter().map(leak).collect();
+    let name = leak(name.to_string());
     let ds = KnownDataset {
-        name: leak(name.to_string()),
+        name,
+        folder: name,
+        format: Format::Idx(&[]),
+        normalisation: (0.0, 1.0),
         debian_package: None,
         debian_dir: None,
         urls: Box::leak(urls.into_boxed_slice()),
@@ -440,6 +446,7 @@ fn search_order_and_mdpn_data() {
     let dirs = search_dirs(&FASHION_MNIST, Some(&arg));
     let mut expected = vec![
         arg.join("fashion-mnist"),
+        arg.clone(),
         env_root.join("fashion-mnist"),
         PathBuf::from("data/fashion-mnist"),
     ];
@@ -469,9 +476,14 @@ fn search_order_and_mdpn_data() {
         Ok(env_root.join(ds.name)),
         "an incomplete folder is skipped"
     );
+    assert_eq!(
+        search_dirs(ds, None).last(),
+        Some(&Path::new("/usr/share/datasets").join(ds.name)),
+        "sets without a Debian package are still looked for where Debian would put them"
+    );
     std::env::remove_var("MDPN_DATA");
     assert_eq!(
-        search_dirs(ds, Some(&arg))[1],
+        search_dirs(ds, Some(&arg))[2],
         PathBuf::from("data").join(ds.name)
     );
 }
@@ -559,5 +571,145 @@ fn verify_accepts_debian_fashion_mnist() {
     assert!(
         verify(labels, &tmp.path().join("nope")).is_err(),
         "missing file"
+    );
+}
+
+/// A data set of one archive kept under its own name (no `.gz`), like MedMNIST's `.npz`.
+fn archive_dataset(
+    name: &str,
+    file: &str,
+    body: &[u8],
+    older: &[u8],
+    url: String,
+) -> &'static KnownDataset {
+    let files = vec![KnownFile {
+        name: leak(file.to_string()),
+        md5_gz: leak(md5_hex(body)),
+        md5_raw: "",
+        raw_len: 0,
+        gzip: false,
+        older_md5: Box::leak(vec![leak(md5_hex(older))].into_boxed_slice()),
+    }];
+    let name = leak(name.to_string());
+    Box::leak(Box::new(KnownDataset {
+        name,
+        folder: name,
+        format: Format::MedMnist(&mdpn::medmnist::MEDMNIST[6]),
+        normalisation: (0.5, 0.5),
+        debian_package: None,
+        debian_dir: None,
+        urls: Box::leak(vec![leak(url)].into_boxed_slice()),
+        files: Box::leak(files.into_boxed_slice()),
+    }))
+}
+
+#[test]
+fn archives_download_under_their_own_name_and_older_releases_verify() {
+    let body = bytes(120_000, 11);
+    let older = bytes(1000, 12);
+    let server = Server::start(vec![(
+        "/files/breastmnist.npz",
+        Route {
+            body: body.clone(),
+            drop_first_after: None,
+        },
+    )]);
+    let ds = archive_dataset(
+        "breastmnist",
+        "breastmnist.npz",
+        &body,
+        &older,
+        server.url("/files/"),
+    );
+    let tmp = TempDir::new().expect("temp dir");
+    let dest = tmp.path().join("breastmnist");
+    download(ds, &dest, None, false).expect("download");
+    let path = dest.join("breastmnist.npz");
+    assert_eq!(fs::read(&path).expect("downloaded"), body);
+    assert!(!dest.join("breastmnist.npz.gz").exists());
+    assert!(verify(&ds.files[0], &path).expect("verify"));
+    let old = tmp.path().join("old.npz");
+    fs::write(&old, &older).expect("write");
+    assert!(verify(&ds.files[0], &old).expect("older release"));
+    fs::write(&old, b"neither").expect("write");
+    assert!(!verify(&ds.files[0], &old).expect("other bytes"));
+    assert_eq!(locate(ds, Some(tmp.path())), Ok(dest));
+}
+
+fn mdpn_cmd(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .env("MDPN_NO_APT", "1")
+        .env_remove("MDPN_MIRROR")
+        .output()
+        .expect("run mdpn")
+}
+
+#[test]
+fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
+    // The real registry entry: whatever a mirror sends that is not the official file is refused.
+    let body = bytes(300_000, 13);
+    let server = Server::start(vec![(
+        "/mirror/breastmnist.npz",
+        Route {
+            body: body.clone(),
+            drop_first_after: Some(100_000),
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let root = tmp.path().to_str().unwrap();
+    let out = mdpn_cmd(&[
+        "download",
+        "breastmnist",
+        "--data-dir",
+        root,
+        "--mirror",
+        &server.url("/mirror"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a wrong file must fail: {stderr}");
+    assert!(
+        stderr.contains("wrong checksum") && stderr.contains("750601b1f35ba3300ea97c75c52ff8f6"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&md5_hex(&body)), "{stderr}");
+    let folder = tmp.path().join("breastmnist");
+    assert!(
+        !folder.join("breastmnist.npz").exists(),
+        "bad file under the final name"
+    );
+    assert!(
+        !folder.join("breastmnist.npz.part").exists(),
+        "bad .part kept"
+    );
+    // The dropped connection was resumed where it broke, not restarted.
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 100_000));
+    assert_eq!(seen[1].range.as_deref(), Some("bytes=100000-"));
+    assert_eq!((seen[1].status, seen[1].sent), (206, 200_000));
+
+    // A .part left by an earlier run is resumed; $MDPN_MIRROR works like --mirror.
+    fs::write(folder.join("breastmnist.npz.part"), &body[..50_000]).expect("write .part");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(["download", "breastmnist", "--data-dir", root])
+        .env("MDPN_MIRROR", server.url("/mirror"))
+        .output()
+        .expect("run mdpn");
+    assert!(!out.status.success());
+    let last = server.seen().pop().expect("a request");
+    assert_eq!(last.range.as_deref(), Some("bytes=50000-"));
+
+    let out = mdpn_cmd(&["download", "no-such-set"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("unknown data set `no-such-set`"),
+        "{stderr}"
+    );
+    let out = mdpn_cmd(&["download", "fer2013", "--data-dir", root]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("no download address"),
+        "{stderr}"
     );
 }

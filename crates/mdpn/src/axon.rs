@@ -54,3 +54,38 @@ pub fn argmax(row: &[f32]) -> usize {
     }
     best
 }
+
+/// Logistic sigmoid of every value, in place: the per-label probabilities of a multi-label model.
+pub fn sigmoid(logits: &mut [f32]) {
+    for v in logits.iter_mut() {
+        *v = 1.0 / (1.0 + (-*v).exp());
+    }
+}
+
+/// Mean binary cross-entropy of `logits` `(B, labels)` against bit-mask `labels` (bit `l` set when
+/// label `l` is present), averaged over every image and label as PyTorch's `BCEWithLogitsLoss`
+/// does; with its gradient with respect to the logits and the number of label decisions (at
+/// probability 0.5) that are right.
+pub fn sigmoid_bce(logits: &[f32], labels: &[u32], classes: usize) -> (f32, Vec<f32>, usize) {
+    let n = (labels.len() * classes).max(1) as f32;
+    let mut grad = vec![0.0; logits.len()];
+    let mut loss = 0.0f64;
+    let mut correct = 0;
+    for ((row, g), &mask) in logits
+        .chunks_exact(classes)
+        .zip(grad.chunks_exact_mut(classes))
+        .zip(labels)
+    {
+        for (l, (&z, g)) in row.iter().zip(g.iter_mut()).enumerate() {
+            let y = (mask >> l) & 1;
+            // log(1 + e^-|z|) + max(z, 0) - z*y, stable for any z.
+            loss += (z.max(0.0) - z * y as f32 + (-z.abs()).exp().ln_1p()) as f64;
+            let p = 1.0 / (1.0 + (-z).exp());
+            *g = (p - y as f32) / n;
+            if (z > 0.0) == (y == 1) {
+                correct += 1;
+            }
+        }
+    }
+    ((loss / n as f64) as f32, grad, correct)
+}

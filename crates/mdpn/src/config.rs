@@ -30,7 +30,24 @@ pub struct Config {
     pub mean: f32,
     /// See `mean`.
     pub std: f32,
+    /// What the axon layer predicts; files written before this setting existed are multi-class.
+    pub task: Task,
 }
+
+/// What the model predicts, which decides its output function and loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// One class per image: softmax and cross-entropy (binary sets are two classes).
+    #[default]
+    MultiClass,
+    /// Any subset of the classes per image (ChestMNIST): one sigmoid per class and binary
+    /// cross-entropy; a label is then a bit mask, bit `c` set when class `c` is present.
+    MultiLabel,
+}
+
+/// Most classes a multi-label model can have: its labels are `u32` bit masks.
+pub const MAX_MULTI_LABELS: usize = 32;
 
 impl Default for Config {
     fn default() -> Self {
@@ -46,6 +63,7 @@ impl Default for Config {
             classes: 10,
             mean: 0.0,
             std: 1.0,
+            task: Task::MultiClass,
         }
     }
 }
@@ -92,6 +110,12 @@ impl Config {
         if self.classes < 2 {
             return bad(format!("need at least 2 classes, got {}", self.classes));
         }
+        if self.task == Task::MultiLabel && self.classes > MAX_MULTI_LABELS {
+            return bad(format!(
+                "a multi-label model has at most {MAX_MULTI_LABELS} labels, got {}",
+                self.classes
+            ));
+        }
         if self.window == 0 || self.pool == 0 {
             return bad("window and pool must be at least 1".into());
         }
@@ -126,6 +150,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Decisions the model makes per image, the denominator of its accuracy: one class, or one
+    /// yes/no per label.
+    pub fn decisions_per_image(&self) -> usize {
+        match self.task {
+            Task::MultiClass => 1,
+            Task::MultiLabel => self.classes,
+        }
     }
 
     /// The normalised value of an 8-bit pixel.

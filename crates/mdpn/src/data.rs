@@ -4,6 +4,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::config::{Task, MAX_MULTI_LABELS};
 use crate::error::{Error, Result};
 use crate::idx::Idx;
 
@@ -25,41 +26,117 @@ pub const FASHION_MNIST_CLASSES: [&str; 10] = [
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub images: Vec<u8>,
+    /// Class of each image; for a multi-label set, a bit mask of the classes present.
     pub labels: Vec<u32>,
     pub channels: usize,
     pub size: usize,
     pub class_names: Vec<String>,
+    pub task: Task,
+}
+
+/// A data set's parts as its files define them; `validation` where the set has an official one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts {
+    pub train: Dataset,
+    pub validation: Option<Dataset>,
+    pub test: Dataset,
 }
 
 impl Dataset {
-    /// A data set from an IDX image array `(N, H, W)` of u8 and an IDX label array `(N)` of u8.
+    /// A data set from an IDX image array `(N, H, W)` and an IDX label array `(N)`, of any IDX
+    /// type ([`Idx::pixels`], [`Idx::labels`]).
     pub fn from_idx(images: Idx, labels: Idx, class_names: &[&str]) -> Result<Dataset> {
-        if images.type_code != 0x08 || images.dims.len() != 3 {
+        if images.dims.len() != 3 {
             return Err(Error::Format(format!(
-                "images: expected an IDX array of u8 (type 0x08) with 3 dimensions, found type {:#04x} with dimensions {:?}",
-                images.type_code, images.dims
+                "images: expected an IDX array with 3 dimensions (images, rows, columns), found dimensions {:?}",
+                images.dims
             )));
         }
-        if labels.type_code != 0x08 || labels.dims.len() != 1 {
+        if labels.dims.len() != 1 {
             return Err(Error::Format(format!(
-                "labels: expected an IDX array of u8 (type 0x08) with 1 dimension, found type {:#04x} with dimensions {:?}",
-                labels.type_code, labels.dims
+                "labels: expected an IDX array with 1 dimension, found dimensions {:?}",
+                labels.dims
             )));
         }
-        let (h, w) = (images.dims[1], images.dims[2]);
+        let (n, h, w) = (images.dims[0], images.dims[1], images.dims[2]);
+        if n != labels.dims[0] {
+            return Err(Error::Shape(format!(
+                "{n} images but {} labels",
+                labels.dims[0]
+            )));
+        }
         if h != w {
             return Err(Error::Format(format!(
                 "images are {h}x{w}; only square images are supported"
             )));
         }
-        let labels: Vec<u32> = labels.data.iter().map(|&l| l as u32).collect();
+        let labels = labels.labels()?;
         Dataset::new(
-            images.data,
+            images.pixels()?,
             labels,
             1,
             h,
             class_names.iter().map(|s| s.to_string()).collect(),
         )
+    }
+
+    /// A multi-label data set: `labels` are bit masks, bit `c` set when class `c` is present.
+    pub fn multi_label(
+        images: Vec<u8>,
+        labels: Vec<u32>,
+        channels: usize,
+        size: usize,
+        class_names: Vec<String>,
+    ) -> Result<Dataset> {
+        let classes = class_names.len();
+        if classes > MAX_MULTI_LABELS {
+            return Err(Error::Shape(format!(
+                "{classes} labels; a multi-label set has at most {MAX_MULTI_LABELS}"
+            )));
+        }
+        check_shape(images.len(), labels.len(), channels, size)?;
+        let fits = |l: u32| classes >= 32 || l >> classes == 0;
+        if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| !fits(l)) {
+            return Err(Error::Format(format!(
+                "label mask {l:#b} of image {i} has bits past the {classes} labels"
+            )));
+        }
+        Ok(Dataset {
+            images,
+            labels,
+            channels,
+            size,
+            class_names,
+            task: Task::MultiLabel,
+        })
+    }
+
+    /// The images of `parts` one after the other; all must have the same shape, classes and task.
+    pub fn concat(parts: Vec<Dataset>) -> Result<Dataset> {
+        let mut parts = parts.into_iter();
+        let mut all = parts
+            .next()
+            .ok_or_else(|| Error::Shape("no data set to join".into()))?;
+        for p in parts {
+            if (p.channels, p.size, p.task, &p.class_names)
+                != (all.channels, all.size, all.task, &all.class_names)
+            {
+                return Err(Error::Shape(format!(
+                    "cannot join {}x{}x{} images of {} classes to {}x{}x{} images of {} classes",
+                    p.channels,
+                    p.size,
+                    p.size,
+                    p.classes(),
+                    all.channels,
+                    all.size,
+                    all.size,
+                    all.classes()
+                )));
+            }
+            all.images.extend(p.images);
+            all.labels.extend(p.labels);
+        }
+        Ok(all)
     }
 
     /// A data set from its parts, checked for consistency.
@@ -70,19 +147,11 @@ impl Dataset {
         size: usize,
         class_names: Vec<String>,
     ) -> Result<Dataset> {
-        let image_len = channels * size * size;
-        if image_len == 0 || images.len() != labels.len() * image_len {
-            return Err(Error::Shape(format!(
-                "{} labels but {} bytes of images, which is {} images of {channels}x{size}x{size}",
-                labels.len(),
-                images.len(),
-                images.len().checked_div(image_len).unwrap_or(0)
-            )));
-        }
+        check_shape(images.len(), labels.len(), channels, size)?;
         if let Some((i, &l)) = labels
             .iter()
             .enumerate()
-            .find(|(_, &l)| l as usize >= class_names.len())
+            .find(|(_, &l)| l as usize >= class_names.len().max(1))
         {
             return Err(Error::Format(format!(
                 "label {l} of image {i} is out of range: the data set has {} classes",
@@ -95,6 +164,7 @@ impl Dataset {
             channels,
             size,
             class_names,
+            task: Task::MultiClass,
         })
     }
 
@@ -132,6 +202,18 @@ impl Dataset {
             labels.push(self.labels[i]);
         }
     }
+}
+
+/// Checks that `bytes` of images hold exactly `labels` images of `channels`x`size`x`size`.
+fn check_shape(bytes: usize, labels: usize, channels: usize, size: usize) -> Result<()> {
+    let image_len = channels * size * size;
+    if image_len == 0 || bytes != labels * image_len {
+        return Err(Error::Shape(format!(
+            "{labels} labels but {bytes} bytes of images, which is {} images of {channels}x{size}x{size}",
+            bytes.checked_div(image_len).unwrap_or(0)
+        )));
+    }
+    Ok(())
 }
 
 /// Which file set of a data set a subset draws from.
@@ -180,6 +262,28 @@ pub fn rng(seed: u64, purpose: u64) -> ChaCha8Rng {
 const SPLIT_STREAM: u64 = 1;
 
 impl Splits {
+    /// A set's official split: its own validation images, stored after the first `train_len`
+    /// images of the training source, and its whole test set.
+    pub fn official(train_len: usize, validation_len: usize, test_len: usize) -> Result<Splits> {
+        if train_len == 0 {
+            return Err(Error::Config("the split leaves no training image".into()));
+        }
+        Ok(Splits {
+            train: Subset {
+                source: Source::Train,
+                indices: (0..train_len).collect(),
+            },
+            validation: Subset {
+                source: Source::Train,
+                indices: (train_len..train_len + validation_len).collect(),
+            },
+            test: Subset {
+                source: Source::Test,
+                indices: (0..test_len).collect(),
+            },
+        })
+    }
+
     /// Splits `train_len` training and `test_len` test images by `protocol`, with `seed`.
     pub fn new(train_len: usize, test_len: usize, protocol: Protocol, seed: u64) -> Result<Splits> {
         let mut rng = rng(seed, SPLIT_STREAM);

@@ -13,15 +13,21 @@
 //! The library takes bytes and arrays and does no file or terminal I/O; the `mdpn` program does.
 
 pub mod axon;
+pub mod cifar;
 pub mod config;
 pub mod data;
+pub mod emnist;
 pub mod error;
+pub mod fer2013;
 pub mod idx;
 pub mod kernels;
 pub mod linear;
+pub mod medmnist;
 pub mod membrane;
+pub mod metrics;
 pub mod model;
 pub mod modelfile;
+pub mod npy;
 pub mod optim;
 pub mod soma;
 pub mod train;
@@ -29,6 +35,6 @@ pub mod train;
 mod linalg;
 mod parallel;
 
-pub use config::Config;
+pub use config::{Config, Task};
 pub use error::{Error, Result};
 pub use model::{Images, KernelChoice, Mdpn, Params};

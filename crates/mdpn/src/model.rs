@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::axon;
-use crate::config::Config;
+use crate::config::{Config, Task};
 use crate::error::{Error, Result};
 use crate::kernels::lut::{Lut, Tables};
 use crate::kernels::plain::Plain;
@@ -141,6 +141,7 @@ pub struct Forward {
 /// Loss, accuracy and gradients of one training batch.
 pub struct Step {
     pub loss: f32,
+    /// Right predictions: images (multi-class) or label decisions (multi-label).
     pub correct: usize,
     pub grads: Params,
 }
@@ -276,15 +277,19 @@ impl Mdpn {
         Ok(self.forward(images, choice, tables.as_ref())?.logits)
     }
 
-    /// Class probabilities `(B, classes)` of a batch.
+    /// Class probabilities `(B, classes)` of a batch: softmax, or one sigmoid per label for a
+    /// multi-label model.
     pub fn probabilities(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
         let mut p = self.logits(images, choice)?;
-        axon::softmax(&mut p, self.config.classes);
+        match self.config.task {
+            Task::MultiClass => axon::softmax(&mut p, self.config.classes),
+            Task::MultiLabel => axon::sigmoid(&mut p),
+        }
         Ok(p)
     }
 
-    /// Mean cross-entropy loss of a batch against `labels`, and its gradient with respect to
-    /// every parameter.
+    /// Mean loss of a batch against `labels` (cross-entropy; binary cross-entropy over bit-mask
+    /// labels for a multi-label model), and its gradient with respect to every parameter.
     pub fn gradients(&self, images: Images, labels: &[u32], choice: KernelChoice) -> Result<Step> {
         let cfg = &self.config;
         let batch = self.batch_len(images)?;
@@ -294,7 +299,11 @@ impl Mdpn {
                 labels.len()
             )));
         }
-        if let Some(&bad) = labels.iter().find(|&&l| l as usize >= cfg.classes) {
+        let in_range = |l: u32| match cfg.task {
+            Task::MultiClass => (l as usize) < cfg.classes,
+            Task::MultiLabel => cfg.classes >= 32 || l >> cfg.classes == 0,
+        };
+        if let Some(&bad) = labels.iter().find(|&&l| !in_range(l)) {
             return Err(Error::Shape(format!(
                 "label {bad} is out of range for {} classes",
                 cfg.classes
@@ -302,7 +311,10 @@ impl Mdpn {
         }
         let tables = matches!(images, Images::U8(_)).then(|| self.tables());
         let fwd = self.forward(images, choice, tables.as_ref())?;
-        let (loss, dlogits, correct) = axon::cross_entropy(&fwd.logits, labels, cfg.classes);
+        let (loss, dlogits, correct) = match cfg.task {
+            Task::MultiClass => axon::cross_entropy(&fwd.logits, labels, cfg.classes),
+            Task::MultiLabel => axon::sigmoid_bce(&fwd.logits, labels, cfg.classes),
+        };
 
         let mut grads = Params::zeros(cfg);
         let dsoma = self

@@ -3,8 +3,10 @@
 use rand::seq::SliceRandom;
 
 use crate::axon;
+use crate::config::Task;
 use crate::data::{rng, Dataset};
 use crate::error::{Error, Result};
+use crate::metrics;
 use crate::model::{Images, KernelChoice, Mdpn};
 use crate::optim::Adam;
 
@@ -101,17 +103,19 @@ impl Trainer {
             loss_sum += step.loss as f64 * chunk.len() as f64;
             correct += step.correct;
             seen += chunk.len();
+            let decisions = seen * self.model.config.decisions_per_image();
             on_batch(&BatchReport {
                 batch: b + 1,
                 batches,
                 images: chunk.len(),
                 loss: loss_sum / seen as f64,
-                accuracy: correct as f64 / seen as f64,
+                accuracy: correct as f64 / decisions as f64,
             });
         }
+        let decisions = seen.max(1) * self.model.config.decisions_per_image();
         Ok(EpochStats {
             loss: loss_sum / seen.max(1) as f64,
-            accuracy: correct as f64 / seen.max(1) as f64,
+            accuracy: correct as f64 / decisions as f64,
         })
     }
 }
@@ -120,15 +124,28 @@ impl Trainer {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     pub loss: f64,
+    /// MedMNIST's ACC: arg-max accuracy, or for a multi-label model the mean per-label accuracy.
     pub accuracy: f64,
+    /// MedMNIST's AUC ([`metrics::auc`]); `None` where no class has both positives and negatives.
+    pub auc: Option<f64>,
+    pub task: Task,
     pub classes: usize,
-    /// `confusion[true * classes + predicted]` counts images.
+    /// Multi-class: `confusion[true * classes + predicted]` counts images. Multi-label:
+    /// `confusion[label * 4 + 2 * truth + predicted]`, truth and prediction 0 or 1.
     pub confusion: Vec<u64>,
 }
 
 impl Evaluation {
     /// Accuracy of each class: correct predictions over images of that class (0 where none).
+    /// For a multi-label model: the accuracy of each label.
     pub fn per_class(&self) -> Vec<f64> {
+        if self.task == Task::MultiLabel {
+            return self
+                .confusion
+                .chunks_exact(4)
+                .map(|c| (c[0] + c[3]) as f64 / c.iter().sum::<u64>().max(1) as f64)
+                .collect();
+        }
         (0..self.classes)
             .map(|t| {
                 let row = &self.confusion[t * self.classes..][..self.classes];
@@ -160,26 +177,69 @@ pub fn evaluate(
             data.classes()
         )));
     }
+    let task = model.config.task;
+    if data.task != task {
+        return Err(Error::Shape(format!(
+            "the data set is {:?} but the model {task:?}",
+            data.task
+        )));
+    }
     let tables = model.tables();
     let (mut images, mut labels) = (Vec::new(), Vec::new());
-    let mut confusion = vec![0u64; classes * classes];
+    let mut confusion = vec![
+        0u64;
+        match task {
+            Task::MultiClass => classes * classes,
+            Task::MultiLabel => classes * 4,
+        }
+    ];
+    let (mut scores, mut all_labels) = (Vec::new(), Vec::new());
     let mut loss_sum = 0.0f64;
     for chunk in indices.chunks(EVAL_BATCH) {
         data.batch(chunk, &mut images, &mut labels);
-        let logits = model
+        let mut logits = model
             .forward(Images::U8(&images), kernel, Some(&tables))?
             .logits;
-        let (loss, _, _) = axon::cross_entropy(&logits, &labels, classes);
+        let loss = match task {
+            Task::MultiClass => {
+                for (row, &label) in logits.chunks_exact(classes).zip(&labels) {
+                    confusion[label as usize * classes + axon::argmax(row)] += 1;
+                }
+                let loss = axon::cross_entropy(&logits, &labels, classes).0;
+                axon::softmax(&mut logits, classes);
+                loss
+            }
+            Task::MultiLabel => {
+                let loss = axon::sigmoid_bce(&logits, &labels, classes).0;
+                axon::sigmoid(&mut logits);
+                for (row, &mask) in logits.chunks_exact(classes).zip(&labels) {
+                    for (c, &p) in row.iter().enumerate() {
+                        let truth = ((mask >> c) & 1) as usize;
+                        confusion[c * 4 + 2 * truth + usize::from(p > 0.5)] += 1;
+                    }
+                }
+                loss
+            }
+        };
         loss_sum += loss as f64 * chunk.len() as f64;
-        for (row, &label) in logits.chunks_exact(classes).zip(&labels) {
-            confusion[label as usize * classes + axon::argmax(row)] += 1;
-        }
+        scores.extend_from_slice(&logits);
+        all_labels.extend_from_slice(&labels);
     }
-    let correct: u64 = (0..classes).map(|c| confusion[c * classes + c]).sum();
     let n = indices.len().max(1) as f64;
+    let accuracy = match task {
+        Task::MultiClass => {
+            (0..classes)
+                .map(|c| confusion[c * classes + c])
+                .sum::<u64>() as f64
+                / n
+        }
+        Task::MultiLabel => metrics::multi_label_accuracy(&scores, &all_labels, classes),
+    };
     Ok(Evaluation {
         loss: loss_sum / n,
-        accuracy: correct as f64 / n,
+        accuracy,
+        auc: metrics::auc(task, &scores, &all_labels, classes),
+        task,
         classes,
         confusion,
     })

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let data_args = DataArgs {
         dataset: "fashion-mnist".into(),
         data_dir: args.data_dir.clone(),
+        ..Default::default()
     };
     let (images, input) = match datasets::load(&data_args, false) {
         Ok(d) => (

@@ -2,11 +2,11 @@
 
 use anyhow::bail;
 use mdpn::train::evaluate;
-use mdpn::KernelChoice;
+use mdpn::{KernelChoice, Task};
 use serde_json::json;
 
 use super::ModelArgs;
-use crate::datasets::{self, DataArgs};
+use crate::datasets::{self, Color, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -21,8 +21,21 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let file = args.model.load()?;
-    let data = datasets::load(&args.data, true)?;
     let cfg = &file.model.config;
+    // An image folder is read at the model's input size and channels.
+    let color = args.data.color.or(Some(if cfg.channels == 3 {
+        Color::Rgb
+    } else {
+        Color::Gray
+    }));
+    let data = datasets::load(
+        &DataArgs {
+            image_size: Some(cfg.image_size),
+            color,
+            ..args.data.clone()
+        },
+        true,
+    )?;
     let test = &data.test;
     if (cfg.channels, cfg.image_size) != (test.channels, test.size) {
         bail!(
@@ -44,13 +57,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         file.class_names.clone()
     };
     let per_class = eval.per_class();
-    let confusion: Vec<&[u64]> = eval.confusion.chunks(eval.classes).collect();
+    // Multi-label: per label [true 0 predicted 0, 0 1, 1 0, 1 1].
+    let row = if cfg.task == Task::MultiLabel {
+        4
+    } else {
+        eval.classes
+    };
+    let confusion: Vec<&[u64]> = eval.confusion.chunks(row).collect();
     if args.json {
         let out = json!({
             "model": args.model.model.display().to_string(),
             "dataset": data.name,
             "images": test.len(),
+            "task": cfg.task,
             "accuracy": eval.accuracy,
+            "auc": eval.auc,
             "loss": eval.loss,
             "class_names": names,
             "per_class": per_class,
@@ -65,12 +86,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         test.len(),
         data.name
     );
+    let auc = eval.auc.map_or("n/a".into(), |a| format!("{a:.4}"));
     println!(
-        "accuracy {:.2}%  loss {:.4}\n",
+        "accuracy (ACC) {:.2}%  AUC {auc}  loss {:.4}\n",
         100.0 * eval.accuracy,
         eval.loss
     );
     let width = names.iter().map(|n| n.len()).max().unwrap_or(5).max(5);
+    if cfg.task == Task::MultiLabel {
+        println!("{:>width$}  accuracy  present", "label");
+        for (name, (acc, c)) in names.iter().zip(per_class.iter().zip(&confusion)) {
+            println!("{name:>width$}  {:>7.2}%  {:>7}", 100.0 * acc, c[2] + c[3]);
+        }
+        return Ok(());
+    }
     println!("{:>width$}  accuracy  images", "class");
     for ((name, acc), row) in names.iter().zip(&per_class).zip(&confusion) {
         println!(

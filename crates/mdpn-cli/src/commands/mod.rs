@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod datasets;
+pub mod download;
 pub mod eval;
 pub mod import;
 pub mod predict;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use mdpn::data::{Dataset, Protocol, Source, Splits, Subset};
+use mdpn::data::{Dataset, Protocol, Source, Subset};
 use mdpn::modelfile::ModelFile;
 use mdpn::train::{evaluate, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
@@ -54,8 +54,9 @@ pub struct Args {
     pub std: Option<f32>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// holdout: a fraction of the training set validates; paper: the authors' split, 3,000
-    /// random test images validate and the other 7,000 test.
+    /// holdout: a fraction of the training set validates (sets with an official validation
+    /// split, such as MedMNIST, use it instead); paper: the authors' split, 3,000 random test
+    /// images validate and the other 7,000 test.
     #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
     pub protocol: ProtocolArg,
     /// Fraction of the training set held out for validation (holdout protocol).
@@ -73,6 +74,9 @@ pub struct Args {
     /// Replace a run already in the output folder.
     #[arg(long)]
     pub overwrite: bool,
+    /// Image folders: resize every image to N x N.
+    #[arg(long)]
+    pub image_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -123,7 +127,13 @@ const METRICS_HEADER: &str =
     "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let data = datasets::load(&args.data, true)?;
+    let data = datasets::load(
+        &DataArgs {
+            image_size: args.image_size,
+            ..args.data.clone()
+        },
+        true,
+    )?;
     let out = args
         .out
         .clone()
@@ -150,6 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         classes: data.train.classes(),
         mean: args.mean.unwrap_or(mean),
         std: args.std.unwrap_or(std),
+        task: data.train.task,
     };
     let protocol = match args.protocol {
         ProtocolArg::Holdout => Protocol::Holdout {
@@ -157,7 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         ProtocolArg::Paper => Protocol::Paper,
     };
-    let mut splits = Splits::new(data.train.len(), data.test.len(), protocol, args.seed)?;
+    let mut splits = datasets::splits(&data, protocol, args.seed)?;
     if let Some(limit) = args.limit {
         splits.train.indices.truncate(limit);
     }
@@ -179,7 +190,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         lr: args.lr,
         seed: args.seed,
         protocol: args.protocol,
-        val_fraction: (args.protocol == ProtocolArg::Holdout).then_some(args.val_fraction),
+        val_fraction: (args.protocol == ProtocolArg::Holdout && data.official_validation == 0)
+            .then_some(args.val_fraction),
         limit: args.limit,
         kernel: args.kernel,
         threads: crate::threads(),
@@ -283,6 +295,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if val.accuracy > best {
             best = val.accuracy;
             write_model(&out.join("model.safetensors"), &file)?;
+        }
+        if let (Some(v), Some(t)) = (val.auc, test.auc) {
+            println!("          val AUC {v:.4}  test AUC {t:.4}");
         }
         std::io::stdout().flush().ok();
     }

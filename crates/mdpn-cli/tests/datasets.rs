@@ -1,0 +1,607 @@
+//! `mdpn train`, `eval` and `datasets` on small files written here in every format the known
+//! sets come in (IDX, EMNIST's gzip.zip, CIFAR's .tar.gz, FER2013's CSV, MedMNIST's .npz) and
+//! on an image folder.
+
+use std::fs;
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flate2::write::GzEncoder;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+fn mdpn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .env("MDPN_NO_APT", "1")
+        .env_remove("MDPN_DATA")
+        .output()
+        .expect("run mdpn")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = mdpn(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "mdpn {args:?} failed:\n{stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = mdpn(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "mdpn {args:?} should fail");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// `mdpn train` of a tiny model for one epoch on `dataset` under `root`; returns stdout.
+fn train(root: &Path, dataset: &str, out: &str, extra: &[&str]) -> String {
+    let out = root.join(out);
+    let mut args = vec![
+        "train",
+        "--dataset",
+        dataset,
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--dendrites",
+        "2",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let stdout = ok(&args);
+    assert!(out.join("model.safetensors").is_file(), "{stdout}");
+    stdout
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Pixels that depend on the label, so that the sets are not pure noise.
+fn pixels(n: usize, len: usize, label: impl Fn(usize) -> u32) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| {
+            let l = label(i);
+            (0..len).map(move |p| ((p as u32 * (l + 1) + i as u32 * 7) % 256) as u8)
+        })
+        .collect()
+}
+
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(data);
+    out
+}
+
+/// The four IDX files of `n_train` and `n_test` 28x28 images with labels `i % classes`.
+fn idx_files(n_train: usize, n_test: usize, classes: u32, first: u32) -> [Vec<u8>; 4] {
+    let lab =
+        |n: usize| -> Vec<u8> { (0..n).map(|i| (i as u32 % classes + first) as u8).collect() };
+    [
+        idx(
+            &[n_train as u32, 28, 28],
+            &pixels(n_train, 784, |i| i as u32 % classes),
+        ),
+        idx(&[n_train as u32], &lab(n_train)),
+        idx(
+            &[n_test as u32, 28, 28],
+            &pixels(n_test, 784, |i| i as u32 % classes),
+        ),
+        idx(&[n_test as u32], &lab(n_test)),
+    ]
+}
+
+#[test]
+fn known_idx_sets_and_emnist_zip_train() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let dir = root.join("mnist");
+    fs::create_dir_all(&dir).unwrap();
+    let names = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ];
+    for (name, data) in names.iter().zip(idx_files(40, 20, 10, 0)) {
+        fs::write(dir.join(format!("{name}.gz")), gzip(&data)).unwrap();
+    }
+    let stdout = train(root, "mnist", "run-mnist", &[]);
+    assert!(
+        stdout.contains("on mnist: 36 train / 4 validation / 20 test images"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(root.join("run-mnist/config.json")).unwrap();
+    assert!(
+        config.contains("\"mean\": 0.1307"),
+        "MNIST normalisation: {config}"
+    );
+
+    // EMNIST letters straight from a gzip.zip laid out as NIST's.
+    let emnist = root.join("emnist");
+    fs::create_dir_all(&emnist).unwrap();
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+    let files = idx_files(30, 10, 26, 1);
+    for (kind, data) in [
+        "train-images-idx3",
+        "train-labels-idx1",
+        "test-images-idx3",
+        "test-labels-idx1",
+    ]
+    .iter()
+    .zip(files)
+    {
+        zip.start_file(format!("gzip/emnist-letters-{kind}-ubyte.gz"), opts)
+            .unwrap();
+        zip.write_all(&gzip(&data)).unwrap();
+    }
+    fs::write(emnist.join("gzip.zip"), zip.finish().unwrap().into_inner()).unwrap();
+    let stdout = train(root, "emnist-letters", "run-letters", &[]);
+    assert!(
+        stdout.contains("27 train / 3 validation / 10 test"),
+        "{stdout}"
+    );
+    // EMNIST digits from the split's files taken out of the zip, raw.
+    for (kind, data) in [
+        "train-images-idx3",
+        "train-labels-idx1",
+        "test-images-idx3",
+        "test-labels-idx1",
+    ]
+    .iter()
+    .zip(idx_files(20, 10, 10, 0))
+    {
+        fs::write(emnist.join(format!("emnist-digits-{kind}-ubyte")), data).unwrap();
+    }
+    let stdout = train(root, "emnist-digits", "run-digits", &[]);
+    assert!(
+        stdout.contains("18 train / 2 validation / 10 test"),
+        "{stdout}"
+    );
+    let model = root.join("run-letters/model.safetensors");
+    let eval = ok(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        "emnist-letters",
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--json",
+    ]);
+    let eval: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    let names = eval["class_names"].as_array().unwrap();
+    assert_eq!(names.len(), 26);
+    assert_eq!(
+        (names[0].as_str(), names[25].as_str()),
+        (Some("a"), Some("z"))
+    );
+    assert!(eval["auc"].as_f64().is_some(), "{eval}");
+}
+
+fn tar_gz(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (name, data) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, &data[..]).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn cifar_from_tar_gz_and_fer2013_csv_train() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let batch = |n: usize, seed: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                let l = ((i + seed) % 10) as u8;
+                let mut r = vec![l];
+                r.extend(pixels(1, 3072, |_| l as u32));
+                r
+            })
+            .collect()
+    };
+    let mut members: Vec<(String, Vec<u8>)> = (1..=5)
+        .map(|b| {
+            (
+                format!("cifar-10-batches-bin/data_batch_{b}.bin"),
+                batch(6, b),
+            )
+        })
+        .collect();
+    members.push(("cifar-10-batches-bin/test_batch.bin".into(), batch(8, 0)));
+    members.push((
+        "cifar-10-batches-bin/readme.html".into(),
+        b"<html>".to_vec(),
+    ));
+    fs::create_dir_all(root.join("cifar10")).unwrap();
+    let archive = root.join("cifar10/cifar-10-binary.tar.gz");
+    fs::write(&archive, tar_gz(&members)).unwrap();
+    let stdout = train(root, "cifar10", "run-cifar", &["--val-fraction", "0.2"]);
+    assert!(
+        stdout.contains("24 train / 6 validation / 8 test"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(root.join("run-cifar/config.json")).unwrap();
+    assert!(config.contains("\"channels\": 3") && config.contains("\"image_size\": 32"));
+    assert!(config.contains("\"mean\": 0.5"), "{config}");
+
+    // CIFAR-100 (coarse labels) from the extracted folder.
+    let folder = root.join("cifar100/cifar-100-binary");
+    fs::create_dir_all(&folder).unwrap();
+    let records = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| {
+                let mut r = vec![(i % 20) as u8, (i % 100) as u8];
+                r.extend(pixels(1, 3072, |_| i as u32));
+                r
+            })
+            .collect()
+    };
+    fs::write(folder.join("train.bin"), records(20)).unwrap();
+    fs::write(folder.join("test.bin"), records(6)).unwrap();
+    let stdout = train(root, "cifar100-coarse", "run-c100", &[]);
+    assert!(
+        stdout.contains("18 train / 2 validation / 6 test"),
+        "{stdout}"
+    );
+    let model = root.join("run-c100/model.safetensors");
+    let eval = ok(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        "cifar100-coarse",
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--json",
+    ]);
+    let eval: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    assert_eq!(eval["class_names"].as_array().unwrap().len(), 20);
+    assert_eq!(eval["class_names"][19], "vehicles_2");
+
+    // A batch cut short inside the archive: an error naming the file, and no training.
+    members[2].1.truncate(3073 * 5 + 100);
+    fs::write(&archive, tar_gz(&members)).unwrap();
+    let err = fails(&[
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--out",
+        root.join("run-bad").to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("data_batch_3.bin")
+            && err.contains("cifar-10-binary.tar.gz")
+            && err.contains("not a whole number"),
+        "{err}"
+    );
+    assert!(!root.join("run-bad/metrics.csv").exists());
+
+    // FER2013 in the icml_face_data.csv layout: Training, PublicTest, PrivateTest.
+    let row = |e: usize, usage: &str| {
+        let px: Vec<String> = pixels(1, 2304, |_| e as u32)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        format!("{e}, {usage}, {}", px.join(" "))
+    };
+    let mut csv = vec!["emotion, Usage, pixels".to_string()];
+    csv.extend((0..14).map(|i| row(i % 7, "Training")));
+    csv.extend((0..4).map(|i| row(i % 7, "PublicTest")));
+    csv.extend((0..5).map(|i| row(i % 7, "PrivateTest")));
+    fs::create_dir_all(root.join("fer2013")).unwrap();
+    fs::write(root.join("fer2013/icml_face_data.csv"), csv.join("\n")).unwrap();
+    let stdout = train(root, "fer2013", "run-fer", &[]);
+    assert!(
+        stdout.contains("14 train / 4 validation / 5 test"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(root.join("run-fer/config.json")).unwrap();
+    assert!(config.contains("\"image_size\": 48") && config.contains("\"mean\": 0.1307"));
+
+    // A row with the wrong number of pixels.
+    csv[3] = csv[3].rsplit_once(' ').unwrap().0.to_string();
+    fs::write(root.join("fer2013/icml_face_data.csv"), csv.join("\n")).unwrap();
+    let err = fails(&[
+        "train",
+        "--dataset",
+        "fer2013",
+        "--data-dir",
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("icml_face_data.csv") && err.contains("line 4: 2303 pixels"),
+        "{err}"
+    );
+}
+
+fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(", ")
+    );
+    while (11 + header.len()) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// A MedMNIST `.npz` with `counts` images per split; `label(i)` gives the label row of image i.
+fn medmnist_npz(
+    channels: usize,
+    side: usize,
+    counts: [usize; 3],
+    width: usize,
+    label: impl Fn(usize) -> Vec<u8>,
+) -> Vec<u8> {
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    for (split, n) in ["train", "val", "test"].iter().zip(counts) {
+        let mut shape = vec![n, side, side];
+        if channels == 3 {
+            shape.push(3);
+        }
+        let labels: Vec<u8> = (0..n).flat_map(&label).collect();
+        let px = pixels(n, side * side * channels, |i| labels[i * width] as u32);
+        zip.start_file(format!("{split}_images.npy"), opts).unwrap();
+        zip.write_all(&npy("|u1", &shape, &px)).unwrap();
+        zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
+        zip.write_all(&npy("|u1", &[n, width], &labels)).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn medmnist_multi_class_and_multi_label_train_with_acc_and_auc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::write(
+        root.join("pathmnist.npz"),
+        medmnist_npz(3, 28, [27, 9, 18], 1, |i| vec![(i % 9) as u8]),
+    )
+    .unwrap();
+    let stdout = train(root, "pathmnist", "run-path", &[]);
+    assert!(
+        stdout.contains("27 train / 9 validation / 18 test"),
+        "official split: {stdout}"
+    );
+    assert!(stdout.contains("val AUC"), "{stdout}");
+
+    fs::write(
+        root.join("chestmnist.npz"),
+        medmnist_npz(1, 28, [24, 8, 16], 14, |i| {
+            (0..14).map(|l| ((i + l) % 3 == 0) as u8).collect()
+        }),
+    )
+    .unwrap();
+    let stdout = train(root, "chestmnist", "run-chest", &[]);
+    assert!(
+        stdout.contains("24 train / 8 validation / 16 test"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("val AUC") && stdout.contains("test AUC"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(root.join("run-chest/config.json")).unwrap();
+    assert!(config.contains("\"task\": \"multi-label\""), "{config}");
+    assert!(config.contains("\"classes\": 14"), "{config}");
+    let model = root.join("run-chest/model.safetensors");
+    let args = [
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        "chestmnist",
+        "--data-dir",
+        root.to_str().unwrap(),
+    ];
+    let table = ok(&args);
+    assert!(
+        table.contains("accuracy (ACC)") && table.contains("AUC 0."),
+        "{table}"
+    );
+    assert!(table.contains("hernia"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&[&args[..], &["--json"]].concat())).unwrap();
+    let acc = json["accuracy"].as_f64().unwrap();
+    let auc = json["auc"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&auc),
+        "{json}"
+    );
+    assert_eq!(json["task"], "multi-label");
+    assert_eq!(json["per_class"].as_array().unwrap().len(), 14);
+
+    // A larger MedMNIST v3 size, by its file name.
+    fs::write(
+        root.join("breastmnist_64.npz"),
+        medmnist_npz(1, 64, [6, 2, 4], 1, |i| vec![(i % 2) as u8]),
+    )
+    .unwrap();
+    let stdout = train(root, "breastmnist_64", "run-breast64", &[]);
+    assert!(
+        stdout.contains("6 train / 2 validation / 4 test"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(root.join("run-breast64/config.json")).unwrap();
+    assert!(config.contains("\"image_size\": 64"), "{config}");
+    let err = fails(&[
+        "train",
+        "--dataset",
+        "breastmnist",
+        "--data-dir",
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("breastmnist.npz"),
+        "the 28x28 file is another one: {err}"
+    );
+
+    // `mdpn datasets` sees both files, whose checksums are not the official ones.
+    let list = ok(&["datasets", "--data-dir", root.to_str().unwrap(), "--json"]);
+    let rows: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 25);
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    let chest = row("chestmnist");
+    assert_eq!(
+        (chest["present"].as_bool(), chest["checksum"].as_str()),
+        (Some(true), Some("wrong"))
+    );
+    assert_eq!(chest["folder"], root.to_str().unwrap());
+    assert_eq!(row("octmnist")["present"], false);
+
+    // An .npz without a key, and a truncated one: errors naming the file; no training.
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    zip.start_file("train_images.npy", SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(&npy("|u1", &[1, 28, 28], &[0; 784])).unwrap();
+    fs::write(
+        root.join("octmnist.npz"),
+        zip.finish().unwrap().into_inner(),
+    )
+    .unwrap();
+    let err = fails(&[
+        "train",
+        "--dataset",
+        "octmnist",
+        "--data-dir",
+        root.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("octmnist.npz") && err.contains("no array 'train_labels'"),
+        "{err}"
+    );
+    let whole = fs::read(root.join("pathmnist.npz")).unwrap();
+    fs::write(root.join("pathmnist.npz"), &whole[..whole.len() / 2]).unwrap();
+    let out = root.join("run-truncated");
+    let err = fails(&[
+        "train",
+        "--dataset",
+        "pathmnist",
+        "--data-dir",
+        root.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("pathmnist.npz") && err.contains("not a valid"),
+        "{err}"
+    );
+    assert!(!out.join("metrics.csv").exists());
+}
+
+#[test]
+fn image_folder_trains_with_resize_and_gray_conversion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("pets");
+    for (split, n) in [("train", 6), ("val", 2), ("test", 3)] {
+        for (c, class) in ["cat", "dog"].iter().enumerate() {
+            let dir = root.join(split).join(class);
+            fs::create_dir_all(&dir).unwrap();
+            for i in 0..n {
+                // Colour images of mixed sizes: --image-size makes them one size.
+                let side = 20 + 4 * i as u32;
+                let img = image::RgbImage::from_fn(side, side, |x, y| {
+                    image::Rgb([(x * 10) as u8, (y * 10) as u8, 100 * c as u8])
+                });
+                img.save(dir.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+    let dataset = root.to_str().unwrap();
+    let err = fails(&["train", "--dataset", dataset, "--epochs", "1"]);
+    assert!(err.contains("--image-size"), "{err}");
+    let stdout = train(
+        tmp.path(),
+        dataset,
+        "run-pets",
+        &["--image-size", "16", "--color", "gray"],
+    );
+    assert!(
+        stdout.contains("12 train / 4 validation / 6 test"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(tmp.path().join("run-pets/config.json")).unwrap();
+    assert!(
+        config.contains("\"channels\": 1") && config.contains("\"image_size\": 16"),
+        "{config}"
+    );
+    let model = tmp.path().join("run-pets/model.safetensors");
+    let eval = ok(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        dataset,
+        "--json",
+    ]);
+    let eval: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    assert_eq!(eval["class_names"], serde_json::json!(["cat", "dog"]));
+    assert_eq!(eval["images"], 6);
+
+    // Without split folders every fifth image of a class tests; colour is kept by default.
+    let flat = tmp.path().join("flat");
+    for class in ["a", "b"] {
+        fs::create_dir_all(flat.join(class)).unwrap();
+        for i in 0..5 {
+            let img = image::RgbImage::from_pixel(12, 12, image::Rgb([i * 40, 0, 200]));
+            img.save(flat.join(class).join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let stdout = train(
+        tmp.path(),
+        flat.to_str().unwrap(),
+        "run-flat",
+        &["--val-fraction", "0.25"],
+    );
+    assert!(
+        stdout.contains("6 train / 2 validation / 2 test"),
+        "{stdout}"
+    );
+    let config = fs::read_to_string(tmp.path().join("run-flat/config.json")).unwrap();
+    assert!(
+        config.contains("\"channels\": 3") && config.contains("\"image_size\": 12"),
+        "{config}"
+    );
+    let empty = tmp.path().join("empty");
+    fs::create_dir_all(empty.join("class")).unwrap();
+    let err = fails(&["train", "--dataset", empty.to_str().unwrap()]);
+    assert!(
+        err.contains("neither MNIST-style IDX files") && err.contains("empty"),
+        "{err}"
+    );
+    fs::write(flat.join("a/9.png"), b"not a png").unwrap();
+    let err = fails(&["train", "--dataset", flat.to_str().unwrap()]);
+    assert!(err.contains("9.png"), "{err}");
+}

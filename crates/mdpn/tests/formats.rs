@@ -1,0 +1,455 @@
+//! Every data set format, read from small files written here in that format: shapes,
+//! orientation, labels, class names, and a clear error for each kind of bad input.
+
+use std::io::{Cursor, Write};
+
+use flate2::write::GzEncoder;
+use mdpn::cifar::{self, Labels};
+use mdpn::data::Dataset;
+use mdpn::emnist::{self, Split};
+use mdpn::idx::Idx;
+use mdpn::medmnist::{self, MEDMNIST};
+use mdpn::metrics::{auc, multi_label_accuracy, roc_auc};
+use mdpn::npy::{parse_npy, Dtype, Npz};
+use mdpn::{fer2013, Task};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// An IDX file of type `code` with `dims` and the big-endian `data`.
+fn idx(code: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, code, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(data);
+    out
+}
+
+fn err(r: mdpn::Result<impl std::fmt::Debug>) -> String {
+    r.expect_err("should fail").to_string()
+}
+
+#[test]
+fn idx_reads_every_type_code() {
+    // 2 images of 2x2 in u8, i16 and f32 (0..1 floats scale to 0..255).
+    let u8_images = idx(0x08, &[2, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 255]);
+    let i16_images: Vec<u8> = [0i16, 1, 2, 3, 4, 5, 6, 255]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let i16_images = idx(0x0B, &[2, 2, 2], &i16_images);
+    let f32_images: Vec<u8> = [0.0f32, 1.0 / 255.0, 0.5, 1.0, 0.0, 0.0, 0.0, 1.0]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let f32_images = idx(0x0D, &[2, 2, 2], &f32_images);
+    let labels_i32: Vec<u8> = [1i32, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let labels = idx(0x0C, &[2], &labels_i32);
+    let names = ["zero", "one"];
+    let a = Dataset::from_idx(
+        Idx::parse(&gzip(&u8_images)).unwrap(),
+        Idx::parse(&labels).unwrap(),
+        &names,
+    )
+    .unwrap();
+    assert_eq!((a.len(), a.channels, a.size), (2, 1, 2));
+    assert_eq!(a.images, vec![0, 1, 2, 3, 4, 5, 6, 255]);
+    assert_eq!(a.labels, vec![1, 0]);
+    let b = Dataset::from_idx(
+        Idx::parse(&i16_images).unwrap(),
+        Idx::parse(&labels).unwrap(),
+        &names,
+    )
+    .unwrap();
+    assert_eq!(b.images, a.images);
+    let c = Dataset::from_idx(
+        Idx::parse(&f32_images).unwrap(),
+        Idx::parse(&labels).unwrap(),
+        &names,
+    )
+    .unwrap();
+    assert_eq!(c.images, vec![0, 1, 128, 255, 0, 0, 0, 255]);
+
+    // Bad input: counts that differ, a label out of range, negative pixels, absurd sizes.
+    let three = idx(0x08, &[3], &[0, 1, 0]);
+    let e = err(Dataset::from_idx(
+        Idx::parse(&u8_images).unwrap(),
+        Idx::parse(&three).unwrap(),
+        &names,
+    ));
+    assert!(e.contains("2 images but 3 labels"), "{e}");
+    let big = idx(0x08, &[2], &[0, 7]);
+    let e = err(Dataset::from_idx(
+        Idx::parse(&u8_images).unwrap(),
+        Idx::parse(&big).unwrap(),
+        &names,
+    ));
+    assert!(e.contains("label 7 of image 1 is out of range"), "{e}");
+    let neg = idx(0x09, &[1, 1, 1], &[0xff]);
+    let e = err(Idx::parse(&neg).unwrap().pixels());
+    assert!(e.contains("pixel value -1"), "{e}");
+    let absurd = idx(0x08, &[4_000_000_000, 28, 28], &[0; 16]);
+    let e = err(Idx::parse(&absurd));
+    assert!(e.contains("truncated"), "{e}");
+    let e = err(Idx::parse(&gzip(&absurd)));
+    assert!(e.contains("more than the compressed file can hold"), "{e}");
+    let e = err(Idx::parse(b"\x01\x02\x08\x01abcd"));
+    assert!(e.contains("not an IDX file"), "{e}");
+}
+
+#[test]
+fn emnist_comes_out_upright_with_shifted_letters() {
+    // One 3x3 image stored transposed, as NIST does: upright row 0 is 1 2 3.
+    let upright = [1u8, 2, 3, 4, 5, 6, 7, 8, 9];
+    let stored = [1u8, 4, 7, 2, 5, 8, 3, 6, 9];
+    let images = idx(0x08, &[1, 3, 3], &stored);
+    let labels = idx(0x08, &[1], &[26]);
+    let set = emnist::dataset(
+        Idx::parse(&images).unwrap(),
+        Idx::parse(&labels).unwrap(),
+        Split::Letters,
+    )
+    .unwrap();
+    assert_eq!(set.images, upright);
+    assert_eq!(set.labels, vec![25]);
+    assert_eq!(set.class_names.len(), 26);
+    assert_eq!(set.class_names[25], "z");
+    let zero = idx(0x08, &[1], &[0]);
+    let e = err(emnist::dataset(
+        Idx::parse(&images).unwrap(),
+        Idx::parse(&zero).unwrap(),
+        Split::Letters,
+    ));
+    assert!(e.contains("outside 1..=26"), "{e}");
+
+    let counts: Vec<usize> = emnist::SPLITS
+        .iter()
+        .map(|s| s.class_names().len())
+        .collect();
+    assert_eq!(counts, vec![62, 47, 47, 26, 10, 10]);
+    let bymerge = Split::ByMerge.class_names();
+    assert_eq!(
+        bymerge[36..],
+        ["a", "b", "d", "e", "f", "g", "h", "n", "q", "r", "t"]
+    );
+
+    // Straight from a gzip.zip laid out as NIST's (members under gzip/, gzipped).
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let stored_opt = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+    let byclass = Split::ByClass.files();
+    let members: [(&String, Vec<u8>); 4] = [
+        (
+            &byclass[0],
+            idx(0x08, &[2, 3, 3], &[stored, stored].concat()),
+        ),
+        (&byclass[1], idx(0x08, &[2], &[61, 10])),
+        (&byclass[2], idx(0x08, &[1, 3, 3], &stored)),
+        (&byclass[3], idx(0x08, &[1], &[0])),
+    ];
+    for (name, data) in &members {
+        zip.start_file(format!("gzip/{name}.gz"), stored_opt)
+            .unwrap();
+        zip.write_all(&gzip(data)).unwrap();
+    }
+    let bytes = zip.finish().unwrap().into_inner();
+    let parts = emnist::parse_zip(&bytes, Split::ByClass).unwrap();
+    assert_eq!(parts.train.len(), 2);
+    assert_eq!(parts.train.image(1), upright);
+    assert_eq!(parts.train.labels, vec![61, 10]);
+    assert_eq!(parts.train.class_names[61], "z");
+    assert_eq!(parts.train.class_names[10], "A");
+    assert_eq!(parts.test.len(), 1);
+    let e = err(emnist::parse_zip(&bytes, Split::Digits));
+    assert!(
+        e.contains("no member emnist-digits-train-images-idx3-ubyte.gz"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cifar_records_and_labels() {
+    let record = |label: &[u8], seed: u8| -> Vec<u8> {
+        let mut r = label.to_vec();
+        r.extend((0..3072).map(|i| (i as u8).wrapping_mul(seed)));
+        r
+    };
+    let bytes = [record(&[3], 1), record(&[9], 2)].concat();
+    let set = cifar::parse_cifar10(&bytes).unwrap();
+    assert_eq!((set.len(), set.channels, set.size), (2, 3, 32));
+    assert_eq!(set.labels, vec![3, 9]);
+    assert_eq!(set.class_names[3], "cat");
+    // Planes stay R, G, B: the first green pixel is byte 1024 of the record's pixels.
+    assert_eq!(set.image(1)[1024], 0);
+    assert_eq!(set.image(1)[1], 2);
+    let e = err(cifar::parse_cifar10(&bytes[..bytes.len() - 5]));
+    assert!(e.contains("not a whole number of 3073-byte"), "{e}");
+    let e = err(cifar::parse_cifar10(&record(&[10], 1)));
+    assert!(e.contains("label 10 of image 0 is out of range"), "{e}");
+
+    assert_eq!(cifar::CIFAR100_FINE.len(), 100);
+    let bytes = [record(&[19, 99], 1), record(&[0, 4], 3)].concat();
+    let fine = cifar::parse_cifar100(&bytes, Labels::Fine).unwrap();
+    let coarse = cifar::parse_cifar100(&bytes, Labels::Coarse).unwrap();
+    assert_eq!(fine.labels, vec![99, 4]);
+    assert_eq!(fine.class_names[99], "worm");
+    assert_eq!(coarse.labels, vec![19, 0]);
+    assert_eq!(coarse.class_names[19], "vehicles_2");
+    assert_eq!(fine.images, coarse.images);
+    assert_eq!(fine.image(1)[5], 15);
+}
+
+fn fer_row(emotion: u32, usage: &str, pixels: usize, icml: bool) -> String {
+    let px: Vec<String> = (0..pixels).map(|i| (i % 256).to_string()).collect();
+    if icml {
+        format!("{emotion},{usage},{}", px.join(" "))
+    } else {
+        format!("{emotion},{},{usage}", px.join(" "))
+    }
+}
+
+#[test]
+fn fer2013_both_layouts() {
+    for icml in [false, true] {
+        let header = if icml {
+            "emotion, Usage, pixels"
+        } else {
+            "emotion,pixels,Usage"
+        };
+        let csv = [
+            header.to_string(),
+            fer_row(3, "Training", 2304, icml),
+            fer_row(6, "Training", 2304, icml),
+            fer_row(0, "PublicTest", 2304, icml),
+            fer_row(5, "PrivateTest", 2304, icml),
+        ]
+        .join("\n");
+        let parts = fer2013::parse(csv.as_bytes()).unwrap();
+        assert_eq!((parts.train.len(), parts.train.size), (2, 48));
+        assert_eq!(parts.train.labels, vec![3, 6]);
+        assert_eq!(parts.train.class_names[3], "Happy");
+        assert_eq!(parts.train.image(0)[300], (300 % 256) as u8);
+        assert_eq!(parts.validation.unwrap().labels, vec![0]);
+        assert_eq!(parts.test.labels, vec![5]);
+    }
+    let csv = format!(
+        "emotion,pixels,Usage\n{}\n{}",
+        fer_row(3, "Training", 2304, false),
+        fer_row(3, "Training", 2300, false)
+    );
+    let e = err(fer2013::parse(csv.as_bytes()));
+    assert!(e.contains("line 3: 2300 pixels, expected 2304"), "{e}");
+    let csv = format!(
+        "emotion,pixels,Usage\n{}",
+        fer_row(7, "Training", 2304, false)
+    );
+    let e = err(fer2013::parse(csv.as_bytes()));
+    assert!(e.contains("line 2: emotion `7`"), "{e}");
+    let e = err(fer2013::parse(b"emotion,Usage\n"));
+    assert!(e.contains("no `pixels` column"), "{e}");
+}
+
+/// A `.npy` file of `descr` and `shape` holding `data` (already in that dtype's bytes).
+fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+fn npz(members: &[(&str, Vec<u8>)], method: CompressionMethod) -> Vec<u8> {
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data) in members {
+        zip.start_file(
+            format!("{name}.npy"),
+            SimpleFileOptions::default().compression_method(method),
+        )
+        .unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn npy_dtypes_and_errors() {
+    let a = parse_npy(&npy(
+        "<i8",
+        &[2, 1],
+        &[5i64, 7].map(i64::to_le_bytes).concat(),
+    ))
+    .unwrap();
+    assert_eq!((a.shape.clone(), a.dtype), (vec![2, 1], Dtype::I64));
+    assert_eq!((a.get(0), a.get(1)), (5.0, 7.0));
+    let b = parse_npy(&npy(">f4", &[1], &2.5f32.to_be_bytes())).unwrap();
+    assert_eq!(b.get(0), 2.5);
+    let e = err(parse_npy(&npy("|u1", &[10], &[0; 9])));
+    assert!(e.contains("truncated"), "{e}");
+    let e = err(parse_npy(&npy("<c16", &[1], &[0; 16])));
+    assert!(e.contains("unsupported dtype"), "{e}");
+    let e = err(parse_npy(&npy("\u{e9}x", &[1], &[0])));
+    assert!(e.contains("unsupported dtype"), "{e}");
+    let e = err(parse_npy(b"PK\x03\x04 not npy"));
+    assert!(e.contains("magic"), "{e}");
+}
+
+/// A MedMNIST-style npz: `n` images per split of `side`, RGB when `channels` is 3.
+fn medmnist_npz(channels: usize, side: usize, labels: &[Vec<u8>; 3], per_image: usize) -> Vec<u8> {
+    let mut members = Vec::new();
+    for (split, l) in ["train", "val", "test"].iter().zip(labels) {
+        let n = l.len() / per_image;
+        let mut shape = vec![n, side, side];
+        if channels == 3 {
+            shape.push(3);
+        }
+        // Pixel value = channel * 100 + row, so the planes are easy to check.
+        let mut px = Vec::new();
+        for _ in 0..n {
+            for r in 0..side {
+                for _ in 0..side {
+                    for c in 0..channels {
+                        px.push((c * 100 + r) as u8);
+                    }
+                }
+            }
+        }
+        members.push((format!("{split}_images"), npy("|u1", &shape, &px)));
+        let lbl: Vec<u8> = l.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect();
+        members.push((format!("{split}_labels"), npy("<i8", &[n, per_image], &lbl)));
+    }
+    let refs: Vec<(&str, Vec<u8>)> = members
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    npz(&refs, CompressionMethod::Deflated)
+}
+
+#[test]
+fn medmnist_sets_rgb_gray_and_multi_label() {
+    assert_eq!(MEDMNIST.len(), 12);
+    let path = medmnist::info("pathmnist").unwrap();
+    let bytes = medmnist_npz(3, 4, &[vec![0, 8, 3], vec![1], vec![2, 2]], 1);
+    let parts = medmnist::parse(&bytes, path).unwrap();
+    assert_eq!(
+        (parts.train.len(), parts.train.channels, parts.train.size),
+        (3, 3, 4)
+    );
+    assert_eq!(parts.train.labels, vec![0, 8, 3]);
+    assert_eq!(
+        parts.train.class_names[8],
+        "colorectal adenocarcinoma epithelium"
+    );
+    assert_eq!(parts.validation.as_ref().unwrap().len(), 1);
+    assert_eq!(parts.test.len(), 2);
+    // (H, W, C) became (C, H, W): the green plane starts at 16, row 1 of it at 20.
+    let img = parts.train.image(0);
+    assert_eq!(
+        (img[0], img[4], img[16], img[20], img[32]),
+        (0, 1, 100, 101, 200)
+    );
+
+    let chest = medmnist::info("chestmnist").unwrap();
+    assert_eq!(chest.task.task(), Task::MultiLabel);
+    let row = |on: &[usize]| -> Vec<u8> { (0..14).map(|l| on.contains(&l) as u8).collect() };
+    let labels = [[row(&[0, 13]), row(&[])].concat(), row(&[2]), row(&[5, 6])];
+    // Stored members this time.
+    let bytes = medmnist_npz(1, 5, &labels, 14);
+    let parts = medmnist::parse(&bytes, chest).unwrap();
+    assert_eq!(parts.train.task, Task::MultiLabel);
+    assert_eq!(parts.train.labels, vec![1 | 1 << 13, 0]);
+    assert_eq!(parts.test.labels, vec![1 << 5 | 1 << 6]);
+    assert_eq!(parts.train.class_names[13], "hernia");
+    assert_eq!((parts.train.channels, parts.train.size), (1, 5));
+
+    // Bad input: a missing key, a label out of range, counts that differ.
+    let mut npzfile = Npz::parse(&bytes).unwrap();
+    let e = err(npzfile.array("val_pixels"));
+    assert!(
+        e.contains("no array 'val_pixels'") && e.contains("train_images"),
+        "{e}"
+    );
+    let bytes = npz(
+        &[("train_images", npy("|u1", &[1, 2, 2], &[0; 4]))],
+        CompressionMethod::Stored,
+    );
+    let e = err(medmnist::parse(
+        &bytes,
+        medmnist::info("breastmnist").unwrap(),
+    ));
+    assert!(e.contains("no array 'train_labels'"), "{e}");
+    let bytes = medmnist_npz(1, 4, &[vec![0, 2], vec![1], vec![0]], 1);
+    let e = err(medmnist::parse(
+        &bytes,
+        medmnist::info("breastmnist").unwrap(),
+    ));
+    assert!(e.contains("label 2 of image 1 is out of range"), "{e}");
+    let mut members = vec![
+        ("train_images", npy("|u1", &[2, 2, 2], &[0; 8])),
+        ("train_labels", npy("|u1", &[3, 1], &[0; 3])),
+    ];
+    members.push(("val_images", members[0].1.clone()));
+    let e = err(medmnist::parse(
+        &npz(&members, CompressionMethod::Stored),
+        medmnist::info("breastmnist").unwrap(),
+    ));
+    assert!(e.contains("2 images but labels of shape [3, 1]"), "{e}");
+    let empty = npz(
+        &[
+            ("train_images", npy("|u1", &[1, 0, 0], &[])),
+            ("train_labels", npy("|u1", &[1, 1], &[0])),
+        ],
+        CompressionMethod::Stored,
+    );
+    let e = err(medmnist::parse(
+        &empty,
+        medmnist::info("breastmnist").unwrap(),
+    ));
+    assert!(e.contains("at least one pixel"), "{e}");
+    let e = err(medmnist::parse(b"not a zip at all", path));
+    assert!(e.contains("not a valid .npz archive"), "{e}");
+}
+
+#[test]
+fn medmnist_metrics_match_scikit_learn() {
+    // roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75; ties count half.
+    assert_eq!(
+        roc_auc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]),
+        Some(0.75)
+    );
+    assert_eq!(roc_auc(&[false, true], &[0.5, 0.5]), Some(0.5));
+    assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), None);
+    // Multi-class: mean one-vs-rest AUC of the softmax columns.
+    let scores = [0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.3, 0.3, 0.4, 0.85, 0.05, 0.1];
+    let labels = [0, 1, 2, 2];
+    // Class 0: {0.8} vs {0.2, 0.3, 0.85} -> 2/3. Class 1: {0.7} vs the rest -> 1. Class 2:
+    // {0.4, 0.1} vs {0.1, 0.1} -> (2 + 1) / 4.
+    let want = (2.0 / 3.0 + 1.0 + 0.75) / 3.0;
+    let got = auc(Task::MultiClass, &scores, &labels, 3).unwrap();
+    assert!((got - want).abs() < 1e-12, "{got} != {want}");
+    // Multi-label: per-label accuracy at 0.5 and per-label AUC.
+    let scores = [0.9, 0.2, 0.6, 0.7, 0.1, 0.4];
+    let masks = [0b01, 0b11, 0b10];
+    // Wrong only on label 1 of image 2 (0.4 for a present label).
+    assert!((multi_label_accuracy(&scores, &masks, 2) - 5.0 / 6.0).abs() < 1e-12);
+    // Label 0: {0.9, 0.6} vs {0.1} -> 1; label 1: {0.7, 0.4} vs {0.2} -> 1.
+    assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(1.0));
+    let masks = [0b11, 0b01, 0b10];
+    // Label 1: {0.2, 0.4} vs {0.7} -> 0.
+    assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(0.5));
+}
