@@ -13,6 +13,7 @@
 //! The library takes bytes and arrays and does no file or terminal I/O; the `mdpn` program does.
 
 pub mod axon;
+pub mod baselines;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod linear;
 pub mod membrane;
 pub mod model;
 pub mod modelfile;
+pub mod network;
 pub mod optim;
 pub mod soma;
 pub mod train;
@@ -32,3 +34,4 @@ mod parallel;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use model::{Images, KernelChoice, Mdpn, Params};
+pub use network::Network;

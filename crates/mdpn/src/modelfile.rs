@@ -256,6 +256,7 @@ fn infer_config(
         classes,
         mean: options.mean.unwrap_or(0.5),
         std: options.std.unwrap_or(0.5),
+        ..defaults
     };
     if config.pooled_side() != side {
         return Err(Error::Shape(format!(

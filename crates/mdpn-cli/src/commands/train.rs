@@ -150,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         classes: data.train.classes(),
         mean: args.mean.unwrap_or(mean),
         std: args.std.unwrap_or(std),
+        ..Config::default()
     };
     let protocol = match args.protocol {
         ProtocolArg::Holdout => Protocol::Holdout {
