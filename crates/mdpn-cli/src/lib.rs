@@ -5,6 +5,8 @@ pub mod commands;
 pub mod datasets;
 pub mod fetch;
 pub mod files;
+pub mod plots;
+pub mod summary;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,10 @@ pub enum Command {
     Import(commands::import::Args),
     /// Measure training and inference speed and peak memory.
     Bench(commands::bench::Args),
+    /// Train every (data set, model, seed) of a study, then write its tables, pictures and report.
+    Study(commands::study::Args),
+    /// Write the HTML report (tables and pictures) of a run or study folder.
+    Report(commands::report::Args),
 }
 
 /// Runs one command.
@@ -47,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => commands::predict::run(a),
         Command::Import(a) => commands::import::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Study(a) => commands::study::run(a),
+        Command::Report(a) => commands::report::run(a),
     }
 }
 

@@ -4,6 +4,8 @@ pub mod bench;
 pub mod eval;
 pub mod import;
 pub mod predict;
+pub mod report;
+pub mod study;
 pub mod train;
 
 use std::path::PathBuf;

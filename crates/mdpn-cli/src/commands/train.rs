@@ -119,7 +119,7 @@ struct RunConfig<'a> {
     test_images: usize,
 }
 
-const METRICS_HEADER: &str =
+pub const METRICS_HEADER: &str =
     "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
