@@ -174,17 +174,25 @@ impl Chart for LearningCurves {
                 .axis_desc_style(text(14))
                 .draw()
                 .map_err(de)?;
-            for (i, (pick, label)) in picks.iter().zip(["train", "validation", "test"]).enumerate()
+            for (i, (pick, label)) in picks
+                .iter()
+                .zip(["train", "validation", "test"])
+                .enumerate()
             {
                 let c = colour(i);
                 chart
                     .draw_series(
-                        LineSeries::new(m.iter().map(|e| (e.epoch as f64, pick(e))), c.stroke_width(2))
-                            .point_size(3),
+                        LineSeries::new(
+                            m.iter().map(|e| (e.epoch as f64, pick(e))),
+                            c.stroke_width(2),
+                        )
+                        .point_size(3),
                     )
                     .map_err(de)?
                     .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
             }
             chart
                 .configure_series_labels()
@@ -350,8 +358,11 @@ impl Chart for PerClass {
         // Legend above the bars (the axis runs past 100 %), right, one line per model.
         for (m, (model, _)) in self.models.iter().enumerate() {
             let (lx, ly) = (w as i32 - 60 - 130 * (self.models.len() - m) as i32, 6);
-            bare.draw(&Rectangle::new([(lx, ly), (lx + 14, ly + 14)], colour(m).filled()))
-                .map_err(de)?;
+            bare.draw(&Rectangle::new(
+                [(lx, ly), (lx + 14, ly + 14)],
+                colour(m).filled(),
+            ))
+            .map_err(de)?;
             bare.draw(&Text::new(model.clone(), (lx + 20, ly), text(13)))
                 .map_err(de)?;
         }

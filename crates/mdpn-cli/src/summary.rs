@@ -62,7 +62,8 @@ pub struct EpochMetrics {
 
 /// Reads a run's `metrics.csv` (as `mdpn train` and `mdpn study` write it).
 pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         let v: Vec<f64> = line

@@ -198,7 +198,11 @@ pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
                 })
                 .collect(),
         };
-        body += &pictures.add(&size, &format!("{dataset}-accuracy-vs-size"), "Accuracy against size");
+        body += &pictures.add(
+            &size,
+            &format!("{dataset}-accuracy-vs-size"),
+            "Accuracy against size",
+        );
         let group = |model: &str| -> Vec<&Run> {
             runs.iter()
                 .filter(|r| r.result.dataset == dataset && r.result.model == model)
@@ -219,7 +223,11 @@ pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
                 })
                 .collect(),
         };
-        body += &pictures.add(&per_class, &format!("{dataset}-per-class"), "Per-class accuracy");
+        body += &pictures.add(
+            &per_class,
+            &format!("{dataset}-per-class"),
+            "Per-class accuracy",
+        );
         for row in &of_set {
             let first = group(&row.model)[0];
             let _ = writeln!(
@@ -235,7 +243,12 @@ pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
                 .and_then(Path::file_name)
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            body += &run_pictures(&mut pictures, &first.dir, Some(&first.result), &format!("{dataset}-{folder}"))?;
+            body += &run_pictures(
+                &mut pictures,
+                &first.dir,
+                Some(&first.result),
+                &format!("{dataset}-{folder}"),
+            )?;
         }
     }
     let path = dir.join("report.html");
@@ -266,7 +279,10 @@ fn run_pictures(
     if let Some(r) = result {
         s += &pictures.add(
             &Confusion {
-                title: format!("{title}: test confusion matrix (best epoch {})", r.best_epoch),
+                title: format!(
+                    "{title}: test confusion matrix (best epoch {})",
+                    r.best_epoch
+                ),
                 class_names: r.class_names.clone(),
                 confusion: r.confusion.clone(),
             },
@@ -328,6 +344,9 @@ fn write_run(dir: &Path) -> anyhow::Result<PathBuf> {
     body += "<h2>Pictures</h2>\n";
     body += &run_pictures(&mut pictures, dir, result.as_ref(), "run")?;
     let path = dir.join("report.html");
-    write_atomic(&path, page(&format!("MDPN run {}", dir.display()), &body).as_bytes())?;
+    write_atomic(
+        &path,
+        page(&format!("MDPN run {}", dir.display()), &body).as_bytes(),
+    )?;
     Ok(path)
 }

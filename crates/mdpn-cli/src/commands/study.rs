@@ -172,7 +172,11 @@ fn paper_config(train: &Dataset, (mean, std): (f32, f32)) -> Config {
     }
 }
 
-fn build(variant: &Variant, data: &Loaded, seed: u64) -> anyhow::Result<(Built, serde_json::Value)> {
+fn build(
+    variant: &Variant,
+    data: &Loaded,
+    seed: u64,
+) -> anyhow::Result<(Built, serde_json::Value)> {
     let train = &data.train;
     let (mean, std) = data.normalisation;
     let mdpn = paper_config(train, data.normalisation);
