@@ -309,7 +309,7 @@ fn write_run(dir: &Path) -> anyhow::Result<PathBuf> {
     let metrics = read_metrics(&dir.join("metrics.csv"))?;
     let mut pictures = Pictures::new(dir.join("figures"));
     let mut body = pictures.note();
-    if let Some(config) = fs::read_to_string(dir.join("config.json")).ok() {
+    if let Ok(config) = fs::read_to_string(dir.join("config.json")) {
         let _ = writeln!(body, "<h2>Settings</h2>\n<pre>{}</pre>", esc(&config));
     }
     let rows: Vec<Vec<String>> = metrics
