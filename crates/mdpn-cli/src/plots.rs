@@ -199,7 +199,12 @@ impl Chart for LearningCurves {
                 .label_font(text(13))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
+                // Loss falls and accuracy rises: the legend goes where the curves are not.
+                .position(if name == "loss" {
+                    SeriesLabelPosition::UpperRight
+                } else {
+                    SeriesLabelPosition::LowerRight
+                })
                 .draw()
                 .map_err(de)?;
         }
