@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::summary::EpochMetrics;
 
-/// Font files tried in order after `$MDPN_FONT`.
+/// Font files tried in order, unless `$MDPN_FONT` names one.
 const FONT_FILES: [&str; 3] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
@@ -30,11 +30,10 @@ pub fn use_font() -> anyhow::Result<()> {
     static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
     LOADED
         .get_or_init(|| {
-            let candidates: Vec<PathBuf> = std::env::var_os("MDPN_FONT")
-                .map(PathBuf::from)
-                .into_iter()
-                .chain(FONT_FILES.iter().map(PathBuf::from))
-                .collect();
+            let candidates: Vec<PathBuf> = match std::env::var_os("MDPN_FONT") {
+                Some(file) => vec![PathBuf::from(file)],
+                None => FONT_FILES.iter().map(PathBuf::from).collect(),
+            };
             let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
                 format!(
                     "no font to draw pictures with: install the Debian package fonts-dejavu-core or set MDPN_FONT to a .ttf file (looked for {})",

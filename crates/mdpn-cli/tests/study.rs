@@ -377,3 +377,39 @@ fn bad_ablations_and_folders_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn without_a_font_the_tables_and_report_are_still_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 40, 20, 5);
+    let study = tmp.path().join("study");
+    let out = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args([
+            "study",
+            "--datasets",
+            set.to_str().unwrap(),
+            "--models",
+            "mlp",
+            "--runs",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            study.to_str().unwrap(),
+        ])
+        .env("MDPN_FONT", tmp.path().join("no-such-font.ttf"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("pictures left out") && stderr.contains("fonts-dejavu-core"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    assert!(study.join("summary.md").exists());
+    let html = fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("Pictures left out") && !html.contains("<svg"));
+    assert!(html.contains("<td>mlp</td>"));
+    assert!(!study.join("figures").exists());
+}
