@@ -359,9 +359,13 @@ impl Chart for PerClass {
                 .map_err(de)?;
             }
         }
-        // Legend above the bars (the axis runs past 100 %), right, one line per model.
+        // Legend above the bars (the axis runs past 100 %), entries left to right, wrapping.
+        let (mut lx, mut ly) = (10, 6);
         for (m, (model, _)) in self.models.iter().enumerate() {
-            let (lx, ly) = (w as i32 - 60 - 130 * (self.models.len() - m) as i32, 6);
+            let width = 34 + 7 * model.chars().count() as i32;
+            if lx + width > w as i32 && lx > 10 {
+                (lx, ly) = (10, ly + 20);
+            }
             bare.draw(&Rectangle::new(
                 [(lx, ly), (lx + 14, ly + 14)],
                 colour(m).filled(),
@@ -369,6 +373,7 @@ impl Chart for PerClass {
             .map_err(de)?;
             bare.draw(&Text::new(model.clone(), (lx + 20, ly), text(13)))
                 .map_err(de)?;
+            lx += width;
         }
         Ok(())
     }
