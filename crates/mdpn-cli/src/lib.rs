@@ -5,6 +5,8 @@ pub mod commands;
 pub mod datasets;
 pub mod fetch;
 pub mod files;
+pub mod plots;
+pub mod summary;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +37,10 @@ pub enum Command {
     Datasets(commands::datasets::Args),
     /// Download a known data set's official files (resumable, checked by md5).
     Download(commands::download::Args),
+    /// Train every (data set, model, seed) of a study, then write its tables, pictures and report.
+    Study(commands::study::Args),
+    /// Write the HTML report (tables and pictures) of a run or study folder.
+    Report(commands::report::Args),
 }
 
 /// Runs one command.
@@ -53,6 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => commands::bench::run(a),
         Command::Datasets(a) => commands::datasets::run(a),
         Command::Download(a) => commands::download::run(a),
+        Command::Study(a) => commands::study::run(a),
+        Command::Report(a) => commands::report::run(a),
     }
 }
 

@@ -32,6 +32,61 @@ pub struct Config {
     pub std: f32,
     /// What the axon layer predicts; files written before this setting existed are multi-class.
     pub task: Task,
+    /// Synapse function (ablation setting; the paper's is `atan`).
+    pub synapse: SynapseFn,
+    /// How a dendrite integrates its synapses (ablation setting; the paper's is `log-product`).
+    pub integration: Integration,
+}
+
+/// The synapse's squashing function of `z = k·(x·w − q)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SynapseFn {
+    /// `Y = 1/2 + atan(z)/π`, as the paper.
+    #[default]
+    Atan,
+    /// `Y = 1/(1 + e^(−z))`, as the earlier dendritic neuron models.
+    Sigmoid,
+}
+
+/// How a dendrite combines the outputs `Y` of its synapses into one value `D`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Integration {
+    /// `D = Σ_rows ln Π_cols (Y + c)`, as the paper.
+    #[default]
+    LogProduct,
+    /// `D = Σ_rows Σ_cols (Y + c)`, as the authors' RGB code.
+    Sum,
+    /// `D = Σ_rows Π_cols (Y + c)`.
+    Product,
+}
+
+impl std::str::FromStr for SynapseFn {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "atan" => Ok(SynapseFn::Atan),
+            "sigmoid" => Ok(SynapseFn::Sigmoid),
+            _ => Err(Error::Config(format!(
+                "unknown synapse function `{s}`: expected atan or sigmoid"
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for Integration {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "log-product" => Ok(Integration::LogProduct),
+            "sum" => Ok(Integration::Sum),
+            "product" => Ok(Integration::Product),
+            _ => Err(Error::Config(format!(
+                "unknown dendrite integration `{s}`: expected log-product, sum or product"
+            ))),
+        }
+    }
 }
 
 /// What the model predicts, which decides its output function and loss.
@@ -64,6 +119,8 @@ impl Default for Config {
             mean: 0.0,
             std: 1.0,
             task: Task::MultiClass,
+            synapse: SynapseFn::Atan,
+            integration: Integration::LogProduct,
         }
     }
 }
@@ -77,6 +134,12 @@ impl Config {
     /// Pooled cells along one side (floor: windows past the last full cell are dropped).
     pub fn pooled_side(&self) -> usize {
         self.dendrite_side() / self.pool
+    }
+
+    /// Whether the synapse and integration are the paper's, which the 8-bit table kernel
+    /// computes; other settings run on the reference kernel.
+    pub fn paper_functions(&self) -> bool {
+        self.synapse == SynapseFn::Atan && self.integration == Integration::LogProduct
     }
 
     /// Pixels of one image, all channels.
@@ -150,15 +213,6 @@ impl Config {
             ));
         }
         Ok(())
-    }
-
-    /// Decisions the model makes per image, the denominator of its accuracy: one class, or one
-    /// yes/no per label.
-    pub fn decisions_per_image(&self) -> usize {
-        match self.task {
-            Task::MultiClass => 1,
-            Task::MultiLabel => self.classes,
-        }
     }
 
     /// The normalised value of an 8-bit pixel.

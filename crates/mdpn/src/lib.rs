@@ -13,6 +13,7 @@
 //! The library takes bytes and arrays and does no file or terminal I/O; the `mdpn` program does.
 
 pub mod axon;
+pub mod baselines;
 pub mod cifar;
 pub mod config;
 pub mod data;
@@ -27,6 +28,7 @@ pub mod membrane;
 pub mod metrics;
 pub mod model;
 pub mod modelfile;
+pub mod network;
 pub mod npy;
 pub mod optim;
 pub mod soma;
@@ -38,3 +40,4 @@ mod parallel;
 pub use config::{Config, Task};
 pub use error::{Error, Result};
 pub use model::{Images, KernelChoice, Mdpn, Params};
+pub use network::Network;

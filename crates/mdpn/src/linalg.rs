@@ -45,8 +45,11 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// Rows of the output computed by one task: enough work to be worth a thread.
+/// Rows of the output computed by one task, at least: enough work to be worth a thread.
 const ROWS_PER_TASK: usize = 16;
+/// Multiply-adds of one task, at least, so that thin products (a convolution's few filters
+/// over many image patches) do not drown in task overhead.
+const WORK_PER_TASK: usize = 1 << 16;
 
 /// `c = a · b + beta · c`, with `c` row-major `a.rows × b.cols`; rows of `c` are split across threads.
 pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], beta: f32) {
@@ -60,8 +63,9 @@ pub fn matmul(a: MatRef, b: MatRef, c: &mut [f32], beta: f32) {
     if n == 0 || a.rows == 0 {
         return;
     }
-    parallel::for_each_chunk(c, ROWS_PER_TASK * n, |task, rows| {
-        let first = task * ROWS_PER_TASK;
+    let rows_per_task = ROWS_PER_TASK.max(WORK_PER_TASK / (n * a.cols).max(1));
+    parallel::for_each_chunk(c, rows_per_task * n, |task, rows| {
+        let first = task * rows_per_task;
         let m = rows.len() / n;
         // SAFETY: the strides and sizes describe memory inside `a.data`, `b.data` and `rows`:
         // row `first + m - 1` of `a` and every row of `b` are in bounds, as asserted

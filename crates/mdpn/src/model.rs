@@ -139,11 +139,11 @@ pub struct Forward {
 }
 
 /// Loss, accuracy and gradients of one training batch.
-pub struct Step {
+pub struct Step<P = Params> {
     pub loss: f32,
     /// Right predictions: images (multi-class) or label decisions (multi-label).
     pub correct: usize,
-    pub grads: Params,
+    pub grads: P,
 }
 
 /// An MDPN classifier.
@@ -213,7 +213,9 @@ impl Mdpn {
     }
 
     /// Runs `f` with the kernel that `choice` selects for `images`. `tables` must come from
-    /// [`Mdpn::tables`] when the fast kernel may run.
+    /// [`Mdpn::tables`] when the fast kernel may run. The table kernel computes only the paper's
+    /// synapse and integration: this is the one place where other settings (ablations) fall
+    /// back to the reference kernel.
     fn with_kernel<T>(
         &self,
         images: Images,
@@ -222,6 +224,11 @@ impl Mdpn {
         f: impl FnOnce(&dyn DendriteKernel) -> T,
     ) -> T {
         let normalised: Vec<f32>;
+        let choice = if self.config.paper_functions() {
+            choice
+        } else {
+            KernelChoice::Plain
+        };
         let x = match (images, choice, tables) {
             (Images::U8(x), KernelChoice::Fast, Some(tables)) => {
                 return f(&Lut { tables, images: x })

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Params;
+use crate::network::ParamSet;
 
 /// Adam's settings and its moment estimates for every parameter tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,7 +13,7 @@ pub struct Adam {
     pub eps: f32,
     /// Updates taken so far.
     pub steps: u64,
-    /// First moments, one vector per tensor in `Params::tensors` order.
+    /// First moments, one vector per tensor in `ParamSet::tensors` order.
     pub m: Vec<Vec<f32>>,
     /// Second moments, same layout.
     pub v: Vec<Vec<f32>>,
@@ -21,7 +21,7 @@ pub struct Adam {
 
 impl Adam {
     /// Adam with PyTorch's defaults (betas 0.9, 0.999, eps 1e-8) and learning rate `lr`.
-    pub fn new(params: &Params, lr: f32) -> Adam {
+    pub fn new<P: ParamSet>(params: &P, lr: f32) -> Adam {
         let zeros: Vec<Vec<f32>> = params
             .tensors()
             .iter()
@@ -39,7 +39,7 @@ impl Adam {
     }
 
     /// One update of `params` along `grads`.
-    pub fn step(&mut self, params: &mut Params, grads: &Params) {
+    pub fn step<P: ParamSet>(&mut self, params: &mut P, grads: &P) {
         self.steps += 1;
         let t = self.steps as i32;
         let bias1 = 1.0 - self.beta1.powi(t);

@@ -8,6 +8,7 @@ use crate::data::{rng, Dataset};
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::model::{Images, KernelChoice, Mdpn};
+use crate::network::{Network, ParamSet};
 use crate::optim::Adam;
 
 /// Random stream of the shuffle of epoch `e` is `EPOCH_STREAM + e`, so an epoch's order depends
@@ -34,19 +35,19 @@ pub struct EpochStats {
     pub accuracy: f64,
 }
 
-/// A model, its optimiser, and the settings of its training run.
+/// A model (MDPN or a baseline), its optimiser, and the settings of its training run.
 #[derive(Clone, Debug)]
-pub struct Trainer {
-    pub model: Mdpn,
+pub struct Trainer<N: Network = Mdpn> {
+    pub model: N,
     pub adam: Adam,
     pub batch_size: usize,
     pub seed: u64,
     pub kernel: KernelChoice,
 }
 
-impl Trainer {
+impl<N: Network> Trainer<N> {
     /// Adam over `model`'s parameters.
-    pub fn new(model: Mdpn, lr: f32, batch_size: usize, seed: u64) -> Result<Trainer> {
+    pub fn new(model: N, lr: f32, batch_size: usize, seed: u64) -> Result<Self> {
         if batch_size == 0 {
             return Err(Error::Config("batch size must be at least 1".into()));
         }
@@ -55,7 +56,7 @@ impl Trainer {
                 "learning rate must be positive, got {lr}"
             )));
         }
-        let adam = Adam::new(&model.params, lr);
+        let adam = Adam::new(model.params(), lr);
         Ok(Trainer {
             model,
             adam,
@@ -81,10 +82,8 @@ impl Trainer {
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (b, chunk) in order.chunks(self.batch_size).enumerate() {
             data.batch(chunk, &mut images, &mut labels);
-            let step = self
-                .model
-                .gradients(Images::U8(&images), &labels, self.kernel)?;
-            if !step.loss.is_finite() || !step.grads.is_finite() {
+            let step = self.model.step(Images::U8(&images), &labels, self.kernel)?;
+            if !step.loss.is_finite() || !step.grads.all_finite() {
                 return Err(Error::Diverged(format!(
                     "the loss or its gradient is not finite (loss {}) at epoch {}, batch {} of {batches}",
                     step.loss,
@@ -92,8 +91,8 @@ impl Trainer {
                     b + 1
                 )));
             }
-            self.adam.step(&mut self.model.params, &step.grads);
-            if !self.model.params.is_finite() {
+            self.adam.step(self.model.params_mut(), &step.grads);
+            if !self.model.params().all_finite() {
                 return Err(Error::Diverged(format!(
                     "a parameter became non-finite at epoch {}, batch {} of {batches}",
                     epoch + 1,
@@ -103,7 +102,7 @@ impl Trainer {
             loss_sum += step.loss as f64 * chunk.len() as f64;
             correct += step.correct;
             seen += chunk.len();
-            let decisions = seen * self.model.config.decisions_per_image();
+            let decisions = seen * self.model.decisions_per_image();
             on_batch(&BatchReport {
                 batch: b + 1,
                 batches,
@@ -112,7 +111,7 @@ impl Trainer {
                 accuracy: correct as f64 / decisions as f64,
             });
         }
-        let decisions = seen.max(1) * self.model.config.decisions_per_image();
+        let decisions = seen.max(1) * self.model.decisions_per_image();
         Ok(EpochStats {
             loss: loss_sum / seen.max(1) as f64,
             accuracy: correct as f64 / decisions as f64,
@@ -164,27 +163,27 @@ impl Evaluation {
 const EVAL_BATCH: usize = 256;
 
 /// Evaluates `model` on the images of `data` at `indices`.
-pub fn evaluate(
-    model: &Mdpn,
+pub fn evaluate<N: Network>(
+    model: &N,
     data: &Dataset,
     indices: &[usize],
     kernel: KernelChoice,
 ) -> Result<Evaluation> {
-    let classes = model.config.classes;
+    let classes = model.classes();
     if data.classes() > classes {
         return Err(Error::Shape(format!(
             "the data set has {} classes, the model only {classes}",
             data.classes()
         )));
     }
-    let task = model.config.task;
+    let task = model.task();
     if data.task != task {
         return Err(Error::Shape(format!(
             "the data set is {:?} but the model {task:?}",
             data.task
         )));
     }
-    let tables = model.tables();
+    let predict = model.predictor(kernel);
     let (mut images, mut labels) = (Vec::new(), Vec::new());
     let mut confusion = vec![
         0u64;
@@ -197,9 +196,7 @@ pub fn evaluate(
     let mut loss_sum = 0.0f64;
     for chunk in indices.chunks(EVAL_BATCH) {
         data.batch(chunk, &mut images, &mut labels);
-        let mut logits = model
-            .forward(Images::U8(&images), kernel, Some(&tables))?
-            .logits;
+        let mut logits = predict(Images::U8(&images))?;
         let loss = match task {
             Task::MultiClass => {
                 for (row, &label) in logits.chunks_exact(classes).zip(&labels) {

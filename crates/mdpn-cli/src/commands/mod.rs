@@ -6,6 +6,8 @@ pub mod download;
 pub mod eval;
 pub mod import;
 pub mod predict;
+pub mod report;
+pub mod study;
 pub mod train;
 
 use std::path::PathBuf;

@@ -123,7 +123,7 @@ struct RunConfig<'a> {
     test_images: usize,
 }
 
-const METRICS_HEADER: &str =
+pub const METRICS_HEADER: &str =
     "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -161,6 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         mean: args.mean.unwrap_or(mean),
         std: args.std.unwrap_or(std),
         task: data.train.task,
+        ..Config::default()
     };
     let protocol = match args.protocol {
         ProtocolArg::Holdout => Protocol::Holdout {

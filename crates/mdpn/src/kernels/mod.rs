@@ -15,6 +15,8 @@
 pub mod lut;
 pub mod plain;
 
+use crate::config::SynapseFn;
+
 /// One dendrite kernel: forward and backward of presynaptic + dendrite + membrane layers for
 /// one image of the batch.
 pub trait DendriteKernel: Sync {
@@ -36,14 +38,21 @@ pub trait DendriteKernel: Sync {
     );
 }
 
-/// Synapse output `Y = 1/2 + atan(k·(x·w − q))/π` and the derivative of `ln(Y + c)` with respect
-/// to `z = x·w − q`, shared by both kernels so that they compute the same function.
+/// Synapse output `Y = f(k·(x·w − q))` and its derivative `dY/d(x·w − q)`, for the synapse
+/// function `f` of the configuration (the paper's `1/2 + atan(z)/π`, or the sigmoid).
 #[inline]
-pub fn synapse(x: f32, w: f32, q: f32, k: f32, c: f32) -> (f32, f32) {
+pub fn synapse(f: SynapseFn, x: f32, w: f32, q: f32, k: f32) -> (f32, f32) {
     let z = k * (x * w - q);
-    let y = 0.5 + z.atan() * std::f32::consts::FRAC_1_PI;
-    let dln_dz = k * std::f32::consts::FRAC_1_PI / ((1.0 + z * z) * (y + c));
-    (y, dln_dz)
+    match f {
+        SynapseFn::Atan => (
+            0.5 + z.atan() * std::f32::consts::FRAC_1_PI,
+            k * std::f32::consts::FRAC_1_PI / (1.0 + z * z),
+        ),
+        SynapseFn::Sigmoid => {
+            let y = 1.0 / (1.0 + (-z).exp());
+            (y, k * y * (1.0 - y))
+        }
+    }
 }
 
 /// Walks the synapses that one dendrite's gradient reaches: for every image and pooled cell

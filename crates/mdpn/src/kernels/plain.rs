@@ -1,11 +1,23 @@
 //! The reference kernel: every synapse evaluated with `atan` and `ln`, as the paper writes it.
+//! It also computes the ablation settings (sigmoid synapses, sum or product integration) that
+//! the table kernel does not.
 
 use super::{for_each_winning_synapse, synapse, DendriteKernel};
-use crate::config::Config;
+use crate::config::{Config, Integration};
 use crate::membrane;
 
+/// The value of one row of a window from its synapse outputs `v = Y + c`.
+fn integrate_row(integration: Integration, v: impl Iterator<Item = f32>) -> f32 {
+    match integration {
+        Integration::LogProduct => f32::ln(v.product()),
+        Integration::Sum => v.sum(),
+        Integration::Product => v.product(),
+    }
+}
+
 /// Dendrite layer output of one normalised image `(C, H, W)`: `(C, S, S, M)` with
-/// `D = Σ_rows ln(Π_cols (Y + c))`.
+/// `D = Σ_rows g(Y + c)` and `g` the row integration of the configuration (the paper's
+/// `ln Π_cols`).
 pub fn dendrites(config: &Config, w: &[f32], q: &[f32], image: &[f32]) -> Vec<f32> {
     let (h, s, m, win) = (
         config.image_size,
@@ -23,19 +35,12 @@ pub fn dendrites(config: &Config, w: &[f32], q: &[f32], image: &[f32]) -> Vec<f3
                     let base = (ch * m + d) * syn;
                     let mut sum = 0.0;
                     for i in 0..win {
-                        let mut product = 1.0;
-                        for j in 0..win {
+                        let row = (0..win).map(|j| {
                             let x = plane[(r + i) * h + c + j];
-                            let (y, _) = synapse(
-                                x,
-                                w[base + i * win + j],
-                                q[base + i * win + j],
-                                config.k,
-                                config.c,
-                            );
-                            product *= y + config.c;
-                        }
-                        sum += f32::ln(product);
+                            let at = base + i * win + j;
+                            synapse(config.synapse, x, w[at], q[at], config.k).0 + config.c
+                        });
+                        sum += integrate_row(config.integration, row);
                     }
                     out[((ch * s + r) * s + c) * m + d] = sum;
                 }
@@ -75,10 +80,33 @@ impl DendriteKernel for Plain<'_> {
         dq: &mut [f32],
     ) {
         let cfg = self.config;
-        let base = dendrite * cfg.synapses();
+        let (base, win) = (dendrite * cfg.synapses(), cfg.window);
+        let output = |pixel: usize, at: usize| {
+            synapse(
+                cfg.synapse,
+                self.images[pixel],
+                self.w[base + at],
+                self.q[base + at],
+                cfg.k,
+            )
+        };
         for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, |g, at, pixel| {
             let xv = self.images[pixel];
-            let (_, dz) = synapse(xv, self.w[base + at], self.q[base + at], cfg.k, cfg.c);
+            let (y, dy) = output(pixel, at);
+            // dD/dz of this synapse, z = x·w − q.
+            let dz = match cfg.integration {
+                Integration::LogProduct => dy / (y + cfg.c),
+                Integration::Sum => dy,
+                Integration::Product => {
+                    // The product of the other synapses of the same row of the window.
+                    let j = at % win;
+                    let others: f32 = (0..win)
+                        .filter(|&jj| jj != j)
+                        .map(|jj| output(pixel - j + jj, at - j + jj).0 + cfg.c)
+                        .product();
+                    dy * others
+                }
+            };
             dw[at] += g * dz * xv;
             dq[at] -= g * dz;
         });

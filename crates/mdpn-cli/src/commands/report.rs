@@ -1,0 +1,352 @@
+//! `mdpn report`: a self-contained HTML page (tables, and pictures inlined as SVG) of a run or
+//! a study, to open from disk. A study also gets its summary tables and pictures as files.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::files::write_atomic;
+use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass};
+use crate::summary::{self, read_metrics, Run, RunResult};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A run folder (`mdpn train` or one run of a study) or a study folder (`mdpn study`).
+    pub dir: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dir = &args.dir;
+    let page = if dir.join("study.json").exists() || dir.join("runs").is_dir() {
+        write_study(dir)?
+    } else if dir.join("metrics.csv").exists() {
+        write_run(dir)?
+    } else {
+        bail!(
+            "{} is neither a study folder (study.json, runs/) nor a run folder (metrics.csv)",
+            dir.display()
+        );
+    };
+    println!("report in {}", page.display());
+    Ok(())
+}
+
+/// Text safe inside HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An HTML table.
+fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = String::from("<table>\n<tr>");
+    for h in header {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s += "</tr>\n";
+    for row in rows {
+        s += "<tr>";
+        for cell in row {
+            let _ = write!(s, "<td>{}</td>", esc(cell));
+        }
+        s += "</tr>\n";
+    }
+    s + "</table>\n"
+}
+
+/// The page around a body.
+fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #bbb; padding: 0.3em 0.7em; text-align: right; }}
+th {{ background: #eee; }}
+td:first-child, td:nth-child(2) {{ text-align: left; }}
+figure {{ display: inline-block; margin: 0.5em; }}
+svg {{ max-width: 100%; height: auto; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+{body}
+</body>
+</html>
+"#,
+        title = esc(title)
+    )
+}
+
+/// Draws a picture into `figures`, inlined in the page; a picture that cannot be drawn is
+/// reported on stderr and left out.
+struct Pictures {
+    dir: PathBuf,
+    /// Why pictures are off, once known.
+    off: Option<String>,
+}
+
+impl Pictures {
+    fn new(dir: PathBuf) -> Pictures {
+        let off = plots::use_font().err().map(|e| format!("{e:#}"));
+        if let Some(why) = &off {
+            eprintln!("warning: pictures left out: {why}");
+        }
+        Pictures { dir, off }
+    }
+
+    fn add(&mut self, chart: &impl plots::Chart, stem: &str, caption: &str) -> String {
+        if self.off.is_some() {
+            return String::new();
+        }
+        match plots::save(chart, &self.dir, stem) {
+            Ok(svg) => format!(
+                "<figure>{svg}<figcaption>{} ({stem}.png, {stem}.svg)</figcaption></figure>\n",
+                esc(caption)
+            ),
+            Err(e) => {
+                eprintln!("warning: picture {stem} left out: {e:#}");
+                String::new()
+            }
+        }
+    }
+
+    fn note(&self) -> String {
+        match &self.off {
+            Some(why) => format!("<p><strong>Pictures left out:</strong> {}</p>\n", esc(why)),
+            None => String::new(),
+        }
+    }
+}
+
+/// Writes a study's summary (Markdown, CSV, JSON), its pictures and `report.html`; returns
+/// the page's path.
+pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
+    let runs = summary::finished_runs(dir)?;
+    let rows = summary::summarise(&runs);
+    write_atomic(&dir.join("summary.md"), summary::markdown(&rows).as_bytes())?;
+    write_atomic(&dir.join("summary.csv"), summary::csv(&rows).as_bytes())?;
+    write_atomic(
+        &dir.join("summary.json"),
+        serde_json::to_string_pretty(&rows)?.as_bytes(),
+    )?;
+
+    let mut pictures = Pictures::new(dir.join("figures"));
+    let mut body = pictures.note();
+    let (header, cells) = summary::table(&rows);
+    body += &format!(
+        "<h2>Summary</h2>\n<p>Test accuracy at the epoch of best validation accuracy, mean ± standard deviation over seeds; training time and images/s of the training epochs.</p>\n{}",
+        html_table(&header, &cells)
+    );
+    let run_rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let r = &r.result;
+            vec![
+                r.dataset.clone(),
+                r.model.clone(),
+                r.seed.to_string(),
+                format!("{}/{}", r.best_epoch, r.epochs),
+                format!("{:.2}", 100.0 * r.val_accuracy),
+                format!("{:.2}", 100.0 * r.test_accuracy),
+                format!("{:.1}", r.train_seconds),
+                format!("{:.0}", r.images_per_s),
+            ]
+        })
+        .collect();
+    body += &format!(
+        "<h2>Runs</h2>\n{}",
+        html_table(
+            &[
+                "Data set",
+                "Model",
+                "Seed",
+                "Best epoch",
+                "Validation accuracy (%)",
+                "Test accuracy (%)",
+                "Training time (s)",
+                "Images/s",
+            ],
+            &run_rows
+        )
+    );
+
+    let mut datasets: Vec<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+    datasets.dedup();
+    for dataset in datasets {
+        let _ = writeln!(body, "<h2>{}</h2>", esc(dataset));
+        let of_set: Vec<&summary::Row> = rows.iter().filter(|r| r.dataset == dataset).collect();
+        let size = AccuracyVsSize {
+            title: format!("{dataset}: test accuracy against model size"),
+            models: of_set
+                .iter()
+                .map(|r| {
+                    (
+                        r.model.clone(),
+                        r.parameters,
+                        r.test_accuracy_mean,
+                        r.test_accuracy_std,
+                    )
+                })
+                .collect(),
+        };
+        body += &pictures.add(
+            &size,
+            &format!("{dataset}-accuracy-vs-size"),
+            "Accuracy against size",
+        );
+        let group = |model: &str| -> Vec<&Run> {
+            runs.iter()
+                .filter(|r| r.result.dataset == dataset && r.result.model == model)
+                .collect()
+        };
+        let per_class = PerClass {
+            title: format!("{dataset}: test accuracy per class (mean over seeds)"),
+            class_names: group(&of_set[0].model)[0].result.class_names.clone(),
+            models: of_set
+                .iter()
+                .map(|row| {
+                    let g = group(&row.model);
+                    let per: Vec<Vec<f64>> = g.iter().map(|r| r.result.per_class()).collect();
+                    let mean = (0..per[0].len())
+                        .map(|c| per.iter().map(|p| p[c]).sum::<f64>() / per.len() as f64)
+                        .collect();
+                    (row.model.clone(), mean)
+                })
+                .collect(),
+        };
+        body += &pictures.add(
+            &per_class,
+            &format!("{dataset}-per-class"),
+            "Per-class accuracy",
+        );
+        for row in &of_set {
+            let first = group(&row.model)[0];
+            let _ = writeln!(
+                body,
+                "<h3>{} on {}, seed {}</h3>",
+                esc(&row.model),
+                esc(dataset),
+                first.result.seed
+            );
+            let folder = first
+                .dir
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            body += &run_pictures(
+                &mut pictures,
+                &first.dir,
+                Some(&first.result),
+                &format!("{dataset}-{folder}"),
+            )?;
+        }
+    }
+    let path = dir.join("report.html");
+    write_atomic(&path, page("MDPN study", &body).as_bytes())?;
+    Ok(path)
+}
+
+/// Learning curves and, when the run is finished, the confusion matrix.
+fn run_pictures(
+    pictures: &mut Pictures,
+    run: &Path,
+    result: Option<&RunResult>,
+    stem: &str,
+) -> anyhow::Result<String> {
+    let metrics = read_metrics(&run.join("metrics.csv"))?;
+    let title = match result {
+        Some(r) => format!("{} on {}, seed {}", r.model, r.dataset, r.seed),
+        None => run.display().to_string(),
+    };
+    let mut s = pictures.add(
+        &LearningCurves {
+            title: format!("{title}: learning curves"),
+            metrics,
+        },
+        &format!("{stem}-curves"),
+        "Learning curves",
+    );
+    if let Some(r) = result {
+        s += &pictures.add(
+            &Confusion {
+                title: format!(
+                    "{title}: test confusion matrix (best epoch {})",
+                    r.best_epoch
+                ),
+                class_names: r.class_names.clone(),
+                confusion: r.confusion.clone(),
+            },
+            &format!("{stem}-confusion"),
+            "Confusion matrix",
+        );
+    }
+    Ok(s)
+}
+
+/// Writes the report of one run folder: its metrics per epoch and pictures.
+fn write_run(dir: &Path) -> anyhow::Result<PathBuf> {
+    let result_path = dir.join("result.json");
+    let result: Option<RunResult> = if result_path.exists() {
+        let text = fs::read_to_string(&result_path)
+            .with_context(|| format!("cannot read {}", result_path.display()))?;
+        Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a run result", result_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let metrics = read_metrics(&dir.join("metrics.csv"))?;
+    let mut pictures = Pictures::new(dir.join("figures"));
+    let mut body = pictures.note();
+    if let Ok(config) = fs::read_to_string(dir.join("config.json")) {
+        let _ = writeln!(body, "<h2>Settings</h2>\n<pre>{}</pre>", esc(&config));
+    }
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|e| {
+            vec![
+                e.epoch.to_string(),
+                format!("{:.4}", e.train_loss),
+                format!("{:.2}", 100.0 * e.train_acc),
+                format!("{:.4}", e.val_loss),
+                format!("{:.2}", 100.0 * e.val_acc),
+                format!("{:.4}", e.test_loss),
+                format!("{:.2}", 100.0 * e.test_acc),
+            ]
+        })
+        .collect();
+    body += &format!(
+        "<h2>Epochs</h2>\n{}",
+        html_table(
+            &[
+                "Epoch",
+                "Train loss",
+                "Train accuracy (%)",
+                "Validation loss",
+                "Validation accuracy (%)",
+                "Test loss",
+                "Test accuracy (%)",
+            ],
+            &rows
+        )
+    );
+    body += "<h2>Pictures</h2>\n";
+    body += &run_pictures(&mut pictures, dir, result.as_ref(), "run")?;
+    let path = dir.join("report.html");
+    write_atomic(
+        &path,
+        page(&format!("MDPN run {}", dir.display()), &body).as_bytes(),
+    )?;
+    Ok(path)
+}

@@ -1,0 +1,485 @@
+//! `mdpn study`: train every (data set, model, seed) of a study as a run folder, skip the runs
+//! already finished, then write the summary tables, the pictures and the report.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
+use mdpn::data::{Dataset, Protocol, Source, Splits, Subset};
+use mdpn::modelfile::ModelFile;
+use mdpn::train::{evaluate, Evaluation, Trainer};
+use mdpn::{Config, KernelChoice, Mdpn, Network};
+use serde_json::json;
+
+use crate::commands::train::ProtocolArg;
+use crate::datasets::{self, DataArgs, Loaded};
+use crate::files::{program, write_atomic, write_model};
+use crate::summary::RunResult;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Data sets, comma-separated: known names (fashion-mnist) or folders of IDX files.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub datasets: Vec<String>,
+    /// Folder searched first for known data sets, and where downloads go.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Models, comma-separated: mdpn, mlp (about MDPN's parameter count), cnn (LeNet-5).
+    #[arg(long, value_delimiter = ',', default_value = "mdpn,mlp,cnn")]
+    pub models: Vec<ModelKind>,
+    /// An MDPN setting to sweep, one value at a time from the paper's model: KEY=V1,V2,...
+    /// with KEY one of synapse (atan, sigmoid), integration (log-product, sum, product),
+    /// dendrites, window, pool, k, c. Repeatable.
+    #[arg(long)]
+    pub ablate: Vec<String>,
+    /// Runs (seeds) of every model on every data set.
+    #[arg(long, default_value_t = 5)]
+    pub runs: u64,
+    /// Seed of the first run; the others follow.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    /// holdout: a fraction of the training set validates; paper: 3,000 random test images
+    /// validate and the rest test.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
+    pub protocol: ProtocolArg,
+    /// Fraction of the training set held out for validation (holdout protocol).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Train on the first N training images only (for quick trials).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Study folder.
+    #[arg(long, default_value = "studies/study")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    Mdpn,
+    Mlp,
+    Cnn,
+}
+
+/// One model of the study: a baseline, MDPN, or MDPN with one setting changed.
+#[derive(Debug, Clone, PartialEq)]
+struct Variant {
+    kind: ModelKind,
+    /// `(key, value)` changed from the paper's MDPN.
+    setting: Option<(String, String)>,
+}
+
+impl Variant {
+    /// Name in tables: `mdpn`, `mlp`, `cnn`, `mdpn[synapse=sigmoid]`.
+    fn name(&self) -> String {
+        let base = match self.kind {
+            ModelKind::Mdpn => "mdpn",
+            ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
+        };
+        match &self.setting {
+            Some((k, v)) => format!("{base}[{k}={v}]"),
+            None => base.to_string(),
+        }
+    }
+
+    /// Folder name: the name with brackets and other odd characters replaced.
+    fn folder(&self) -> String {
+        let name = self.name().replace('[', "_").replace(']', "");
+        name.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    }
+}
+
+/// Changes one MDPN setting by name.
+fn apply(config: &mut Config, key: &str, value: &str) -> anyhow::Result<()> {
+    let bad = || format!("--ablate {key}={value}: `{value}` is not a valid value");
+    match key {
+        "synapse" => config.synapse = value.parse()?,
+        "integration" => config.integration = value.parse()?,
+        "dendrites" => config.dendrites = value.parse().with_context(bad)?,
+        "window" => config.window = value.parse().with_context(bad)?,
+        "pool" => config.pool = value.parse().with_context(bad)?,
+        "k" => config.k = value.parse().with_context(bad)?,
+        "c" => config.c = value.parse().with_context(bad)?,
+        _ => bail!(
+            "--ablate: unknown setting `{key}`; expected synapse, integration, dendrites, window, pool, k or c"
+        ),
+    }
+    Ok(())
+}
+
+/// The models of the study in order: the chosen ones, then one MDPN per ablation value.
+fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
+    let mut out: Vec<Variant> = Vec::new();
+    for &kind in &args.models {
+        let v = Variant {
+            kind,
+            setting: None,
+        };
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    for spec in &args.ablate {
+        let (key, values) = spec
+            .split_once('=')
+            .with_context(|| format!("--ablate `{spec}`: expected KEY=V1,V2,..."))?;
+        for value in values.split(',').filter(|v| !v.is_empty()) {
+            // Fails early on a bad key or value, before any training.
+            apply(&mut Config::default(), key, value)?;
+            out.push(Variant {
+                kind: ModelKind::Mdpn,
+                setting: Some((key.to_string(), value.to_string())),
+            });
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "the study has no model to train");
+    Ok(out)
+}
+
+/// A freshly initialised network of a variant, for one data set and seed.
+enum Built {
+    Mdpn(Mdpn),
+    Mlp(Mlp),
+    Cnn(Cnn),
+}
+
+/// The paper's MDPN for a data set.
+fn paper_config(train: &Dataset, (mean, std): (f32, f32)) -> Config {
+    Config {
+        channels: train.channels,
+        image_size: train.size,
+        classes: train.classes(),
+        mean,
+        std,
+        task: train.task,
+        ..Config::default()
+    }
+}
+
+fn build(
+    variant: &Variant,
+    data: &Loaded,
+    seed: u64,
+) -> anyhow::Result<(Built, serde_json::Value)> {
+    let train = &data.train;
+    let (mean, std) = data.normalisation;
+    let mdpn = paper_config(train, data.normalisation);
+    Ok(match variant.kind {
+        ModelKind::Mdpn => {
+            let mut config = mdpn;
+            if let Some((k, v)) = &variant.setting {
+                apply(&mut config, k, v)?;
+            }
+            let value = serde_json::to_value(&config)?;
+            (Built::Mdpn(Mdpn::new(config, seed)?), value)
+        }
+        ModelKind::Mlp => {
+            let config = MlpConfig::sized(
+                train.image_len(),
+                train.classes(),
+                mdpn.parameter_count(),
+                mean,
+                std,
+            );
+            let value = serde_json::to_value(&config)?;
+            (Built::Mlp(Mlp::new(config, seed)?), value)
+        }
+        ModelKind::Cnn => {
+            let config = CnnConfig::lenet(train.channels, train.size, train.classes(), mean, std);
+            let value = serde_json::to_value(&config)?;
+            (Built::Cnn(Cnn::new(config, seed)?), value)
+        }
+    })
+}
+
+/// Short name of a data set: its known name or its folder's name.
+fn dataset_name(data: &Loaded) -> String {
+    data.folder
+        .file_name()
+        .filter(|_| Path::new(&data.name).is_dir())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| data.name.clone())
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let variants = variants(&args)?;
+    anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
+    anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create study folder {}", args.out.display()))?;
+    write_atomic(
+        &args.out.join("study.json"),
+        serde_json::to_string_pretty(&json!({
+            "program": program(),
+            "datasets": args.datasets,
+            "models": variants.iter().map(Variant::name).collect::<Vec<_>>(),
+            "runs": args.runs,
+            "first_seed": args.first_seed,
+            "epochs": args.epochs,
+        }))?
+        .as_bytes(),
+    )?;
+    let total = args.datasets.len() * variants.len() * args.runs as usize;
+    let mut done = 0;
+    for spec in &args.datasets {
+        let data = datasets::load(
+            &DataArgs {
+                dataset: spec.clone(),
+                data_dir: args.data_dir.clone(),
+                color: None,
+                image_size: None,
+            },
+            true,
+        )?;
+        let name = dataset_name(&data);
+        for variant in &variants {
+            for seed in args.first_seed..args.first_seed + args.runs {
+                done += 1;
+                let dir = args
+                    .out
+                    .join("runs")
+                    .join(&name)
+                    .join(variant.folder())
+                    .join(format!("seed{seed}"));
+                let label = format!("[{done}/{total}] {name} {} seed {seed}", variant.name());
+                run_one(&args, &data, &name, variant, seed, &dir, &label)
+                    .with_context(|| format!("run {}", dir.display()))?;
+            }
+        }
+    }
+    let report = crate::commands::report::write_study(&args.out)?;
+    println!("study finished; report in {}", report.display());
+    Ok(())
+}
+
+/// Trains one run unless it is finished.
+fn run_one(
+    args: &Args,
+    data: &Loaded,
+    name: &str,
+    variant: &Variant,
+    seed: u64,
+    dir: &Path,
+    label: &str,
+) -> anyhow::Result<()> {
+    let (built, network) = build(variant, data, seed)?;
+    let settings = json!({
+        "dataset": name,
+        "data": data.folder.display().to_string(),
+        "model": variant.name(),
+        "network": network,
+        "seed": seed,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "protocol": args.protocol,
+        "val_fraction": (args.protocol == ProtocolArg::Holdout).then_some(args.val_fraction),
+        "limit": args.limit,
+    });
+    let config_path = dir.join("config.json");
+    if config_path.exists() {
+        let text = fs::read_to_string(&config_path)
+            .with_context(|| format!("cannot read {}", config_path.display()))?;
+        let old: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", config_path.display()))?;
+        if old.get("settings") != Some(&settings) {
+            bail!(
+                "{} holds a run with other settings; use another --out for a different study",
+                dir.display()
+            );
+        }
+        if dir.join("result.json").exists() {
+            println!("{label}: finished before, skipped");
+            return Ok(());
+        }
+    }
+    restart(dir)?;
+    write_atomic(
+        &config_path,
+        serde_json::to_string_pretty(&json!({
+            "settings": settings,
+            "program": program(),
+            "threads": crate::threads(),
+        }))?
+        .as_bytes(),
+    )?;
+    let protocol = match args.protocol {
+        ProtocolArg::Holdout => Protocol::Holdout {
+            fraction: args.val_fraction,
+        },
+        ProtocolArg::Paper => Protocol::Paper,
+    };
+    let mut splits = Splits::new(data.train.len(), data.test.len(), protocol, seed)?;
+    if let Some(limit) = args.limit {
+        splits.train.indices.truncate(limit);
+    }
+    let run = RunSpec {
+        args,
+        data,
+        splits: &splits,
+        dir,
+        label,
+        name,
+        model: variant.name(),
+        seed,
+    };
+    let result = match built {
+        Built::Mdpn(m) => run.train(m, |m: &Mdpn, path: &Path| {
+            let file = ModelFile {
+                model: m.clone(),
+                class_names: data.train.class_names.clone(),
+                dataset: Some(name.to_string()),
+                program: program(),
+            };
+            write_model(path, &file)
+        })?,
+        Built::Mlp(m) => run.train(m, |_: &Mlp, _: &Path| Ok(()))?,
+        Built::Cnn(m) => run.train(m, |_: &Cnn, _: &Path| Ok(()))?,
+    };
+    write_atomic(
+        &dir.join("result.json"),
+        serde_json::to_string_pretty(&result)?.as_bytes(),
+    )
+}
+
+/// Where a half-finished run starts again. Until checkpoints exist (resuming from the last
+/// finished epoch belongs here), it starts over: what the interrupted attempt wrote goes.
+fn restart(dir: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for file in ["metrics.csv", "model.safetensors", "result.json"] {
+        let path = dir.join(file);
+        if path.exists() {
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// What one run trains on and where it writes.
+struct RunSpec<'a> {
+    args: &'a Args,
+    data: &'a Loaded,
+    splits: &'a Splits,
+    dir: &'a Path,
+    label: &'a str,
+    name: &'a str,
+    model: String,
+    seed: u64,
+}
+
+impl RunSpec<'_> {
+    fn pick(&self, s: &Subset) -> &Dataset {
+        match s.source {
+            Source::Train => &self.data.train,
+            Source::Test => &self.data.test,
+        }
+    }
+
+    /// Trains `model` for the study's epochs, evaluating after each and writing
+    /// `metrics.csv`; `save` writes the model of the best validation epoch (MDPN only: the
+    /// baselines have no model file).
+    fn train<N: Network>(
+        &self,
+        model: N,
+        save: impl Fn(&N, &Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<RunResult> {
+        let args = self.args;
+        let splits = self.splits;
+        let parameters = model.parameter_count();
+        let mut trainer = Trainer::new(model, args.lr, args.batch_size, self.seed)?;
+        let mut metrics = format!("{}\n", crate::commands::train::METRICS_HEADER);
+        let (mut best, mut best_epoch) = (f64::NEG_INFINITY, 0);
+        let mut best_test: Option<Evaluation> = None;
+        let mut best_val = 0.0;
+        let mut train_seconds = 0.0;
+        for epoch in 0..args.epochs {
+            let start = Instant::now();
+            let stats = trainer.train_epoch(
+                self.pick(&splits.train),
+                &splits.train.indices,
+                epoch,
+                |_| {},
+            )?;
+            let seconds_train = start.elapsed().as_secs_f64();
+            train_seconds += seconds_train;
+            let val = evaluate(
+                &trainer.model,
+                self.pick(&splits.validation),
+                &splits.validation.indices,
+                KernelChoice::Fast,
+            )?;
+            let test = evaluate(
+                &trainer.model,
+                self.pick(&splits.test),
+                &splits.test.indices,
+                KernelChoice::Fast,
+            )?;
+            let seconds = start.elapsed().as_secs_f64();
+            let rate = splits.train.indices.len() as f64 / seconds_train;
+            println!(
+                "{}: epoch {}/{}  train acc {:.2}%  val acc {:.2}%  test acc {:.2}%  {:.1}s ({:.0} img/s)",
+                self.label,
+                epoch + 1,
+                args.epochs,
+                100.0 * stats.accuracy,
+                100.0 * val.accuracy,
+                100.0 * test.accuracy,
+                seconds,
+                rate
+            );
+            metrics += &format!(
+                "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
+                epoch + 1,
+                stats.loss,
+                stats.accuracy,
+                val.loss,
+                val.accuracy,
+                test.loss,
+                test.accuracy,
+                seconds,
+                rate
+            );
+            write_atomic(&self.dir.join("metrics.csv"), metrics.as_bytes())?;
+            if val.accuracy > best {
+                best = val.accuracy;
+                best_val = val.accuracy;
+                best_epoch = epoch + 1;
+                best_test = Some(test);
+                save(&trainer.model, &self.dir.join("model.safetensors"))?;
+            }
+        }
+        let test = best_test.expect("at least one epoch");
+        Ok(RunResult {
+            dataset: self.name.to_string(),
+            model: self.model.clone(),
+            seed: self.seed,
+            parameters,
+            model_bytes: 4 * parameters,
+            epochs: args.epochs,
+            best_epoch,
+            val_accuracy: best_val,
+            test_accuracy: test.accuracy,
+            train_seconds,
+            images_per_s: (splits.train.indices.len() * args.epochs) as f64 / train_seconds,
+            class_names: self.data.train.class_names.clone(),
+            confusion: test.confusion,
+        })
+    }
+}

@@ -1,0 +1,457 @@
+//! Pictures of runs and studies with `plotters`, each written as PNG and SVG: learning curves,
+//! confusion-matrix heat maps, per-class accuracy and accuracy against model size.
+//!
+//! Text is drawn with a TrueType font read from disk (Debian: `fonts-dejavu-core`); without one
+//! no picture can be drawn, and [`use_font`] says so instead of failing later.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Context};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::summary::EpochMetrics;
+
+/// Font files tried in order, unless `$MDPN_FONT` names one.
+const FONT_FILES: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+];
+
+/// Family name the pictures use.
+const FONT: &str = "sans-serif";
+
+/// Loads and registers the font once; the error says what is missing.
+pub fn use_font() -> anyhow::Result<()> {
+    static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let candidates: Vec<PathBuf> = match std::env::var_os("MDPN_FONT") {
+                Some(file) => vec![PathBuf::from(file)],
+                None => FONT_FILES.iter().map(PathBuf::from).collect(),
+            };
+            let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+                format!(
+                    "no font to draw pictures with: install the Debian package fonts-dejavu-core or set MDPN_FONT to a .ttf file (looked for {})",
+                    candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            let bytes = fs::read(path).map_err(|e| format!("cannot read font {}: {e}", path.display()))?;
+            // plotters keeps fonts for the life of the program.
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            plotters::style::register_font(FONT, FontStyle::Normal, bytes)
+                .map_err(|_| format!("{} is not a TrueType font", path.display()))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// A drawing error as text (the backends' error types differ).
+fn de<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("cannot draw: {e:?}")
+}
+
+/// Something that can be drawn on any backend.
+pub trait Chart {
+    /// Pixel size.
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()>;
+}
+
+/// Writes `chart` as `<stem>.png` and `<stem>.svg` in `dir`, and returns the SVG text.
+pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> anyhow::Result<String> {
+    use_font()?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
+        chart.draw(&area)?;
+        area.present().map_err(de)?;
+    }
+    let svg_path = dir.join(format!("{stem}.svg"));
+    fs::write(&svg_path, &svg).with_context(|| format!("cannot write {}", svg_path.display()))?;
+    let png_path = dir.join(format!("{stem}.png"));
+    let area = BitMapBackend::new(&png_path, chart.size()).into_drawing_area();
+    chart.draw(&area)?;
+    area.present()
+        .map_err(de)
+        .with_context(|| format!("cannot write {}", png_path.display()))?;
+    Ok(svg)
+}
+
+fn text(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&BLACK)
+}
+
+/// Colour of series `i`.
+fn colour(i: usize) -> RGBColor {
+    const COLOURS: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+    COLOURS[i % COLOURS.len()]
+}
+
+/// Loss and accuracy per epoch on the training, validation and test images.
+pub struct LearningCurves {
+    pub title: String,
+    pub metrics: Vec<EpochMetrics>,
+}
+
+impl Chart for LearningCurves {
+    fn size(&self) -> (u32, u32) {
+        (1000, 420)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        area.fill(&WHITE).map_err(de)?;
+        let area = area
+            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
+            .map_err(de)?;
+        let (left, right) = area.split_horizontally(500);
+        let m = &self.metrics;
+        let epochs = m.len().max(2) as f64;
+        type Pick = fn(&EpochMetrics) -> f64;
+        let panels: [(&DrawingArea<DB, Shift>, &str, [Pick; 3]); 2] = [
+            (
+                &left,
+                "loss",
+                [|e| e.train_loss, |e| e.val_loss, |e| e.test_loss],
+            ),
+            (
+                &right,
+                "accuracy (%)",
+                [
+                    |e| 100.0 * e.train_acc,
+                    |e| 100.0 * e.val_acc,
+                    |e| 100.0 * e.test_acc,
+                ],
+            ),
+        ];
+        for (panel, name, picks) in panels {
+            let values: Vec<f64> = picks.iter().flat_map(|p| m.iter().map(p)).collect();
+            let (lo, hi) = values
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            let pad = ((hi - lo) * 0.1).max(1e-3);
+            let (lo, hi) = if values.is_empty() {
+                (0.0, 1.0)
+            } else {
+                (lo - pad, hi + pad)
+            };
+            let mut chart = ChartBuilder::on(panel)
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(55)
+                .build_cartesian_2d(1f64..epochs, lo..hi)
+                .map_err(de)?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc(name)
+                .x_labels(m.len().clamp(2, 12))
+                .x_label_formatter(&|v| {
+                    if (v - v.round()).abs() < 1e-9 {
+                        format!("{v:.0}")
+                    } else {
+                        String::new()
+                    }
+                })
+                .label_style(text(13))
+                .axis_desc_style(text(14))
+                .draw()
+                .map_err(de)?;
+            for (i, (pick, label)) in picks
+                .iter()
+                .zip(["train", "validation", "test"])
+                .enumerate()
+            {
+                let c = colour(i);
+                chart
+                    .draw_series(
+                        LineSeries::new(
+                            m.iter().map(|e| (e.epoch as f64, pick(e))),
+                            c.stroke_width(2),
+                        )
+                        .point_size(3),
+                    )
+                    .map_err(de)?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .label_font(text(13))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                // Loss falls and accuracy rises: the legend goes where the curves are not.
+                .position(if name == "loss" {
+                    SeriesLabelPosition::UpperRight
+                } else {
+                    SeriesLabelPosition::LowerRight
+                })
+                .draw()
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+}
+
+/// The coordinate range of `n` classes: plotters' integer ranges include their end.
+fn classes(n: usize) -> std::ops::Range<i32> {
+    0..n as i32 - 1
+}
+
+/// A confusion matrix as a heat map: rows are true classes, columns predictions, the colour
+/// the share of the row, the number the count of images.
+pub struct Confusion {
+    pub title: String,
+    pub class_names: Vec<String>,
+    pub confusion: Vec<u64>,
+}
+
+impl Chart for Confusion {
+    fn size(&self) -> (u32, u32) {
+        (760, 700)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        area.fill(&WHITE).map_err(de)?;
+        let area = area
+            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
+            .map_err(de)?;
+        let n = self.class_names.len();
+        let names = &self.class_names;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(15)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
+            .build_cartesian_2d(classes(n).into_segmented(), classes(n).into_segmented())
+            .map_err(de)?;
+        // Row 0 at the top: the y coordinate of true class t is n - 1 - t.
+        let name_of = |v: &SegmentValue<i32>, flip: bool| match v {
+            SegmentValue::CenterOf(i) => {
+                let i = if flip { n as i32 - 1 - i } else { *i };
+                names.get(i as usize).cloned().unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted")
+            .y_desc("true")
+            .x_labels(n)
+            .y_labels(n)
+            .label_style(text(12))
+            .axis_desc_style(text(14))
+            .x_label_formatter(&|v| name_of(v, false))
+            .y_label_formatter(&|v| name_of(v, true))
+            .draw()
+            .map_err(de)?;
+        let mut cells = Vec::new();
+        let mut labels = Vec::new();
+        for t in 0..n {
+            let row = &self.confusion[t * n..][..n];
+            let total = row.iter().sum::<u64>().max(1) as f64;
+            for (p, &count) in row.iter().enumerate() {
+                let share = count as f64 / total;
+                // White to dark blue.
+                let mix = |full: u8| (255.0 - share * (255.0 - full as f64)) as u8;
+                let fill = RGBColor(mix(8), mix(48), mix(107));
+                let y = (n - 1 - t) as i32;
+                let x = p as i32;
+                cells.push(Rectangle::new(
+                    [
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y + 1)),
+                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y)),
+                    ],
+                    fill.filled(),
+                ));
+                let ink = if share > 0.5 { WHITE } else { BLACK };
+                labels.push(Text::new(
+                    count.to_string(),
+                    (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y)),
+                    (FONT, 13)
+                        .into_font()
+                        .color(&ink)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ));
+            }
+        }
+        chart.draw_series(cells).map_err(de)?;
+        chart.draw_series(labels).map_err(de)?;
+        Ok(())
+    }
+}
+
+/// Test accuracy of every class, one bar per model.
+pub struct PerClass {
+    pub title: String,
+    pub class_names: Vec<String>,
+    /// Model name and its accuracy per class (0–1).
+    pub models: Vec<(String, Vec<f64>)>,
+}
+
+impl Chart for PerClass {
+    fn size(&self) -> (u32, u32) {
+        (1000, 460)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        area.fill(&WHITE).map_err(de)?;
+        let area = area
+            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
+            .map_err(de)?;
+        let n = self.class_names.len();
+        let names = &self.class_names;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(55)
+            .build_cartesian_2d(classes(n).into_segmented(), 0f64..118.0)
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .y_desc("test accuracy (%)")
+            .label_style(text(12))
+            .axis_desc_style(text(14))
+            .draw()
+            .map_err(de)?;
+        // Each class's segment is split into one slot per model, with a gap on both sides;
+        // bars are drawn in pixels on the plotting area.
+        let plot = chart.plotting_area();
+        let (xr, yr) = plot.get_pixel_range();
+        let (w, h) = ((xr.end - xr.start) as f64, (yr.end - yr.start) as f64);
+        let bare = plot.strip_coord_spec();
+        let slots = self.models.len().max(1) as f64;
+        let seg = w / n.max(1) as f64;
+        let bar = seg * 0.8 / slots;
+        let y_of = |acc: f64| (h * (1.0 - 100.0 * acc / 118.0)) as i32;
+        for (m, (_, accs)) in self.models.iter().enumerate() {
+            let c = colour(m);
+            for (class, &acc) in accs.iter().enumerate() {
+                let x0 = seg * class as f64 + seg * 0.1 + bar * m as f64;
+                bare.draw(&Rectangle::new(
+                    [(x0 as i32, y_of(acc)), ((x0 + bar) as i32 - 1, y_of(0.0))],
+                    c.filled(),
+                ))
+                .map_err(de)?;
+            }
+        }
+        // Legend above the bars (the axis runs past 100 %), entries left to right, wrapping.
+        let (mut lx, mut ly) = (10, 6);
+        for (m, (model, _)) in self.models.iter().enumerate() {
+            let width = 34 + 7 * model.chars().count() as i32;
+            if lx + width > w as i32 && lx > 10 {
+                (lx, ly) = (10, ly + 20);
+            }
+            bare.draw(&Rectangle::new(
+                [(lx, ly), (lx + 14, ly + 14)],
+                colour(m).filled(),
+            ))
+            .map_err(de)?;
+            bare.draw(&Text::new(model.clone(), (lx + 20, ly), text(13)))
+                .map_err(de)?;
+            lx += width;
+        }
+        Ok(())
+    }
+}
+
+/// Mean test accuracy (± standard deviation over seeds) against parameter count.
+pub struct AccuracyVsSize {
+    pub title: String,
+    /// Model name, parameters, mean and standard deviation of the accuracy (0–1).
+    pub models: Vec<(String, usize, f64, f64)>,
+}
+
+impl Chart for AccuracyVsSize {
+    fn size(&self) -> (u32, u32) {
+        (800, 500)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        area.fill(&WHITE).map_err(de)?;
+        let area = area
+            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
+            .map_err(de)?;
+        let params = self.models.iter().map(|m| m.1 as f64);
+        let lo_p = params.clone().fold(f64::INFINITY, f64::min).max(1.0);
+        let hi_p = params.fold(1.0, f64::max);
+        let accs = self.models.iter().flat_map(|m| [m.2 - m.3, m.2 + m.3]);
+        let lo_a = accs.clone().fold(1.0, f64::min);
+        let hi_a = accs.fold(0.0, f64::max);
+        let pad = ((hi_a - lo_a) * 0.15).max(0.005);
+        let mut chart = ChartBuilder::on(&area)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(
+                (lo_p / 2.0..hi_p * 2.0).log_scale(),
+                100.0 * (lo_a - pad)..100.0 * (hi_a + pad),
+            )
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .x_desc("parameters (log scale)")
+            .y_desc("test accuracy (%)")
+            .x_label_formatter(&|v| {
+                if *v >= 1e6 {
+                    format!("{:.1}M", v / 1e6)
+                } else {
+                    format!("{:.0}k", v / 1e3)
+                }
+            })
+            .label_style(text(12))
+            .axis_desc_style(text(14))
+            .draw()
+            .map_err(de)?;
+        for (i, (name, p, mean, std)) in self.models.iter().enumerate() {
+            let c = colour(i);
+            let x = *p as f64;
+            chart
+                .draw_series([
+                    ErrorBar::new_vertical(
+                        x,
+                        100.0 * (mean - std),
+                        100.0 * mean,
+                        100.0 * (mean + std),
+                        c.stroke_width(2),
+                        10,
+                    )
+                    .into_dyn(),
+                    Circle::new((x, 100.0 * mean), 5, c.filled()).into_dyn(),
+                ])
+                .map_err(de)?;
+            chart
+                .draw_series([Text::new(
+                    name.clone(),
+                    (x, 100.0 * mean),
+                    text(13).pos(Pos::new(HPos::Left, VPos::Bottom)),
+                )])
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,307 @@
+//! What a finished run leaves (`result.json`, `metrics.csv`) and the study's summary table:
+//! mean ± standard deviation over seeds of every (data set, model).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one finished run, written last to its folder: a run without it is unfinished.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub dataset: String,
+    /// Model name: `mdpn`, `mlp`, `cnn`, or an MDPN variant such as `mdpn[synapse=sigmoid]`.
+    pub model: String,
+    pub seed: u64,
+    pub parameters: usize,
+    /// Size of the parameters as f32.
+    pub model_bytes: usize,
+    pub epochs: usize,
+    /// Epoch (from 1) of the best validation accuracy, whose test accuracy is reported.
+    pub best_epoch: usize,
+    pub val_accuracy: f64,
+    pub test_accuracy: f64,
+    /// Time spent in training epochs (evaluation excluded), and training images per second.
+    pub train_seconds: f64,
+    pub images_per_s: f64,
+    pub class_names: Vec<String>,
+    /// Test confusion matrix at the best epoch, `[true * classes + predicted]`.
+    pub confusion: Vec<u64>,
+}
+
+impl RunResult {
+    /// Test accuracy of every class at the best epoch.
+    pub fn per_class(&self) -> Vec<f64> {
+        let n = self.class_names.len();
+        (0..n)
+            .map(|t| {
+                let row = &self.confusion[t * n..][..n];
+                let total: u64 = row.iter().sum();
+                if total == 0 {
+                    0.0
+                } else {
+                    row[t] as f64 / total as f64
+                }
+            })
+            .collect()
+    }
+}
+
+/// One epoch of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub val_loss: f64,
+    pub val_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+}
+
+/// Reads a run's `metrics.csv` (as `mdpn train` and `mdpn study` write it).
+pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|f| f.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{} line {}: not a row of numbers", path.display(), n + 1))?;
+        anyhow::ensure!(
+            v.len() >= 7,
+            "{} line {}: expected at least 7 columns, found {}",
+            path.display(),
+            n + 1,
+            v.len()
+        );
+        rows.push(EpochMetrics {
+            epoch: v[0] as usize,
+            train_loss: v[1],
+            train_acc: v[2],
+            val_loss: v[3],
+            val_acc: v[4],
+            test_loss: v[5],
+            test_acc: v[6],
+        });
+    }
+    Ok(rows)
+}
+
+/// A finished run and its folder.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub dir: PathBuf,
+    pub result: RunResult,
+}
+
+/// The finished runs under a study's `runs/` folder, by data set, model and seed.
+pub fn finished_runs(study: &Path) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    let root = study.join("runs");
+    let list = |dir: &Path| -> anyhow::Result<Vec<PathBuf>> {
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut v: Vec<PathBuf> = fs::read_dir(dir)
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    for dataset in list(&root)? {
+        for model in list(&dataset)? {
+            for run in list(&model)? {
+                let path = run.join("result.json");
+                if !path.exists() {
+                    continue;
+                }
+                let text = fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let result: RunResult = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a run result", path.display()))?;
+                runs.push(Run { dir: run, result });
+            }
+        }
+    }
+    runs.sort_by(|a, b| {
+        let key = |r: &RunResult| (r.dataset.clone(), model_order(&r.model), r.seed);
+        key(&a.result).cmp(&key(&b.result))
+    });
+    Ok(runs)
+}
+
+/// Sort key of a model name: MDPN and its variants first, then the baselines.
+fn model_order(model: &str) -> (u8, String) {
+    let rank = match model {
+        "mdpn" => 0,
+        m if m.starts_with("mdpn") => 1,
+        "mlp" => 2,
+        "cnn" => 3,
+        _ => 4,
+    };
+    (rank, model.to_string())
+}
+
+/// One line of the summary: a model on a data set over its seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub dataset: String,
+    pub model: String,
+    pub runs: usize,
+    pub seeds: Vec<u64>,
+    pub test_accuracy_mean: f64,
+    /// Sample standard deviation (0 for a single run).
+    pub test_accuracy_std: f64,
+    pub best_epoch_mean: f64,
+    pub train_seconds_mean: f64,
+    pub images_per_s_mean: f64,
+    pub parameters: usize,
+    pub model_bytes: usize,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn std_dev(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(v);
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// The summary rows of some finished runs (sorted as [`finished_runs`] returns them).
+pub fn summarise(runs: &[Run]) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut groups: Vec<Vec<&RunResult>> = Vec::new();
+    for run in runs {
+        let r = &run.result;
+        match groups
+            .iter_mut()
+            .find(|g| g[0].dataset == r.dataset && g[0].model == r.model)
+        {
+            Some(g) => g.push(r),
+            None => groups.push(vec![r]),
+        }
+    }
+    for g in groups {
+        let of = |f: fn(&RunResult) -> f64| g.iter().map(|r| f(r)).collect::<Vec<f64>>();
+        let acc = of(|r| r.test_accuracy);
+        rows.push(Row {
+            dataset: g[0].dataset.clone(),
+            model: g[0].model.clone(),
+            runs: g.len(),
+            seeds: g.iter().map(|r| r.seed).collect(),
+            test_accuracy_mean: mean(&acc),
+            test_accuracy_std: std_dev(&acc),
+            best_epoch_mean: mean(&of(|r| r.best_epoch as f64)),
+            train_seconds_mean: mean(&of(|r| r.train_seconds)),
+            images_per_s_mean: mean(&of(|r| r.images_per_s)),
+            parameters: g[0].parameters,
+            model_bytes: g[0].model_bytes,
+        });
+    }
+    rows
+}
+
+/// Bytes in a short human form.
+pub fn bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{:.2} MiB", n as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// Header and cells of the summary table, as shown in Markdown and HTML.
+pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "Data set",
+        "Model",
+        "Runs",
+        "Test accuracy (%)",
+        "Best epoch",
+        "Training time (s)",
+        "Images/s",
+        "Parameters",
+        "Size (f32)",
+    ];
+    let cells = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.dataset.clone(),
+                r.model.clone(),
+                r.runs.to_string(),
+                format!(
+                    "{:.2} ± {:.2}",
+                    100.0 * r.test_accuracy_mean,
+                    100.0 * r.test_accuracy_std
+                ),
+                format!("{:.1}", r.best_epoch_mean),
+                format!("{:.1}", r.train_seconds_mean),
+                format!("{:.0}", r.images_per_s_mean),
+                r.parameters.to_string(),
+                bytes(r.model_bytes),
+            ]
+        })
+        .collect();
+    (header, cells)
+}
+
+/// The summary as a Markdown table.
+pub fn markdown(rows: &[Row]) -> String {
+    let (header, cells) = table(rows);
+    let mut s = format!("| {} |\n", header.join(" | "));
+    s += &format!(
+        "|{}\n",
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i < 2 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
+    for row in cells {
+        s += &format!("| {} |\n", row.join(" | "));
+    }
+    s
+}
+
+/// The summary as CSV, numbers unrounded.
+pub fn csv(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes\n",
+    );
+    for r in rows {
+        s += &format!(
+            "{},{},{},{:.6},{:.6},{:.2},{:.3},{:.1},{},{}\n",
+            csv_field(&r.dataset),
+            csv_field(&r.model),
+            r.runs,
+            r.test_accuracy_mean,
+            r.test_accuracy_std,
+            r.best_epoch_mean,
+            r.train_seconds_mean,
+            r.images_per_s_mean,
+            r.parameters,
+            r.model_bytes
+        );
+    }
+    s
+}
+
+/// A CSV field, quoted when it holds a comma or quote.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

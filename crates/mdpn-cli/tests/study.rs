@@ -1,0 +1,415 @@
+//! `mdpn study` and `mdpn report` end to end on two small IDX data sets that the test writes:
+//! tables, pictures and report, and an interrupted study finishing only its missing runs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn mdpn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .output()
+        .expect("run mdpn")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = mdpn(args);
+    assert!(
+        out.status.success(),
+        "mdpn {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// An IDX folder of `side`×`side` images: class `c` is a bright square in one of the corners
+/// (cycling), on noise. Pseudo-random, the same for the same `seed`.
+fn write_idx_set(
+    dir: &Path,
+    name: &str,
+    classes: u8,
+    side: u32,
+    train: u32,
+    test: u32,
+    seed: u32,
+) -> PathBuf {
+    let folder = dir.join(name);
+    fs::create_dir_all(&folder).unwrap();
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    for (prefix, n) in [("train", train), ("t10k", test)] {
+        let mut images = vec![0, 0, 8, 3];
+        images.extend(n.to_be_bytes());
+        images.extend(side.to_be_bytes());
+        images.extend(side.to_be_bytes());
+        let mut labels = vec![0, 0, 8, 1];
+        labels.extend(n.to_be_bytes());
+        for i in 0..n {
+            let label = (i % classes as u32) as u8;
+            let (qy, qx) = ((label / 2) % 2, label % 2);
+            let bright = label >= 4;
+            for y in 0..side {
+                for x in 0..side {
+                    let inside = (y * 2 / side) as u8 == qy && (x * 2 / side) as u8 == qx;
+                    let base: u32 = if inside {
+                        if bright {
+                            250
+                        } else {
+                            170
+                        }
+                    } else {
+                        20
+                    };
+                    images.push((base + next() % 50).min(255) as u8);
+                }
+            }
+            labels.push(label);
+        }
+        fs::write(folder.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        fs::write(folder.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+    folder
+}
+
+fn assert_png(path: &Path) {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        img.width() >= 600 && img.height() >= 400,
+        "{}",
+        path.display()
+    );
+    // Not a blank canvas: some pixels are dark (text, axes) and some coloured.
+    let rgb = img.to_rgb8();
+    let dark = rgb.pixels().filter(|p| p.0.iter().all(|&v| v < 80)).count();
+    let coloured = rgb
+        .pixels()
+        .filter(|p| p.0.iter().max().unwrap() - p.0.iter().min().unwrap() > 60)
+        .count();
+    assert!(
+        dark > 200 && coloured > 200,
+        "{} looks empty",
+        path.display()
+    );
+}
+
+fn assert_svg(path: &Path, contains: &str) {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(text.trim_start().starts_with("<svg"), "{}", path.display());
+    assert!(text.trim_end().ends_with("</svg>"), "{}", path.display());
+    assert!(
+        text.contains(contains),
+        "{} lacks {contains}",
+        path.display()
+    );
+}
+
+fn result_files(study: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![study.join("runs")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap() == "result.json" {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn study_writes_tables_pictures_and_report_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = write_idx_set(tmp.path(), "corners", 4, 16, 160, 80, 1);
+    let b = write_idx_set(tmp.path(), "shades", 6, 16, 180, 90, 2);
+    let sets = format!("{},{}", a.display(), b.display());
+    let study = tmp.path().join("study");
+    let out = study.to_str().unwrap();
+    let args = [
+        "study",
+        "--datasets",
+        &sets,
+        "--models",
+        "mdpn,mlp,cnn",
+        "--ablate",
+        "synapse=sigmoid",
+        "--runs",
+        "2",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.005",
+        "--out",
+        out,
+    ];
+    let log = ok(&args);
+    let models = ["mdpn", "mdpn[synapse=sigmoid]", "mlp", "cnn"];
+    assert_eq!(result_files(&study).len(), 2 * 4 * 2, "{log}");
+
+    // Tables: one row per (data set, model), over both seeds.
+    let md = fs::read_to_string(study.join("summary.md")).unwrap();
+    let csv = fs::read_to_string(study.join("summary.csv")).unwrap();
+    let rows = json(&study.join("summary.json"));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 8, "{md}");
+    assert_eq!(csv.lines().count(), 9, "{csv}");
+    for set in ["corners", "shades"] {
+        for model in models {
+            let row = rows
+                .iter()
+                .find(|r| r["dataset"] == set && r["model"] == model)
+                .unwrap_or_else(|| panic!("no row {set} {model}:\n{md}"));
+            assert_eq!(row["runs"], 2);
+            let acc = row["test_accuracy_mean"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&acc));
+            assert!(row["parameters"].as_u64().unwrap() > 0);
+            assert_eq!(
+                row["model_bytes"].as_u64(),
+                row["parameters"].as_u64().map(|p| 4 * p)
+            );
+            assert!(md.contains(&format!("| {set} | {model} | 2 | ")), "{md}");
+        }
+    }
+    // The easy set is learnt, by MDPN and the baselines alike.
+    for model in ["mdpn", "mlp", "cnn"] {
+        let row = rows
+            .iter()
+            .find(|r| r["dataset"] == "corners" && r["model"] == model)
+            .unwrap();
+        assert!(
+            row["test_accuracy_mean"].as_f64().unwrap() > 0.6,
+            "{model}: {md}"
+        );
+    }
+    // The MLP is about MDPN's size; LeNet smaller.
+    let params = |m: &str| {
+        rows.iter()
+            .find(|r| r["dataset"] == "corners" && r["model"] == m)
+            .unwrap()["parameters"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((params("mlp") / params("mdpn") - 1.0).abs() < 0.05);
+
+    // Pictures, PNG and SVG.
+    let figures = study.join("figures");
+    for set in ["corners", "shades"] {
+        for stem in ["accuracy-vs-size", "per-class"] {
+            assert_png(&figures.join(format!("{set}-{stem}.png")));
+            assert_svg(&figures.join(format!("{set}-{stem}.svg")), "mlp");
+        }
+        for folder in ["mdpn", "mdpn_synapse-sigmoid", "mlp", "cnn"] {
+            assert_png(&figures.join(format!("{set}-{folder}-curves.png")));
+            assert_svg(&figures.join(format!("{set}-{folder}-curves.svg")), "epoch");
+            assert_png(&figures.join(format!("{set}-{folder}-confusion.png")));
+            assert_svg(
+                &figures.join(format!("{set}-{folder}-confusion.svg")),
+                "predicted",
+            );
+        }
+    }
+    // The report holds the tables and the pictures inline, nothing from outside.
+    let html = fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("<table>") && html.matches("<svg").count() >= 2 * (2 + 4 * 2));
+    for name in [
+        "corners",
+        "shades",
+        "mdpn[synapse=sigmoid]",
+        "mlp",
+        "cnn",
+        "± ",
+    ] {
+        assert!(html.contains(name), "report lacks {name}");
+    }
+    assert!(!html.contains("src=\"http") && !html.contains("<img src=\"figures"));
+
+    // A second run of the same study trains nothing.
+    let again = ok(&args);
+    assert_eq!(
+        again.matches("finished before, skipped").count(),
+        16,
+        "{again}"
+    );
+    assert!(!again.contains("epoch 1/"), "{again}");
+
+    // The same study under other settings is refused, not mixed in.
+    let mut other = args.to_vec();
+    let epochs = other.iter().position(|&a| a == "--epochs").unwrap() + 1;
+    other[epochs] = "3";
+    let err = mdpn(&other);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("other settings"));
+
+    // `mdpn report` on one run folder.
+    let run = study.join("runs/corners/cnn/seed1");
+    ok(&["report", run.to_str().unwrap()]);
+    let page = fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(page.contains("<svg") && page.contains("Test accuracy (%)"));
+    assert_png(&run.join("figures/run-confusion.png"));
+}
+
+#[test]
+fn interrupted_study_finishes_only_the_missing_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 200, 80, 3);
+    let study = tmp.path().join("study");
+    let args = [
+        "study".to_string(),
+        "--datasets".into(),
+        set.display().to_string(),
+        "--models".into(),
+        "mlp,cnn".into(),
+        "--runs".into(),
+        "4".into(),
+        "--epochs".into(),
+        "3".into(),
+        "--batch-size".into(),
+        "16".into(),
+        "--out".into(),
+        study.display().to_string(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the first run has finished.
+    let start = Instant::now();
+    while result_files(&study).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no run finished"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let finished = result_files(&study);
+    assert!(!finished.is_empty() && finished.len() < 8, "{finished:?}");
+    assert!(!study.join("report.html").exists());
+    let before: Vec<(PathBuf, String)> = finished
+        .iter()
+        .map(|p| (p.clone(), fs::read_to_string(p).unwrap()))
+        .collect();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        log.matches("finished before, skipped").count(),
+        finished.len(),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("epoch 3/3").count(),
+        8 - finished.len(),
+        "{log}"
+    );
+    assert_eq!(result_files(&study).len(), 8);
+    for (path, text) in before {
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            text,
+            "{} was redone",
+            path.display()
+        );
+    }
+    assert!(study.join("report.html").exists());
+    let rows = json(&study.join("summary.json"));
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert!(rows.as_array().unwrap().iter().all(|r| r["runs"] == 4));
+}
+
+#[test]
+fn bad_ablations_and_folders_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 20, 10, 3);
+    let out = tmp.path().join("s");
+    for (ablate, says) in [
+        ("colour=red", "unknown setting `colour`"),
+        ("window=five", "`five` is not a valid value"),
+        ("synapse=tanh", "unknown synapse function `tanh`"),
+        ("integration", "expected KEY=V1,V2"),
+    ] {
+        let r = mdpn(&[
+            "study",
+            "--datasets",
+            set.to_str().unwrap(),
+            "--ablate",
+            ablate,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && err.contains(says), "{ablate}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    let r = mdpn(&["report", tmp.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("neither a study folder"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_a_font_the_tables_and_report_are_still_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 40, 20, 5);
+    let study = tmp.path().join("study");
+    let out = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args([
+            "study",
+            "--datasets",
+            set.to_str().unwrap(),
+            "--models",
+            "mlp",
+            "--runs",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            study.to_str().unwrap(),
+        ])
+        .env("MDPN_FONT", tmp.path().join("no-such-font.ttf"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("pictures left out") && stderr.contains("fonts-dejavu-core"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    assert!(study.join("summary.md").exists());
+    let html = fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("Pictures left out") && !html.contains("<svg"));
+    assert!(html.contains("<td>mlp</td>"));
+    assert!(!study.join("figures").exists());
+}

@@ -1,0 +1,390 @@
+//! A small LeNet-style convolutional network: (convolution + ReLU + 2×2 max pool)* →
+//! (Linear + ReLU)* → Linear → softmax. The first convolution pads to keep the image size
+//! (LeNet-5 on 28×28 digits), the others do not pad. Activations are kept channel-last
+//! `(B, H, W, C)`, so that a convolution is one matrix product of the image patches (im2col)
+//! with the filters, and its backward pass one product the other way and a scatter (col2im).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{check_normalisation, inputs, relu, relu_backward};
+use crate::axon;
+use crate::error::{Error, Result};
+use crate::linear::Linear;
+use crate::model::{Images, KernelChoice, Step};
+use crate::network::Network;
+use crate::parallel;
+
+/// The shape of a LeNet-style network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CnnConfig {
+    pub channels: usize,
+    pub image_size: usize,
+    /// Output channels of each convolution.
+    pub conv: Vec<usize>,
+    /// Side of the square convolution kernels.
+    pub kernel: usize,
+    /// Widths of the hidden fully connected layers.
+    pub fc: Vec<usize>,
+    pub classes: usize,
+    /// Input normalisation: `x = (u8/255 - mean) / std`.
+    pub mean: f32,
+    pub std: f32,
+}
+
+impl CnnConfig {
+    /// LeNet-5's widths: convolutions of 6 and 16 filters of 5×5, layers of 120 and 84.
+    pub fn lenet(
+        channels: usize,
+        image_size: usize,
+        classes: usize,
+        mean: f32,
+        std: f32,
+    ) -> CnnConfig {
+        CnnConfig {
+            channels,
+            image_size,
+            conv: vec![6, 16],
+            kernel: 5,
+            fc: vec![120, 84],
+            classes,
+            mean,
+            std,
+        }
+    }
+
+    /// Shape of every convolution: (input side, padding, output side before the pool,
+    /// input channels, output channels).
+    fn convs(&self) -> Vec<ConvShape> {
+        let mut side = self.image_size;
+        let mut cin = self.channels;
+        let mut out = Vec::new();
+        for (i, &cout) in self.conv.iter().enumerate() {
+            let pad = if i == 0 { self.kernel / 2 } else { 0 };
+            let conv_side = (side + 2 * pad + 1).saturating_sub(self.kernel);
+            out.push(ConvShape {
+                side,
+                pad,
+                conv_side,
+                cin,
+                cout,
+            });
+            side = conv_side / 2;
+            cin = cout;
+        }
+        out
+    }
+
+    /// Width of the flattened output of the last pool.
+    fn flat(&self) -> usize {
+        match self.convs().last() {
+            Some(s) => (s.conv_side / 2) * (s.conv_side / 2) * s.cout,
+            None => self.channels * self.image_size * self.image_size,
+        }
+    }
+}
+
+/// One convolution's sizes.
+#[derive(Clone, Copy, Debug)]
+struct ConvShape {
+    side: usize,
+    pad: usize,
+    conv_side: usize,
+    cin: usize,
+    cout: usize,
+}
+
+/// A LeNet-style classifier. `layers` holds the convolutions (weights `(out, k·k·in)` in
+/// (row, column, channel) order) and then the fully connected layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cnn {
+    pub config: CnnConfig,
+    pub layers: Vec<Linear>,
+}
+
+/// What the forward pass keeps for the backward pass.
+struct Trace {
+    /// Per convolution: the patches, the ReLU output and the winners of the pool.
+    patches: Vec<Vec<f32>>,
+    conv_out: Vec<Vec<f32>>,
+    winners: Vec<Vec<u32>>,
+    /// Input of every fully connected layer, then the logits.
+    acts: Vec<Vec<f32>>,
+}
+
+impl Cnn {
+    /// Layers initialised as PyTorch does (`Conv2d` and `Linear` draw from the same
+    /// U(−1/√fan_in, 1/√fan_in)); the same seed gives the same model.
+    pub fn new(config: CnnConfig, seed: u64) -> Result<Cnn> {
+        check_normalisation(config.mean, config.std)?;
+        let bad = |msg: String| Err(Error::Config(msg));
+        if config.channels == 0
+            || config.kernel == 0
+            || config.classes < 2
+            || config.conv.contains(&0)
+            || config.fc.contains(&0)
+        {
+            return bad(format!(
+                "a CNN needs channels, kernel and widths of at least 1 and 2 classes, got {config:?}"
+            ));
+        }
+        if let Some(s) = config.convs().iter().find(|s| s.conv_side < 2) {
+            return bad(format!(
+                "a {0}x{0} input is too small for a {1}x{1} convolution and a 2x2 pool",
+                s.side, config.kernel
+            ));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let k2 = config.kernel * config.kernel;
+        let mut layers: Vec<Linear> = config
+            .convs()
+            .iter()
+            .map(|s| Linear::init(k2 * s.cin, s.cout, &mut rng))
+            .collect();
+        let mut widths = vec![config.flat()];
+        widths.extend(&config.fc);
+        widths.push(config.classes);
+        layers.extend(
+            widths
+                .windows(2)
+                .map(|w| Linear::init(w[0], w[1], &mut rng)),
+        );
+        Ok(Cnn { config, layers })
+    }
+
+    fn normalisation(&self) -> (f32, f32) {
+        (self.config.mean, self.config.std)
+    }
+
+    /// `(B, C, H, W)` → `(B, H, W, C)`.
+    fn channels_last(&self, x: Vec<f32>) -> Vec<f32> {
+        let (c, s) = (self.config.channels, self.config.image_size);
+        if c == 1 {
+            return x;
+        }
+        let mut out = vec![0.0; x.len()];
+        for (img, o) in x
+            .chunks_exact(c * s * s)
+            .zip(out.chunks_exact_mut(c * s * s))
+        {
+            for ch in 0..c {
+                for p in 0..s * s {
+                    o[p * c + ch] = img[ch * s * s + p];
+                }
+            }
+        }
+        out
+    }
+
+    fn forward(&self, x: Vec<f32>) -> Trace {
+        let k = self.config.kernel;
+        let shapes = self.config.convs();
+        let mut trace = Trace {
+            patches: Vec::new(),
+            conv_out: Vec::new(),
+            winners: Vec::new(),
+            acts: Vec::new(),
+        };
+        let mut x = self.channels_last(x);
+        for (s, layer) in shapes.iter().zip(&self.layers) {
+            let patches = im2col(&x, s, k);
+            let mut y = layer.forward(&patches);
+            relu(&mut y);
+            let (pooled, winners) = max_pool(&y, s.conv_side, s.cout);
+            trace.patches.push(patches);
+            trace.conv_out.push(y);
+            trace.winners.push(winners);
+            x = pooled;
+        }
+        let fc = &self.layers[shapes.len()..];
+        trace.acts.push(x);
+        for (i, layer) in fc.iter().enumerate() {
+            let mut y = layer.forward(trace.acts.last().expect("input"));
+            if i + 1 < fc.len() {
+                relu(&mut y);
+            }
+            trace.acts.push(y);
+        }
+        trace
+    }
+}
+
+/// Patches of a batch `(B, side, side, cin)` for a `k × k` convolution: `(B·out·out, k·k·cin)`,
+/// zero outside the image.
+fn im2col(x: &[f32], s: &ConvShape, k: usize) -> Vec<f32> {
+    let (side, o, cin) = (s.side, s.conv_side, s.cin);
+    let row = k * k * cin;
+    let batch = x.len() / (side * side * cin);
+    let mut patches = vec![0.0; batch * o * o * row];
+    parallel::for_each_chunk(&mut patches, o * o * row, |b, out| {
+        let img = &x[b * side * side * cin..][..side * side * cin];
+        for oy in 0..o {
+            for ox in 0..o {
+                let p = &mut out[(oy * o + ox) * row..][..row];
+                for ky in 0..k {
+                    let y = (oy + ky) as isize - s.pad as isize;
+                    if y < 0 || y >= side as isize {
+                        continue;
+                    }
+                    for kx in 0..k {
+                        let xx = (ox + kx) as isize - s.pad as isize;
+                        if xx < 0 || xx >= side as isize {
+                            continue;
+                        }
+                        let src = (y as usize * side + xx as usize) * cin;
+                        p[(ky * k + kx) * cin..][..cin].copy_from_slice(&img[src..src + cin]);
+                    }
+                }
+            }
+        }
+    });
+    patches
+}
+
+/// Adds the gradient of the patches back onto the pixels they came from: `(B, side, side, cin)`.
+fn col2im(dpatches: &[f32], s: &ConvShape, k: usize, batch: usize) -> Vec<f32> {
+    let (side, o, cin) = (s.side, s.conv_side, s.cin);
+    let row = k * k * cin;
+    let mut dx = vec![0.0; batch * side * side * cin];
+    parallel::for_each_chunk(&mut dx, side * side * cin, |b, img| {
+        let dp = &dpatches[b * o * o * row..][..o * o * row];
+        for oy in 0..o {
+            for ox in 0..o {
+                let p = &dp[(oy * o + ox) * row..][..row];
+                for ky in 0..k {
+                    let y = (oy + ky) as isize - s.pad as isize;
+                    if y < 0 || y >= side as isize {
+                        continue;
+                    }
+                    for kx in 0..k {
+                        let xx = (ox + kx) as isize - s.pad as isize;
+                        if xx < 0 || xx >= side as isize {
+                            continue;
+                        }
+                        let dst = (y as usize * side + xx as usize) * cin;
+                        for (d, g) in img[dst..dst + cin]
+                            .iter_mut()
+                            .zip(&p[(ky * k + kx) * cin..])
+                        {
+                            *d += g;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+/// 2×2 max pool, stride 2, floor, of `(B, side, side, c)`; ties go to the first in row-major
+/// order. Returns the pooled values and the index in `x` of each winner.
+fn max_pool(x: &[f32], side: usize, c: usize) -> (Vec<f32>, Vec<u32>) {
+    let p = side / 2;
+    let batch = x.len() / (side * side * c);
+    let mut pooled = vec![0.0; batch * p * p * c];
+    let mut winners = vec![0u32; pooled.len()];
+    for b in 0..batch {
+        for py in 0..p {
+            for px in 0..p {
+                for ch in 0..c {
+                    let out = ((b * p + py) * p + px) * c + ch;
+                    let mut best = f32::NEG_INFINITY;
+                    let mut at = 0;
+                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let i = ((b * side + 2 * py + dy) * side + 2 * px + dx) * c + ch;
+                        if x[i] > best {
+                            best = x[i];
+                            at = i;
+                        }
+                    }
+                    pooled[out] = best;
+                    winners[out] = at as u32;
+                }
+            }
+        }
+    }
+    (pooled, winners)
+}
+
+impl Network for Cnn {
+    type Params = Vec<Linear>;
+
+    fn kind(&self) -> &'static str {
+        "cnn"
+    }
+    fn classes(&self) -> usize {
+        self.config.classes
+    }
+    fn image_len(&self) -> usize {
+        self.config.channels * self.config.image_size * self.config.image_size
+    }
+    fn params(&self) -> &Vec<Linear> {
+        &self.layers
+    }
+    fn params_mut(&mut self) -> &mut Vec<Linear> {
+        &mut self.layers
+    }
+
+    fn step(&self, images: Images, labels: &[u32], _: KernelChoice) -> Result<Step<Vec<Linear>>> {
+        let classes = self.config.classes;
+        let x = inputs(
+            images,
+            self.image_len(),
+            Some(labels),
+            classes,
+            self.normalisation(),
+        )?;
+        let batch = labels.len();
+        let trace = self.forward(x);
+        let (loss, mut dy, correct) =
+            axon::cross_entropy(trace.acts.last().expect("logits"), labels, classes);
+        let mut grads: Vec<Linear> = self
+            .layers
+            .iter()
+            .map(|l| Linear::zeros(l.inputs, l.outputs))
+            .collect();
+        let shapes = self.config.convs();
+        let nconv = shapes.len();
+        for i in (0..self.layers.len() - nconv).rev() {
+            let (layer, grad) = (&self.layers[nconv + i], &mut grads[nconv + i]);
+            let mut dx = layer
+                .backward(&trace.acts[i], &dy, grad, true)
+                .expect("input gradient was asked for");
+            if i > 0 {
+                relu_backward(&mut dx, &trace.acts[i]);
+            }
+            dy = dx;
+        }
+        for (i, s) in shapes.iter().enumerate().rev() {
+            // `dy` is the gradient of the pool's output: send it to the winners, through ReLU.
+            let mut dconv = vec![0.0; trace.conv_out[i].len()];
+            for (&w, &g) in trace.winners[i].iter().zip(&dy) {
+                dconv[w as usize] += g;
+            }
+            relu_backward(&mut dconv, &trace.conv_out[i]);
+            let dpatches = self.layers[i].backward(&trace.patches[i], &dconv, &mut grads[i], i > 0);
+            if let Some(dp) = dpatches {
+                dy = col2im(&dp, s, self.config.kernel, batch);
+            }
+        }
+        Ok(Step {
+            loss,
+            correct,
+            grads,
+        })
+    }
+
+    fn predictor(&self, _: KernelChoice) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
+        Box::new(move |images| {
+            let x = inputs(
+                images,
+                self.image_len(),
+                None,
+                self.config.classes,
+                self.normalisation(),
+            )?;
+            Ok(self.forward(x).acts.pop().expect("logits"))
+        })
+    }
+}

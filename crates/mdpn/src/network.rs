@@ -1,0 +1,126 @@
+//! What the training loop needs from a classifier, so that MDPN and the baselines
+//! ([`crate::baselines`]) train and evaluate through the same code on the same data.
+
+use crate::config::Task;
+use crate::error::Result;
+use crate::linear::Linear;
+use crate::model::{Images, KernelChoice, Mdpn, Params, Step};
+
+/// A model's trainable tensors (and, the same shape, its gradients), for the optimiser.
+pub trait ParamSet: Clone + std::fmt::Debug + Send + Sync {
+    /// The tensors, in a fixed order.
+    fn tensors(&self) -> Vec<&[f32]>;
+    /// The same tensors, mutable.
+    fn tensors_mut(&mut self) -> Vec<&mut [f32]>;
+
+    /// Whether every value is finite.
+    fn all_finite(&self) -> bool {
+        self.tensors()
+            .iter()
+            .all(|t| t.iter().all(|v| v.is_finite()))
+    }
+}
+
+/// A classifier of 8-bit (or already normalised) images trained by gradient descent.
+pub trait Network: Clone + std::fmt::Debug + Send + Sync {
+    type Params: ParamSet;
+
+    /// Short name of the architecture: `mdpn`, `mlp`, `cnn`.
+    fn kind(&self) -> &'static str;
+    /// Number of classes (width of the logits).
+    fn classes(&self) -> usize;
+    /// What the model predicts; the baselines are multi-class only.
+    fn task(&self) -> Task {
+        Task::MultiClass
+    }
+    /// Decisions the model makes per image, the denominator of its accuracy: one class, or one
+    /// yes/no per label.
+    fn decisions_per_image(&self) -> usize {
+        match self.task() {
+            Task::MultiClass => 1,
+            Task::MultiLabel => self.classes(),
+        }
+    }
+    /// Values of one input image.
+    fn image_len(&self) -> usize;
+    fn params(&self) -> &Self::Params;
+    fn params_mut(&mut self) -> &mut Self::Params;
+
+    /// Number of trainable parameters.
+    fn parameter_count(&self) -> usize {
+        self.params().tensors().iter().map(|t| t.len()).sum()
+    }
+
+    /// Mean cross-entropy of a batch and its gradient with respect to every parameter.
+    /// `kernel` matters to MDPN only.
+    fn step(
+        &self,
+        images: Images,
+        labels: &[u32],
+        kernel: KernelChoice,
+    ) -> Result<Step<Self::Params>>;
+
+    /// A function from a batch of images to logits `(B, classes)` at the current parameters;
+    /// it may precompute what every batch shares (MDPN's tables).
+    #[allow(clippy::type_complexity)]
+    fn predictor(
+        &self,
+        kernel: KernelChoice,
+    ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_>;
+}
+
+impl ParamSet for Params {
+    fn tensors(&self) -> Vec<&[f32]> {
+        Params::tensors(self).to_vec()
+    }
+    fn tensors_mut(&mut self) -> Vec<&mut [f32]> {
+        Params::tensors_mut(self).into_iter().collect()
+    }
+}
+
+/// Layers of the baselines: weights and biases of each, in order.
+impl ParamSet for Vec<Linear> {
+    fn tensors(&self) -> Vec<&[f32]> {
+        self.iter()
+            .flat_map(|l| [&l.weight[..], &l.bias[..]])
+            .collect()
+    }
+    fn tensors_mut(&mut self) -> Vec<&mut [f32]> {
+        self.iter_mut()
+            .flat_map(|l| [&mut l.weight[..], &mut l.bias[..]])
+            .collect()
+    }
+}
+
+impl Network for Mdpn {
+    type Params = Params;
+
+    fn kind(&self) -> &'static str {
+        "mdpn"
+    }
+    fn classes(&self) -> usize {
+        self.config.classes
+    }
+    fn task(&self) -> Task {
+        self.config.task
+    }
+    fn image_len(&self) -> usize {
+        self.config.image_len()
+    }
+    fn params(&self) -> &Params {
+        &self.params
+    }
+    fn params_mut(&mut self) -> &mut Params {
+        &mut self.params
+    }
+    fn step(&self, images: Images, labels: &[u32], kernel: KernelChoice) -> Result<Step> {
+        self.gradients(images, labels, kernel)
+    }
+    fn predictor(
+        &self,
+        kernel: KernelChoice,
+    ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
+        let tables = self.tables();
+        Box::new(move |images| Ok(self.forward(images, kernel, Some(&tables))?.logits))
+    }
+}
