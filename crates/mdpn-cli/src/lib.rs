@@ -5,6 +5,7 @@ pub mod commands;
 pub mod datasets;
 pub mod fetch;
 pub mod files;
+pub mod interrupt;
 
 use clap::{Parser, Subcommand};
 

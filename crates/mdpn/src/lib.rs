@@ -13,6 +13,7 @@
 //! The library takes bytes and arrays and does no file or terminal I/O; the `mdpn` program does.
 
 pub mod axon;
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -47,19 +47,6 @@ pub struct StateDictOptions {
 /// Serialises a model file.
 pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     let model = &file.model;
-    let shapes = Params::shapes(&model.config);
-    let bytes: Vec<Vec<u8>> = model
-        .params
-        .tensors()
-        .iter()
-        .map(|t| t.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let mut views = Vec::new();
-    for ((name, shape), data) in TENSOR_NAMES.iter().zip(shapes).zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, shape, data)
-            .map_err(|e| Error::Format(format!("{name}: {e}")))?;
-        views.push((*name, view));
-    }
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
@@ -69,14 +56,80 @@ pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     if let Some(d) = &file.dataset {
         meta.insert("dataset".to_string(), d.clone());
     }
+    let shapes = Params::shapes(&model.config);
+    let tensors = TENSOR_NAMES
+        .iter()
+        .zip(&shapes)
+        .zip(model.params.tensors())
+        .map(|((name, shape), values)| (name.to_string(), shape.as_slice(), values))
+        .collect::<Vec<_>>();
+    serialize_f32(&tensors, meta)
+}
+
+/// Safetensors bytes of named f32 tensors `(name, shape, values)` with metadata, the header's
+/// keys sorted so that the same content always gives the same bytes.
+pub(crate) fn serialize_f32(
+    tensors: &[(String, &[usize], &[f32])],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, t)| t.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::new();
+    for ((name, shape, _), data) in tensors.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
+            .map_err(|e| Error::Format(format!("{name}: {e}")))?;
+        views.push((name.as_str(), view));
+    }
     let bytes = safetensors::serialize(views, &Some(meta))
         .map_err(|e| Error::Format(format!("cannot write safetensors: {e}")))?;
     Ok(sorted_header(&bytes))
 }
 
+/// The shape and values of f32 tensor `name`, or an error naming it.
+pub(crate) fn f32_tensor(st: &SafeTensors, name: &str, what: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+    let view = st
+        .tensor(name)
+        .map_err(|_| Error::Format(format!("tensor {name} is missing; {what}")))?;
+    if view.dtype() != Dtype::F32 {
+        return Err(Error::Format(format!(
+            "tensor {name} is {:?}, expected F32",
+            view.dtype()
+        )));
+    }
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((view.shape().to_vec(), values))
+}
+
+/// The parameters of a model of `config` from its six tensors in [`TENSOR_NAMES`] order, whose
+/// sizes the caller has checked.
+pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Params {
+    let mut values = tensors.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    let (w, q) = (next(), next());
+    let soma = Linear {
+        inputs: config.features(),
+        outputs: config.hidden,
+        weight: next(),
+        bias: next(),
+    };
+    let axon = Linear {
+        inputs: config.hidden,
+        outputs: config.classes,
+        weight: next(),
+        bias: next(),
+    };
+    Params { w, q, soma, axon }
+}
+
 /// The same safetensors bytes with the header's keys in sorted order: the metadata is a
 /// `HashMap`, so without this the same model could be written as different bytes.
-fn sorted_header(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn sorted_header(bytes: &[u8]) -> Vec<u8> {
     type Sorted = std::collections::BTreeMap<String, serde_json::Value>;
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
     let mut header: Sorted = serde_json::from_slice(&bytes[8..8 + n]).expect("header just written");
@@ -96,7 +149,7 @@ fn sorted_header(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A metadata value as JSON.
-fn json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
@@ -109,24 +162,9 @@ pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
     let meta = metadata.metadata().clone().unwrap_or_default();
     let mut tensors = Vec::new();
     for name in TENSOR_NAMES {
-        let view = st.tensor(name).map_err(|_| {
-            Error::Format(format!(
-                "tensor {name} is missing; an MDPN model holds {}",
-                TENSOR_NAMES.join(", ")
-            ))
-        })?;
-        if view.dtype() != Dtype::F32 {
-            return Err(Error::Format(format!(
-                "tensor {name} is {:?}, expected F32",
-                view.dtype()
-            )));
-        }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        tensors.push((name, view.shape().to_vec(), values));
+        let what = format!("an MDPN model holds {}", TENSOR_NAMES.join(", "));
+        let (shape, values) = f32_tensor(&st, name, &what)?;
+        tensors.push((name, shape, values));
     }
     let (config, class_names, dataset, program) = match meta.get("format") {
         Some(f) if f == FORMAT => {
@@ -179,22 +217,8 @@ pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
             )));
         }
     }
-    let mut values = tensors.into_iter().map(|(_, _, v)| v);
-    let mut next = || values.next().expect("six tensors");
-    let (w, q) = (next(), next());
-    let soma = Linear {
-        inputs: config.features(),
-        outputs: config.hidden,
-        weight: next(),
-        bias: next(),
-    };
-    let axon = Linear {
-        inputs: config.hidden,
-        outputs: config.classes,
-        weight: next(),
-        bias: next(),
-    };
-    let model = Mdpn::from_params(config, Params { w, q, soma, axon })?;
+    let params = params_from_tensors(&config, tensors.into_iter().map(|(_, _, v)| v).collect());
+    let model = Mdpn::from_params(config, params)?;
     Ok(ModelFile {
         model,
         class_names,
