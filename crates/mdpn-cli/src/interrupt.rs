@@ -24,7 +24,12 @@ pub fn install(first: &'static str) -> anyhow::Result<()> {
 
 /// Whether Ctrl-C was pressed.
 pub fn requested() -> bool {
-    PRESSES.load(Ordering::SeqCst) > 0
+    presses() > 0
+}
+
+/// How many times Ctrl-C was pressed.
+pub fn presses() -> usize {
+    PRESSES.load(Ordering::SeqCst)
 }
 
 /// The error a command returns when it stopped on Ctrl-C; `main` exits with

@@ -212,29 +212,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     trainer.kernel = args.kernel.into();
     let pause = TestPause::from_env();
-    let mut state = if args.resume.is_some() {
-        let state = read_checkpoint(&checkpoint_path)?;
-        check_settings(&state.settings, &settings_json, &out)?;
-        trainer.model = state.model.clone();
-        trainer.adam = state.adam.clone();
-        state
-    } else {
-        fs::create_dir_all(&out)
-            .with_context(|| format!("cannot create run folder {}", out.display()))?;
-        let state = Checkpoint {
-            model: trainer.model.clone(),
-            adam: trainer.adam.clone(),
-            epochs_done: 0,
-            best: None,
-            settings: settings_json,
-            metrics: format!("{METRICS_HEADER}\n"),
-        };
-        write_checkpoint(&checkpoint_path, &state, &pause)?;
-        state
-    };
-    // The run folder shows the checkpoint's epochs: rows of an epoch that was cut short go.
-    write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
-
     let run_config = RunConfig {
         program: program(),
         data_folder: data.folder.display().to_string(),
@@ -242,10 +219,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         epochs: args.epochs,
         threads: crate::threads(),
     };
-    write_atomic(
-        &out.join("config.json"),
-        serde_json::to_string_pretty(&run_config)?.as_bytes(),
-    )?;
+    let run_config_json = serde_json::to_string_pretty(&run_config)?;
+    let resumed = match &args.resume {
+        Some(_) if checkpoint_path.exists() => {
+            let state = read_checkpoint(&checkpoint_path)?;
+            check_settings(&state.settings, &settings_json, &out)?;
+            trainer.model = state.model.clone();
+            trainer.adam = state.adam.clone();
+            Some(state)
+        }
+        // Killed before its first checkpoint: the run starts again, if it is the same run.
+        Some(_) if out.join("config.json").exists() && !out.join("metrics.csv").exists() => {
+            let config_json = fs::read_to_string(out.join("config.json"))
+                .with_context(|| format!("cannot read {}", out.join("config.json").display()))?;
+            check_settings(&config_json, &run_config_json, &out)?;
+            None
+        }
+        Some(_) => bail!(
+            "cannot resume: cannot read checkpoint {}: it does not exist",
+            checkpoint_path.display()
+        ),
+        None => None,
+    };
+    fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create run folder {}", out.display()))?;
+    write_atomic(&out.join("config.json"), run_config_json.as_bytes())?;
+    let mut state = match resumed {
+        Some(state) => state,
+        None => {
+            let state = Checkpoint {
+                model: trainer.model.clone(),
+                adam: trainer.adam.clone(),
+                epochs_done: 0,
+                best: None,
+                settings: settings_json,
+                metrics: format!("{METRICS_HEADER}\n"),
+            };
+            write_checkpoint(&checkpoint_path, &state, &pause)?;
+            state
+        }
+    };
+    // The run folder shows the checkpoint's epochs: rows of an epoch that was cut short go.
+    write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
     println!(
         "{} MDPN ({} dendrites, {} parameters) on {}: {} train / {} validation / {} test images, {} threads -> {}",
         if state.epochs_done > 0 {
@@ -301,10 +316,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             })
             .map_err(|e| {
-                anyhow!(
-                    "{e}; {} keeps the last good checkpoint and model files (after epoch {epoch})",
-                    out.display()
-                )
+                let kept = match epoch {
+                    0 => "the initial checkpoint".to_string(),
+                    n => format!("the checkpoint and model files of epoch {n}, the last good one"),
+                };
+                anyhow!("{e}; {} keeps {kept}", out.display())
             })?;
         let train_seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -401,10 +417,11 @@ fn write_checkpoint(path: &Path, state: &Checkpoint, pause: &TestPause) -> anyho
     })
 }
 
-/// Refuses to resume a run with settings other than those it was started with.
+/// Refuses to resume a run with settings other than those it was started with: compares the
+/// settings in `current` with those recorded in `stored` (a checkpoint's or `config.json`).
 fn check_settings(stored: &str, current: &str, out: &Path) -> anyhow::Result<()> {
     let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s);
-    let stored = parse(stored).context("the checkpoint's settings are not valid JSON")?;
+    let stored = parse(stored).context("the run's recorded settings are not valid JSON")?;
     let mut diffs = Vec::new();
     differences("", &stored, &parse(current)?, &mut diffs);
     if !diffs.is_empty() {
@@ -417,7 +434,7 @@ fn check_settings(stored: &str, current: &str, out: &Path) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Lists `key: run A, command B` for every leaf where two JSON values differ.
+/// Lists `key: run A, command B` for every key of `command` where the two JSON values differ.
 fn differences(
     key: &str,
     run: &serde_json::Value,
@@ -427,10 +444,7 @@ fn differences(
     use serde_json::Value::Object;
     match (run, command) {
         (Object(a), Object(b)) => {
-            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            for k in keys {
+            for k in b.keys() {
                 let null = serde_json::Value::Null;
                 let sub = if key.is_empty() {
                     k.clone()
@@ -450,23 +464,25 @@ fn differences(
     }
 }
 
-/// A hidden hook for the kill-and-resume tests: `MDPN_TEST_PAUSE=POINT@EPOCH` makes training
-/// print `MDPN_TEST_PAUSE POINT@EPOCH` to stderr and wait (until Ctrl-C) at `mid-epoch` (after
-/// the middle batch of epoch EPOCH, counting from 1) or at `checkpoint` (once the temporary file
-/// of the checkpoint after EPOCH epochs is synced, before its rename), so that a test can kill
-/// the program at exactly that moment.
-struct TestPause(Option<String>);
+/// A hidden hook for the kill-and-resume tests: `MDPN_TEST_PAUSE=POINT@EPOCH[,POINT@EPOCH...]`
+/// makes training print `MDPN_TEST_PAUSE POINT@EPOCH` to stderr and wait for a Ctrl-C at
+/// `mid-epoch` (after the middle batch of epoch EPOCH, counting from 1) or at `checkpoint` (once
+/// the temporary file of the checkpoint after EPOCH epochs is synced, before its rename), so
+/// that a test can kill or interrupt the program at exactly that moment.
+struct TestPause(Vec<String>);
 
 impl TestPause {
     fn from_env() -> TestPause {
-        TestPause(std::env::var("MDPN_TEST_PAUSE").ok())
+        let points = std::env::var("MDPN_TEST_PAUSE").unwrap_or_default();
+        TestPause(points.split(',').map(str::to_string).collect())
     }
 
     fn at(&self, point: &str, epoch: usize) {
         let here = format!("{point}@{epoch}");
-        if self.0.as_deref() == Some(here.as_str()) {
+        if self.0.contains(&here) {
+            let presses = interrupt::presses();
             eprintln!("MDPN_TEST_PAUSE {here}");
-            while !interrupt::requested() {
+            while interrupt::presses() == presses {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
