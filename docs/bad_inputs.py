@@ -87,7 +87,7 @@ for name, edit, what in [
     ("overflow", overflow, "IDX header whose dimensions overflow 64 bits"),
     ("zipbomb", zipbomb, "gzipped IDX declaring 470 GB, 60 bytes compressed"),
     ("extra", extra, "IDX labels file with a byte more than declared"),
-    ("label", label, "label 200 in a 10-class set"),
+    ("label", label, "label 200 in a folder of IDX files (classes are inferred: 201)"),
     ("count", count, "199 labels for 200 images"),
     ("nonsquare", nonsquare, "28x14 images"),
     ("labels3d", labels3d, "labels file with 3 dimensions"),
@@ -169,8 +169,10 @@ resume_row("checkpoint cut in half", ck[: len(ck) // 2])
 h = json.loads(json.dumps(ch)); h["__metadata__"]["format_version"] = "2"
 resume_row("checkpoint from format version 2", st(h, ck[8 + cn:]))
 resume_row("a model file given as checkpoint", model)
-h = json.loads(json.dumps(ch)); del h["adam.v.model.2.fc.weight"]
+h = json.loads(json.dumps(ch)); h["adam.v.model.2.fc.w"] = h.pop("adam.v.model.2.fc.weight")
 resume_row("checkpoint without Adam's second moment of model.2.fc.weight", st(h, ck[8 + cn:]))
+h = json.loads(json.dumps(ch)); del h["adam.v.model.2.fc.weight"]
+resume_row("checkpoint with a tensor's header entry removed", st(h, ck[8 + cn:]))
 resume_row("--resume with another --lr and --seed", ck, ["--lr", "0.01", "--seed", "3"])
 row("a new run into a folder that holds one", ["train", "--dataset", good, "--out", "run"] + tiny)
 

@@ -18,7 +18,10 @@ const EPOCHS: &str = "3";
 fn read_gz(name: &str) -> Vec<u8> {
     let path = Path::new(FASHION).join(format!("{name}.gz"));
     let bytes = fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; install Debian's dataset-fashion-mnist", path.display())
+        panic!(
+            "{}: {e}; install Debian's dataset-fashion-mnist",
+            path.display()
+        )
     });
     let mut out = Vec::new();
     GzDecoder::new(&bytes[..]).read_to_end(&mut out).unwrap();
@@ -177,7 +180,10 @@ fn killed_runs_resume_bitwise_equal() {
                 "mid-epoch@3" => 2,
                 p => p[p.len() - 1..].parse::<usize>().unwrap().saturating_sub(1),
             };
-            assert_eq!(done, expected, "epochs in the checkpoint after a kill at {point}");
+            assert_eq!(
+                done, expected,
+                "epochs in the checkpoint after a kill at {point}"
+            );
         }
         let mut resume = train(&data, &run, &["--resume"]);
         resume.arg(&run);

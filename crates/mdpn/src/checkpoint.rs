@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Mdpn, Params, TENSOR_NAMES};
-use crate::modelfile::{f32_tensor, json, params_from_tensors, serialize_f32};
+use crate::modelfile::{describe, f32_tensor, json, params_from_tensors, serialize_f32};
 use crate::optim::Adam;
 
 /// Value of the `format` metadata key of checkpoints.
@@ -102,9 +102,7 @@ pub fn save(checkpoint: &Checkpoint) -> Result<Vec<u8>> {
 
 /// Reads a checkpoint, checking every tensor against the configuration it records.
 pub fn load(bytes: &[u8]) -> Result<Checkpoint> {
-    let bad = |e: safetensors::SafeTensorError| {
-        Error::Format(format!("not a safetensors checkpoint: {e}"))
-    };
+    let bad = |e| Error::Format(format!("not a safetensors checkpoint: {}", describe(e)));
     let st = SafeTensors::deserialize(bytes).map_err(bad)?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = header.metadata().clone().unwrap_or_default();

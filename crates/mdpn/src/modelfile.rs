@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -87,8 +87,36 @@ pub(crate) fn serialize_f32(
     Ok(sorted_header(&bytes))
 }
 
+/// What is wrong with a file that the safetensors reader refused, in words.
+pub(crate) fn describe(e: SafeTensorError) -> String {
+    use SafeTensorError::*;
+    match e {
+        HeaderTooSmall => "the file is shorter than the 8-byte header size".into(),
+        InvalidHeaderLength => "the header size it declares is larger than the file".into(),
+        HeaderTooLarge => "the header size it declares is over safetensors' 100 MB limit".into(),
+        InvalidHeader | InvalidHeaderStart => {
+            "the header is not UTF-8 text starting with `{`".into()
+        }
+        InvalidHeaderDeserialization | JsonError(_) => "the header is not valid JSON".into(),
+        MetadataIncompleteBuffer => {
+            "the file is cut short or padded: its tensors do not fill its data exactly".into()
+        }
+        InvalidOffset(name) => {
+            format!("the data offsets of tensor {name} do not follow the previous tensor's")
+        }
+        TensorInvalidInfo | ValidationOverflow => {
+            "a tensor's shape and type do not match its number of bytes".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
 /// The shape and values of f32 tensor `name`, or an error naming it.
-pub(crate) fn f32_tensor(st: &SafeTensors, name: &str, what: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+pub(crate) fn f32_tensor(
+    st: &SafeTensors,
+    name: &str,
+    what: &str,
+) -> Result<(Vec<usize>, Vec<f32>)> {
     let view = st
         .tensor(name)
         .map_err(|_| Error::Format(format!("tensor {name} is missing; {what}")))?;
@@ -155,10 +183,9 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
 pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::Format(format!("not a safetensors file: {e}")))?;
-    let (_, metadata) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| Error::Format(format!("not a safetensors file: {e}")))?;
+    let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     let mut tensors = Vec::new();
     for name in TENSOR_NAMES {
@@ -260,14 +287,27 @@ fn infer_config(
     };
     let defaults = Config::default();
     let pool = options.pool.unwrap_or(defaults.pool);
-    let per_map = features / (channels * dendrites).max(1);
-    let side = (per_map as f64).sqrt().round() as usize;
-    if side == 0 || side * side * channels * dendrites != features {
+    let maps = channels
+        .checked_mul(dendrites)
+        .filter(|&m| m > 0 && window > 0)
+        .ok_or_else(|| {
+            Error::Shape(format!(
+                "model.0.params.w holds {channels} channel(s) x {dendrites} dendrites of {window}x{window} synapses"
+            ))
+        })?;
+    let side = ((features / maps) as f64).sqrt().round() as usize;
+    if side == 0 || side.checked_mul(side).and_then(|s| s.checked_mul(maps)) != Some(features) {
         return Err(Error::Shape(format!(
             "model.2.fc.weight takes {features} inputs, which is not {channels} channel(s) x {dendrites} dendrites x a square pooled map"
         )));
     }
-    let image_size = options.image_size.unwrap_or(side * pool + window - 1);
+    let image_size = match options.image_size {
+        Some(size) => size,
+        None => side
+            .checked_mul(pool)
+            .and_then(|s| s.checked_add(window - 1))
+            .ok_or_else(|| Error::Config(format!("pool {pool} is too large")))?,
+    };
     let config = Config {
         channels,
         image_size,

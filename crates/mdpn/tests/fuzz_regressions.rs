@@ -16,7 +16,10 @@ fn fuzz_regression_inputs_do_not_panic() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     folders.sort();
-    let mut names: Vec<String> = harness::TARGETS.iter().map(|(n, _)| n.to_string()).collect();
+    let mut names: Vec<String> = harness::TARGETS
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
     names.sort();
     assert_eq!(folders, names, "one regression folder per fuzz target");
     for (name, run) in harness::TARGETS {
