@@ -38,7 +38,7 @@ def run(args, env_extra=None):
                        env=dict(env, **(env_extra or {})))
     msg = p.stderr.strip().splitlines()
     msg = [l for l in msg if l.strip()]
-    return p.returncode, (msg[-1] if msg else "(no message)").replace(tmp + "/", "")
+    return p.returncode, (msg[-1] if msg else "(none: it trains)").replace(tmp + "/", "")
 
 
 rows = []
@@ -130,6 +130,10 @@ model_row("model file of an unknown format", st(h, body))
 h = json.loads(json.dumps(header)); c = json.loads(h["__metadata__"]["config"]); c["dendrites"] = 9
 h["__metadata__"]["config"] = json.dumps(c)
 model_row("model file whose config says 9 dendrites, tensors hold 2", st(h, body))
+h = json.loads(json.dumps(header)); c = json.loads(h["__metadata__"]["config"])
+c["image_size"] = 2 ** 40
+h["__metadata__"]["config"] = json.dumps(c)
+model_row("model file whose config declares 2^40-pixel-wide images", st(h, body))
 h = json.loads(json.dumps(header)); h["model.3.fc.b"] = h.pop("model.3.fc.bias")
 model_row("model file without tensor model.3.fc.bias", st(h, body))
 h = json.loads(json.dumps(header)); h["model.3.fc.bias"]["dtype"] = "I32"
