@@ -8,8 +8,11 @@ use mdpn::data::Dataset;
 use mdpn::idx::Idx;
 use mdpn::modelfile::{self, StateDictOptions};
 
+/// Runs one input through a parser.
+pub type Harness = fn(&[u8]);
+
 /// Every fuzz target by name, with the function that runs one input through its parser.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("idx", idx),
     ("model_file", model_file),
     ("state_dict", state_dict),
