@@ -8,8 +8,18 @@ use anyhow::Context;
 use mdpn::modelfile::{self, ModelFile, StateDictOptions};
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed into
-/// place, so that `path` always holds either the old or the new content in full.
+/// place, then syncs the folder, so that `path` always holds either the old or the new content
+/// in full, even after a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, bytes, || {})
+}
+
+/// [`write_atomic`], calling `before_rename` once the temporary file is complete and synced.
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    before_rename: impl FnOnce(),
+) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -22,12 +32,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        before_rename();
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Makes a rename in `dir` durable (where the platform can open folders).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Reads a model file or an authors' state dict.

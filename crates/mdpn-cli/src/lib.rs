@@ -5,6 +5,7 @@ pub mod commands;
 pub mod datasets;
 pub mod fetch;
 pub mod files;
+pub mod interrupt;
 pub mod plots;
 pub mod summary;
 

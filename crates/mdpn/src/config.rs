@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Most parameters a model may have (16 GiB of f32): larger settings are refused.
+pub const MAX_PARAMETERS: usize = 1 << 32;
+
 /// The shape and constants of one MDPN model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -128,7 +131,9 @@ impl Default for Config {
 impl Config {
     /// Window positions along one side (stride 1, no padding).
     pub fn dendrite_side(&self) -> usize {
-        self.image_size + 1 - self.window
+        self.image_size
+            .checked_sub(self.window)
+            .map_or(0, |d| d.saturating_add(1))
     }
 
     /// Pooled cells along one side (floor: windows past the last full cell are dropped).
@@ -197,8 +202,12 @@ impl Config {
                 self.pool
             ));
         }
-        if self.dendrite_side() * self.dendrite_side() > u32::MAX as usize {
-            return bad(format!("image size {} is too large", self.image_size));
+        if !self.sizes_fit() {
+            return bad(format!(
+                "{} channel(s) of {}x{} images with {} dendrites of {}x{} synapses, {} soma and {} axon units make a model too large to hold (at most {MAX_PARAMETERS} parameters and 2^32 windows)",
+                self.channels, self.image_size, self.image_size, self.dendrites, self.window,
+                self.window, self.hidden, self.classes
+            ));
         }
         if !(self.k.is_finite() && self.c.is_finite() && self.c > 0.0) {
             return bad(format!(
@@ -213,6 +222,28 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Whether every size derived from the settings fits: no overflow, fewer than 2^32 window
+    /// positions, at most [`MAX_PARAMETERS`] parameters. Larger settings come only from broken
+    /// files or typos.
+    fn sizes_fit(&self) -> bool {
+        let sizes = || -> Option<bool> {
+            let windows = self.dendrite_side().checked_mul(self.dendrite_side())?;
+            let pixels = self.image_size.checked_mul(self.image_size)?;
+            pixels.checked_mul(self.channels)?;
+            let synapses = self.window.checked_mul(self.window)?;
+            let maps = self.dendrites.checked_mul(self.channels)?;
+            let pooled = self.pooled_side().checked_mul(self.pooled_side())?;
+            let features = pooled.checked_mul(maps)?;
+            let params = synapses
+                .checked_mul(maps)?
+                .checked_mul(2)?
+                .checked_add(features.checked_add(1)?.checked_mul(self.hidden)?)?
+                .checked_add(self.hidden.checked_add(1)?.checked_mul(self.classes)?)?;
+            Some(windows <= u32::MAX as usize && params <= MAX_PARAMETERS)
+        };
+        sizes() == Some(true)
     }
 
     /// The normalised value of an 8-bit pixel.

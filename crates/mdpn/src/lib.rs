@@ -14,6 +14,7 @@
 
 pub mod axon;
 pub mod baselines;
+pub mod checkpoint;
 pub mod cifar;
 pub mod config;
 pub mod data;

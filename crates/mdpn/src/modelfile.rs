@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -47,19 +47,6 @@ pub struct StateDictOptions {
 /// Serialises a model file.
 pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     let model = &file.model;
-    let shapes = Params::shapes(&model.config);
-    let bytes: Vec<Vec<u8>> = model
-        .params
-        .tensors()
-        .iter()
-        .map(|t| t.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let mut views = Vec::new();
-    for ((name, shape), data) in TENSOR_NAMES.iter().zip(shapes).zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, shape, data)
-            .map_err(|e| Error::Format(format!("{name}: {e}")))?;
-        views.push((*name, view));
-    }
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
@@ -69,14 +56,108 @@ pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     if let Some(d) = &file.dataset {
         meta.insert("dataset".to_string(), d.clone());
     }
+    let shapes = Params::shapes(&model.config);
+    let tensors = TENSOR_NAMES
+        .iter()
+        .zip(&shapes)
+        .zip(model.params.tensors())
+        .map(|((name, shape), values)| (name.to_string(), shape.as_slice(), values))
+        .collect::<Vec<_>>();
+    serialize_f32(&tensors, meta)
+}
+
+/// Safetensors bytes of named f32 tensors `(name, shape, values)` with metadata, the header's
+/// keys sorted so that the same content always gives the same bytes.
+pub(crate) fn serialize_f32(
+    tensors: &[(String, &[usize], &[f32])],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, t)| t.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::new();
+    for ((name, shape, _), data) in tensors.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
+            .map_err(|e| Error::Format(format!("{name}: {e}")))?;
+        views.push((name.as_str(), view));
+    }
     let bytes = safetensors::serialize(views, &Some(meta))
         .map_err(|e| Error::Format(format!("cannot write safetensors: {e}")))?;
     Ok(sorted_header(&bytes))
 }
 
+/// What is wrong with a file that the safetensors reader refused, in words.
+pub(crate) fn describe(e: SafeTensorError) -> String {
+    use SafeTensorError::*;
+    match e {
+        HeaderTooSmall => "the file is shorter than the 8-byte header size".into(),
+        InvalidHeaderLength => "the header size it declares is larger than the file".into(),
+        HeaderTooLarge => "the header size it declares is over safetensors' 100 MB limit".into(),
+        InvalidHeader | InvalidHeaderStart => {
+            "the header is not UTF-8 text starting with `{`".into()
+        }
+        InvalidHeaderDeserialization | JsonError(_) => "the header is not valid JSON".into(),
+        MetadataIncompleteBuffer => {
+            "the file is cut short or padded: its tensors do not fill its data exactly".into()
+        }
+        InvalidOffset(name) => {
+            format!("the data offsets of tensor {name} do not follow the previous tensor's")
+        }
+        TensorInvalidInfo | ValidationOverflow => {
+            "a tensor's shape and type do not match its number of bytes".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The shape and values of f32 tensor `name`, or an error naming it.
+pub(crate) fn f32_tensor(
+    st: &SafeTensors,
+    name: &str,
+    what: &str,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let view = st
+        .tensor(name)
+        .map_err(|_| Error::Format(format!("tensor {name} is missing; {what}")))?;
+    if view.dtype() != Dtype::F32 {
+        return Err(Error::Format(format!(
+            "tensor {name} is {:?}, expected F32",
+            view.dtype()
+        )));
+    }
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((view.shape().to_vec(), values))
+}
+
+/// The parameters of a model of `config` from its six tensors in [`TENSOR_NAMES`] order, whose
+/// sizes the caller has checked.
+pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Params {
+    let mut values = tensors.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    let (w, q) = (next(), next());
+    let soma = Linear {
+        inputs: config.features(),
+        outputs: config.hidden,
+        weight: next(),
+        bias: next(),
+    };
+    let axon = Linear {
+        inputs: config.hidden,
+        outputs: config.classes,
+        weight: next(),
+        bias: next(),
+    };
+    Params { w, q, soma, axon }
+}
+
 /// The same safetensors bytes with the header's keys in sorted order: the metadata is a
 /// `HashMap`, so without this the same model could be written as different bytes.
-fn sorted_header(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn sorted_header(bytes: &[u8]) -> Vec<u8> {
     type Sorted = std::collections::BTreeMap<String, serde_json::Value>;
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
     let mut header: Sorted = serde_json::from_slice(&bytes[8..8 + n]).expect("header just written");
@@ -96,37 +177,21 @@ fn sorted_header(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A metadata value as JSON.
-fn json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
 /// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
 pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::Format(format!("not a safetensors file: {e}")))?;
-    let (_, metadata) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| Error::Format(format!("not a safetensors file: {e}")))?;
+    let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     let mut tensors = Vec::new();
     for name in TENSOR_NAMES {
-        let view = st.tensor(name).map_err(|_| {
-            Error::Format(format!(
-                "tensor {name} is missing; an MDPN model holds {}",
-                TENSOR_NAMES.join(", ")
-            ))
-        })?;
-        if view.dtype() != Dtype::F32 {
-            return Err(Error::Format(format!(
-                "tensor {name} is {:?}, expected F32",
-                view.dtype()
-            )));
-        }
-        let values: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        tensors.push((name, view.shape().to_vec(), values));
+        let what = format!("an MDPN model holds {}", TENSOR_NAMES.join(", "));
+        let (shape, values) = f32_tensor(&st, name, &what)?;
+        tensors.push((name, shape, values));
     }
     let (config, class_names, dataset, program) = match meta.get("format") {
         Some(f) if f == FORMAT => {
@@ -179,22 +244,8 @@ pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
             )));
         }
     }
-    let mut values = tensors.into_iter().map(|(_, _, v)| v);
-    let mut next = || values.next().expect("six tensors");
-    let (w, q) = (next(), next());
-    let soma = Linear {
-        inputs: config.features(),
-        outputs: config.hidden,
-        weight: next(),
-        bias: next(),
-    };
-    let axon = Linear {
-        inputs: config.hidden,
-        outputs: config.classes,
-        weight: next(),
-        bias: next(),
-    };
-    let model = Mdpn::from_params(config, Params { w, q, soma, axon })?;
+    let params = params_from_tensors(&config, tensors.into_iter().map(|(_, _, v)| v).collect());
+    let model = Mdpn::from_params(config, params)?;
     Ok(ModelFile {
         model,
         class_names,
@@ -236,14 +287,27 @@ fn infer_config(
     };
     let defaults = Config::default();
     let pool = options.pool.unwrap_or(defaults.pool);
-    let per_map = features / (channels * dendrites).max(1);
-    let side = (per_map as f64).sqrt().round() as usize;
-    if side == 0 || side * side * channels * dendrites != features {
+    let maps = channels
+        .checked_mul(dendrites)
+        .filter(|&m| m > 0 && window > 0)
+        .ok_or_else(|| {
+            Error::Shape(format!(
+                "model.0.params.w holds {channels} channel(s) x {dendrites} dendrites of {window}x{window} synapses"
+            ))
+        })?;
+    let side = ((features / maps) as f64).sqrt().round() as usize;
+    if side == 0 || side.checked_mul(side).and_then(|s| s.checked_mul(maps)) != Some(features) {
         return Err(Error::Shape(format!(
             "model.2.fc.weight takes {features} inputs, which is not {channels} channel(s) x {dendrites} dendrites x a square pooled map"
         )));
     }
-    let image_size = options.image_size.unwrap_or(side * pool + window - 1);
+    let image_size = match options.image_size {
+        Some(size) => size,
+        None => side
+            .checked_mul(pool)
+            .and_then(|s| s.checked_add(window - 1))
+            .ok_or_else(|| Error::Config(format!("pool {pool} is too large")))?,
+    };
     let config = Config {
         channels,
         image_size,

@@ -2,9 +2,11 @@
 
 use std::io::Write;
 
+use mdpn::checkpoint::{Best, Checkpoint};
 use mdpn::data::{Dataset, Protocol, Splits};
 use mdpn::idx::Idx;
 use mdpn::modelfile::{self, ModelFile, StateDictOptions};
+use mdpn::optim::Adam;
 use mdpn::{Config, Mdpn};
 
 fn model_file(config: Config) -> ModelFile {
@@ -238,4 +240,88 @@ fn splits_follow_the_protocol() {
         Splits::new(60000, 10000, Protocol::Paper, 2).unwrap()
     );
     assert!(Splits::new(100, 2000, Protocol::Paper, 1).is_err());
+}
+
+fn checkpoint(config: Config) -> Checkpoint {
+    let model = Mdpn::new(config, 4).unwrap();
+    let mut adam = Adam::new(&model.params, 1e-3);
+    adam.steps = 17;
+    for (i, m) in adam.m.iter_mut().enumerate() {
+        m.iter_mut().for_each(|v| *v = 0.1 / (i + 1) as f32);
+    }
+    Checkpoint {
+        model,
+        adam,
+        epochs_done: 3,
+        best: Some(Best {
+            epoch: 2,
+            val_accuracy: 0.1 + 0.2,
+        }),
+        settings: r#"{"seed":1}"#.into(),
+        metrics: "epoch,loss\n1,0.5\n".into(),
+    }
+}
+
+#[test]
+fn checkpoint_round_trips_exactly() {
+    for config in [
+        Config {
+            dendrites: 3,
+            hidden: 5,
+            mean: 0.1307,
+            std: 0.3081,
+            ..Config::default()
+        },
+        Config {
+            channels: 3,
+            image_size: 12,
+            dendrites: 2,
+            hidden: 4,
+            classes: 3,
+            ..Config::default()
+        },
+    ] {
+        let ck = checkpoint(config);
+        let bytes = mdpn::checkpoint::save(&ck).unwrap();
+        assert_eq!(mdpn::checkpoint::load(&bytes).unwrap(), ck);
+        // Any safetensors reader sees the model's tensors under the authors' names.
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert!(st.tensor("model.0.params.w").is_ok());
+        assert!(st.tensor("adam.v.model.3.fc.bias").is_ok());
+    }
+}
+
+#[test]
+fn bad_checkpoints_give_clear_errors() {
+    let config = Config {
+        dendrites: 3,
+        hidden: 5,
+        ..Config::default()
+    };
+    let bytes = mdpn::checkpoint::save(&checkpoint(config.clone())).unwrap();
+    let load = |b: &[u8]| mdpn::checkpoint::load(b).unwrap_err().to_string();
+    assert!(load(&bytes[..bytes.len() - 3])
+        .contains("not a safetensors checkpoint: the file is cut short"));
+    let newer = edit_header(&bytes, |h| h["__metadata__"]["format_version"] = "2".into());
+    assert!(load(&newer).contains("newer than this program reads"));
+    let model = modelfile::save(&model_file(config)).unwrap();
+    assert!(
+        load(&model).contains("format is `mdpn`, expected `mdpn-checkpoint`"),
+        "{}",
+        load(&model)
+    );
+    let no_moment = edit_header(&bytes, |h| {
+        let o = h.as_object_mut().unwrap();
+        let v = o.remove("adam.m.model.2.fc.bias").unwrap();
+        o.insert("adam.m.model.2.fc.b".into(), v);
+    });
+    assert!(load(&no_moment).contains("tensor adam.m.model.2.fc.bias is missing"));
+    // A checkpoint is not a model file: eval and predict say so.
+    let err = modelfile::load(&bytes, &StateDictOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown model file format `mdpn-checkpoint`"),
+        "{err}"
+    );
 }

@@ -1,12 +1,16 @@
 //! `mdpn train`: train a model, evaluate it after every epoch, and write the run folder.
+//!
+//! After every epoch the run folder gets a checkpoint (`checkpoint.safetensors`), written last
+//! and atomically, from which `--resume` continues the run bitwise as if it had never stopped.
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
+use mdpn::checkpoint::{self, Best, Checkpoint};
 use mdpn::data::{Dataset, Protocol, Source, Subset};
 use mdpn::modelfile::ModelFile;
 use mdpn::train::{evaluate, Trainer};
@@ -14,7 +18,11 @@ use mdpn::{Config, KernelChoice, Mdpn};
 use serde::Serialize;
 
 use crate::datasets::{self, DataArgs};
-use crate::files::{program, write_atomic, write_model};
+use crate::files::{program, write_atomic, write_atomic_with, write_model};
+use crate::interrupt::{self, Interrupted};
+
+/// The checkpoint's name in the run folder.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -77,6 +85,10 @@ pub struct Args {
     /// Image folders: resize every image to N x N.
     #[arg(long)]
     pub image_size: Option<usize>,
+    /// Continue the run in this folder from its last checkpoint. Give the run's settings again
+    /// (any that differ are refused); `--epochs` may be raised.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "overwrite")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -102,14 +114,11 @@ impl From<KernelArg> for KernelChoice {
     }
 }
 
-/// Everything that determines a run, written to `config.json`.
+/// Every setting that changes a run's results: `--resume` refuses a command that differs.
 #[derive(Serialize)]
-struct RunConfig<'a> {
-    program: String,
+struct Settings<'a> {
     dataset: &'a str,
-    data_folder: String,
     model: &'a Config,
-    epochs: usize,
     batch_size: usize,
     lr: f32,
     seed: u64,
@@ -117,10 +126,20 @@ struct RunConfig<'a> {
     val_fraction: Option<f64>,
     limit: Option<usize>,
     kernel: KernelArg,
-    threads: usize,
     train_images: usize,
     validation_images: usize,
     test_images: usize,
+}
+
+/// Everything about a run, written to `config.json`.
+#[derive(Serialize)]
+struct RunConfig<'a> {
+    program: String,
+    data_folder: String,
+    #[serde(flatten)]
+    settings: &'a Settings<'a>,
+    epochs: usize,
+    threads: usize,
 }
 
 pub const METRICS_HEADER: &str =
@@ -134,18 +153,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         true,
     )?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-seed{}", data.name, args.seed)));
-    if out.join("metrics.csv").exists() && !args.overwrite {
-        bail!(
-            "{} already holds a run (metrics.csv); choose another --out or pass --overwrite",
+    let out = match (&args.resume, &args.out) {
+        (Some(resume), Some(out)) if resume != out => bail!(
+            "--resume {} and --out {} name different run folders",
+            resume.display(),
             out.display()
-        );
+        ),
+        (Some(dir), _) | (None, Some(dir)) => dir.clone(),
+        (None, None) => PathBuf::from(format!("runs/{}-seed{}", data.name, args.seed)),
+    };
+    let checkpoint_path = out.join(CHECKPOINT);
+    if args.resume.is_none() && !args.overwrite {
+        if let Some(f) = ["metrics.csv", CHECKPOINT]
+            .into_iter()
+            .find(|f| out.join(f).exists())
+        {
+            bail!(
+                "{} already holds a run ({f}); continue it with --resume {0}, choose another --out, or pass --overwrite",
+                out.display()
+            );
+        }
     }
-    fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create run folder {}", out.display()))?;
 
     let (mean, std) = data.normalisation;
     let config = Config {
@@ -173,20 +201,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(limit) = args.limit {
         splits.train.indices.truncate(limit);
     }
-    let mut trainer = Trainer::new(
-        Mdpn::new(config.clone(), args.seed)?,
-        args.lr,
-        args.batch_size,
-        args.seed,
-    )?;
-    trainer.kernel = args.kernel.into();
-
-    let run_config = RunConfig {
-        program: program(),
+    let settings = Settings {
         dataset: &data.name,
-        data_folder: data.folder.display().to_string(),
         model: &config,
-        epochs: args.epochs,
         batch_size: args.batch_size,
         lr: args.lr,
         seed: args.seed,
@@ -195,23 +212,81 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .then_some(args.val_fraction),
         limit: args.limit,
         kernel: args.kernel,
-        threads: crate::threads(),
         train_images: splits.train.indices.len(),
         validation_images: splits.validation.indices.len(),
         test_images: splits.test.indices.len(),
     };
-    write_atomic(
-        &out.join("config.json"),
-        serde_json::to_string_pretty(&run_config)?.as_bytes(),
+    let settings_json = serde_json::to_string(&settings)?;
+    let mut trainer = Trainer::new(
+        Mdpn::new(config.clone(), args.seed)?,
+        args.lr,
+        args.batch_size,
+        args.seed,
     )?;
+    trainer.kernel = args.kernel.into();
+    let pause = TestPause::from_env();
+    let run_config = RunConfig {
+        program: program(),
+        data_folder: data.folder.display().to_string(),
+        settings: &settings,
+        epochs: args.epochs,
+        threads: crate::threads(),
+    };
+    let run_config_json = serde_json::to_string_pretty(&run_config)?;
+    let resumed = match &args.resume {
+        Some(_) if checkpoint_path.exists() => {
+            let state = read_checkpoint(&checkpoint_path)?;
+            check_settings(&state.settings, &settings_json, &out)?;
+            trainer.model = state.model.clone();
+            trainer.adam = state.adam.clone();
+            Some(state)
+        }
+        // Killed before its first checkpoint: the run starts again, if it is the same run.
+        Some(_) if out.join("config.json").exists() && !out.join("metrics.csv").exists() => {
+            let config_json = fs::read_to_string(out.join("config.json"))
+                .with_context(|| format!("cannot read {}", out.join("config.json").display()))?;
+            check_settings(&config_json, &run_config_json, &out)?;
+            None
+        }
+        Some(_) => bail!(
+            "cannot resume: cannot read checkpoint {}: it does not exist",
+            checkpoint_path.display()
+        ),
+        None => None,
+    };
+    fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create run folder {}", out.display()))?;
+    write_atomic(&out.join("config.json"), run_config_json.as_bytes())?;
+    let mut state = match resumed {
+        Some(state) => state,
+        None => {
+            let state = Checkpoint {
+                model: trainer.model.clone(),
+                adam: trainer.adam.clone(),
+                epochs_done: 0,
+                best: None,
+                settings: settings_json,
+                metrics: format!("{METRICS_HEADER}\n"),
+            };
+            write_checkpoint(&checkpoint_path, &state, &pause)?;
+            state
+        }
+    };
+    // The run folder shows the checkpoint's epochs: rows of an epoch that was cut short go.
+    write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
     println!(
-        "training MDPN ({} dendrites, {} parameters) on {}: {} train / {} validation / {} test images, {} threads -> {}",
+        "{} MDPN ({} dendrites, {} parameters) on {}: {} train / {} validation / {} test images, {} threads -> {}",
+        if state.epochs_done > 0 {
+            format!("resuming after epoch {}:", state.epochs_done)
+        } else {
+            "training".to_string()
+        },
         config.dendrites,
         config.parameter_count(),
         data.name,
-        run_config.train_images,
-        run_config.validation_images,
-        run_config.test_images,
+        settings.train_images,
+        settings.validation_images,
+        settings.test_images,
         run_config.threads,
         out.display()
     );
@@ -228,9 +303,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         dataset: Some(data.name.clone()),
         program: program(),
     };
-    let mut metrics = format!("{METRICS_HEADER}\n");
-    let mut best = f64::NEG_INFINITY;
-    for epoch in 0..args.epochs {
+    interrupt::install(
+        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
+    )?;
+    for epoch in state.epochs_done..args.epochs {
         let bar = ProgressBar::new(splits.train.indices.len() as u64).with_style(
             ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
                 .expect("valid template")
@@ -238,8 +314,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, args.epochs));
         let start = Instant::now();
-        let stats =
-            trainer.train_epoch(pick(&splits.train), &splits.train.indices, epoch, |r| {
+        let stats = trainer
+            .train_epoch(pick(&splits.train), &splits.train.indices, epoch, |r| {
                 bar.inc(r.images as u64);
                 let rate = bar.position() as f64 / start.elapsed().as_secs_f64();
                 bar.set_message(format!(
@@ -248,6 +324,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     100.0 * r.accuracy,
                     rate
                 ));
+                if r.batch == r.batches.div_ceil(2) {
+                    pause.at("mid-epoch", epoch + 1);
+                }
+            })
+            .map_err(|e| {
+                let kept = match epoch {
+                    0 => "the initial checkpoint".to_string(),
+                    n => format!("the checkpoint and model files of epoch {n}, the last good one"),
+                };
+                anyhow!("{e}; {} keeps {kept}", out.display())
             })?;
         let train_seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -278,7 +364,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seconds,
             rate
         );
-        metrics += &format!(
+        if let (Some(v), Some(t)) = (val.auc, test.auc) {
+            println!("          val AUC {v:.4}  test AUC {t:.4}");
+        }
+        state.metrics += &format!(
             "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
             epoch + 1,
             stats.loss,
@@ -290,22 +379,128 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seconds,
             rate
         );
-        write_atomic(&out.join("metrics.csv"), metrics.as_bytes())?;
+        // The checkpoint comes last: if the program dies before it, the resumed run redoes this
+        // epoch and rewrites these files with the same bytes.
+        write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
         let file = model_file(&trainer.model);
         write_model(&out.join("last.safetensors"), &file)?;
-        if val.accuracy > best {
-            best = val.accuracy;
+        if state.best.is_none_or(|b| val.accuracy > b.val_accuracy) {
+            state.best = Some(Best {
+                epoch: epoch + 1,
+                val_accuracy: val.accuracy,
+            });
             write_model(&out.join("model.safetensors"), &file)?;
         }
-        if let (Some(v), Some(t)) = (val.auc, test.auc) {
-            println!("          val AUC {v:.4}  test AUC {t:.4}");
-        }
+        state.epochs_done = epoch + 1;
+        state.model = trainer.model.clone();
+        state.adam = trainer.adam.clone();
+        write_checkpoint(&checkpoint_path, &state, &pause)?;
         std::io::stdout().flush().ok();
+        if interrupt::requested() && epoch + 1 < args.epochs {
+            return Err(Interrupted(format!(
+                "stopped after epoch {} of {}; the checkpoint is saved. Continue with the same command and --resume {}",
+                epoch + 1,
+                args.epochs,
+                out.display()
+            ))
+            .into());
+        }
     }
-    println!(
-        "best validation accuracy {:.2}%; model in {}",
-        100.0 * best,
-        out.join("model.safetensors").display()
-    );
+    match state.best {
+        Some(best) => println!(
+            "best validation accuracy {:.2}% (epoch {}); model in {}",
+            100.0 * best.val_accuracy,
+            best.epoch,
+            out.join("model.safetensors").display()
+        ),
+        None => println!("no epoch trained"),
+    }
     Ok(())
+}
+
+/// Reads the checkpoint of a run folder.
+fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
+    let bytes = fs::read(path)
+        .with_context(|| format!("cannot resume: cannot read checkpoint {}", path.display()))?;
+    checkpoint::load(&bytes)
+        .with_context(|| format!("cannot resume from checkpoint {}", path.display()))
+}
+
+/// Writes a checkpoint atomically, pausing before the rename when a test asks for it.
+fn write_checkpoint(path: &Path, state: &Checkpoint, pause: &TestPause) -> anyhow::Result<()> {
+    write_atomic_with(path, &checkpoint::save(state)?, || {
+        pause.at("checkpoint", state.epochs_done)
+    })
+}
+
+/// Refuses to resume a run with settings other than those it was started with: compares the
+/// settings in `current` with those recorded in `stored` (a checkpoint's or `config.json`).
+fn check_settings(stored: &str, current: &str, out: &Path) -> anyhow::Result<()> {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s);
+    let stored = parse(stored).context("the run's recorded settings are not valid JSON")?;
+    let mut diffs = Vec::new();
+    differences("", &stored, &parse(current)?, &mut diffs);
+    if !diffs.is_empty() {
+        bail!(
+            "cannot resume {}: this command's settings differ from the run's: {}. Repeat the run's own settings with --resume",
+            out.display(),
+            diffs.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Lists `key: run A, command B` for every key of `command` where the two JSON values differ.
+fn differences(
+    key: &str,
+    run: &serde_json::Value,
+    command: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value::Object;
+    match (run, command) {
+        (Object(a), Object(b)) => {
+            for k in b.keys() {
+                let null = serde_json::Value::Null;
+                let sub = if key.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key}.{k}")
+                };
+                differences(
+                    &sub,
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (a, b) if a != b => out.push(format!("{key}: run {a}, command {b}")),
+        _ => {}
+    }
+}
+
+/// A hidden hook for the kill-and-resume tests: `MDPN_TEST_PAUSE=POINT@EPOCH[,POINT@EPOCH...]`
+/// makes training print `MDPN_TEST_PAUSE POINT@EPOCH` to stderr and wait for a Ctrl-C at
+/// `mid-epoch` (after the middle batch of epoch EPOCH, counting from 1) or at `checkpoint` (once
+/// the temporary file of the checkpoint after EPOCH epochs is synced, before its rename), so
+/// that a test can kill or interrupt the program at exactly that moment.
+struct TestPause(Vec<String>);
+
+impl TestPause {
+    fn from_env() -> TestPause {
+        let points = std::env::var("MDPN_TEST_PAUSE").unwrap_or_default();
+        TestPause(points.split(',').map(str::to_string).collect())
+    }
+
+    fn at(&self, point: &str, epoch: usize) {
+        let here = format!("{point}@{epoch}");
+        if self.0.contains(&here) {
+            let presses = interrupt::presses();
+            eprintln!("MDPN_TEST_PAUSE {here}");
+            while interrupt::presses() == presses {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
 }
