@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     let cli = mdpn_cli::Cli::parse();
     match mdpn_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -16,5 +17,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// Ends the program quietly when the reader of its output goes away (`mdpn datasets | head`), as
+/// Unix tools do, where `println!` would panic. Downloads are unaffected: the standard library
+/// writes to sockets with `MSG_NOSIGNAL`.
+fn quiet_broken_pipe() {
+    // SAFETY: restoring a signal's default action, before any other thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -401,3 +401,19 @@ fn one_epoch_on_fashion_mnist_reaches_85_percent() {
         "test accuracy after one epoch: {test_acc}"
     );
 }
+
+/// `mdpn datasets | true`: the program ends when its reader has gone away, without a panic.
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .arg("datasets")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the program has looked its data sets up and printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
