@@ -259,6 +259,7 @@ fn checkpoint(config: Config) -> Checkpoint {
         }),
         settings: r#"{"seed":1}"#.into(),
         metrics: "epoch,loss\n1,0.5\n".into(),
+        extra: String::new(),
     }
 }
 
