@@ -2,6 +2,7 @@
 //! tables, pictures and report, and an interrupted study finishing only its missing runs.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -412,4 +413,186 @@ fn without_a_font_the_tables_and_report_are_still_written() {
     assert!(html.contains("Pictures left out") && !html.contains("<svg"));
     assert!(html.contains("<td>mlp</td>"));
     assert!(!study.join("figures").exists());
+}
+
+/// `mdpn study` with `MDPN_TEST_PAUSE=point`, killed (SIGKILL) once it pauses there.
+fn kill_study_at(args: &[String], point: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .env("MDPN_TEST_PAUSE", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        if line == format!("MDPN_TEST_PAUSE {point}") {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        }
+        seen.push(line);
+    }
+    panic!(
+        "the study ended ({:?}) without pausing at {point}:\n{}",
+        child.wait().unwrap(),
+        seen.join("\n")
+    );
+}
+
+/// Every run folder of a study, relative to its `runs/`.
+fn run_dirs(study: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = result_files(study)
+        .iter()
+        .map(|p| {
+            p.parent()
+                .unwrap()
+                .strip_prefix(study.join("runs"))
+                .unwrap()
+                .to_path_buf()
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// A run's metrics without the timing columns.
+fn metrics_rows(run: &Path) -> Vec<String> {
+    fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+/// A run's result without its timings.
+fn result_without_timing(run: &Path) -> serde_json::Value {
+    let mut r = json(&run.join("result.json"));
+    let map = r.as_object_mut().unwrap();
+    map.remove("train_seconds").unwrap();
+    map.remove("images_per_s").unwrap();
+    r
+}
+
+#[test]
+fn killed_study_resumes_to_the_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 120, 60, 7);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "--threads",
+            "2",
+            "study",
+            "--datasets",
+            set.to_str().unwrap(),
+            "--models",
+            "mdpn,mlp",
+            "--runs",
+            "2",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.005",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let reference = tmp.path().join("reference");
+    ok(&args(&reference).iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Runs in order: mdpn seed 0 and 1, then mlp seed 0 and 1. Each attempt is killed at one
+    // moment and the next starts where it stopped.
+    let study = tmp.path().join("killed");
+    let args = args(&study);
+    let mdpn0 = study.join("runs/corners/mdpn/seed0");
+    // Mid-epoch 2 of the first run: its checkpoint holds epoch 1.
+    kill_study_at(&args, "mid-epoch@2");
+    assert_eq!(epochs_in(&mdpn0), 1);
+    assert_eq!(metrics_rows(&mdpn0).len(), 2, "header and epoch 1");
+    // Resumed, killed while the checkpoint of epoch 2 is written, before its rename.
+    kill_study_at(&args, "checkpoint@2");
+    assert_eq!(epochs_in(&mdpn0), 1);
+    // Between runs: the first has finished, the second not begun.
+    kill_study_at(&args, "run@1");
+    assert_eq!(result_files(&study).len(), 1);
+    assert!(!study.join("runs/corners/mdpn/seed1").exists());
+    // The second run's last checkpoint being written.
+    kill_study_at(&args, "checkpoint@3");
+    assert_eq!(epochs_in(&study.join("runs/corners/mdpn/seed1")), 2);
+    // The first baseline run before its first checkpoint, then in its last epoch.
+    let mlp0 = study.join("runs/corners/mlp/seed0");
+    kill_study_at(&args, "mid-epoch@1");
+    assert_eq!(epochs_in(&mlp0), 0);
+    kill_study_at(&args, "mid-epoch@3");
+    assert_eq!(epochs_in(&mlp0), 2);
+    assert_eq!(result_files(&study).len(), 2);
+
+    let log = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(log.matches("finished before, skipped").count(), 2, "{log}");
+    assert!(log.contains("mlp seed 0: resuming after epoch 2"), "{log}");
+    assert!(!log.contains("mlp seed 0: epoch 1/3"), "{log}");
+    assert!(log.contains("mlp seed 1: epoch 1/3"), "{log}");
+
+    // The same runs, metrics, results and MDPN model files as the uninterrupted study.
+    let runs = run_dirs(&reference);
+    assert_eq!(runs.len(), 4);
+    assert_eq!(run_dirs(&study), runs);
+    for run in &runs {
+        let (a, b) = (reference.join("runs").join(run), study.join("runs").join(run));
+        assert_eq!(metrics_rows(&b), metrics_rows(&a), "{}", run.display());
+        assert_eq!(metrics_rows(&b).len(), 4);
+        assert_eq!(
+            result_without_timing(&b),
+            result_without_timing(&a),
+            "{}",
+            run.display()
+        );
+        if run.starts_with("corners/mdpn") {
+            assert!(
+                fs::read(b.join("model.safetensors")).unwrap()
+                    == fs::read(a.join("model.safetensors")).unwrap(),
+                "{}: model files differ",
+                run.display()
+            );
+        }
+    }
+    let summary = |s: &Path| -> Vec<(String, f64, f64)> {
+        json(&s.join("summary.json"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["model"].as_str().unwrap().to_string(),
+                    r["test_accuracy_mean"].as_f64().unwrap(),
+                    r["test_accuracy_std"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&study), summary(&reference));
+    assert!(study.join("report.html").exists());
+}
+
+/// Epochs in a run folder's checkpoint (0 without one), loaded into the network its
+/// `config.json` describes: the checkpoint is whole and of that network.
+fn epochs_in(run: &Path) -> usize {
+    let Ok(bytes) = fs::read(run.join("checkpoint.safetensors")) else {
+        return 0;
+    };
+    let network = json(&run.join("config.json"))["settings"]["network"].clone();
+    match json(&run.join("config.json"))["settings"]["model"].as_str().unwrap() {
+        "mdpn" => mdpn::checkpoint::load(&bytes).unwrap().epochs_done,
+        "mlp" => {
+            let config: mdpn::baselines::MlpConfig = serde_json::from_value(network).unwrap();
+            let model = mdpn::baselines::Mlp::new(config, 0).unwrap();
+            mdpn::checkpoint::load_into(&bytes, model).unwrap().epochs_done
+        }
+        other => panic!("no checkpoint reader for {other}"),
+    }
 }

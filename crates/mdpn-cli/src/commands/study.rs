@@ -228,6 +228,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let variants = variants(&args)?;
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    // Refused before anything is written: baselines on a multi-label set.
+    for spec in &args.datasets {
+        if let Some(v) = variants.iter().find(|v| v.kind != ModelKind::Mdpn) {
+            if datasets::task_of(spec) == Task::MultiLabel {
+                bail!("{}", baseline_refusal(spec, v));
+            }
+        }
+    }
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create study folder {}", args.out.display()))?;
     write_atomic(
@@ -242,14 +250,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }))?
         .as_bytes(),
     )?;
-    // Refused before any training: baselines on a multi-label set.
-    for spec in &args.datasets {
-        if let Some(v) = variants.iter().find(|v| v.kind != ModelKind::Mdpn) {
-            if datasets::task_of(spec) == Task::MultiLabel {
-                bail!("{}", baseline_refusal(spec, v));
-            }
-        }
-    }
     let pause = TestPause::from_env();
     let total = args.datasets.len() * variants.len() * args.runs as usize;
     let mut done = 0;
