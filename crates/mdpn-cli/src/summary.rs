@@ -319,8 +319,12 @@ pub fn csv(rows: &[Row]) -> String {
             r.runs,
             r.test_accuracy_mean,
             r.test_accuracy_std,
-            r.test_auc_mean.map(|v| format!("{v:.6}")).unwrap_or_default(),
-            r.test_auc_std.map(|v| format!("{v:.6}")).unwrap_or_default(),
+            r.test_auc_mean
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
+            r.test_auc_std
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
             r.best_epoch_mean,
             r.train_seconds_mean,
             r.images_per_s_mean,

@@ -503,7 +503,10 @@ fn killed_study_resumes_to_the_same_results() {
         .to_vec()
     };
     let reference = tmp.path().join("reference");
-    ok(&args(&reference).iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&args(&reference)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
 
     // Runs in order: mdpn seed 0 and 1, then mlp seed 0 and 1. Each attempt is killed at one
     // moment and the next starts where it stopped.
@@ -543,7 +546,10 @@ fn killed_study_resumes_to_the_same_results() {
     assert_eq!(runs.len(), 4);
     assert_eq!(run_dirs(&study), runs);
     for run in &runs {
-        let (a, b) = (reference.join("runs").join(run), study.join("runs").join(run));
+        let (a, b) = (
+            reference.join("runs").join(run),
+            study.join("runs").join(run),
+        );
         assert_eq!(metrics_rows(&b), metrics_rows(&a), "{}", run.display());
         assert_eq!(metrics_rows(&b).len(), 4);
         assert_eq!(
@@ -586,13 +592,165 @@ fn epochs_in(run: &Path) -> usize {
         return 0;
     };
     let network = json(&run.join("config.json"))["settings"]["network"].clone();
-    match json(&run.join("config.json"))["settings"]["model"].as_str().unwrap() {
+    match json(&run.join("config.json"))["settings"]["model"]
+        .as_str()
+        .unwrap()
+    {
         "mdpn" => mdpn::checkpoint::load(&bytes).unwrap().epochs_done,
         "mlp" => {
             let config: mdpn::baselines::MlpConfig = serde_json::from_value(network).unwrap();
             let model = mdpn::baselines::Mlp::new(config, 0).unwrap();
-            mdpn::checkpoint::load_into(&bytes, model).unwrap().epochs_done
+            mdpn::checkpoint::load_into(&bytes, model)
+                .unwrap()
+                .epochs_done
         }
         other => panic!("no checkpoint reader for {other}"),
     }
+}
+
+/// A `.npy` array of bytes.
+fn npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| format!("{d}, ")).collect();
+    let mut header = format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
+        dims.concat()
+    );
+    while (11 + header.len()) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// A MedMNIST `.npz` of 28×28 images (`channels` 1 or 3), `counts` images per official split,
+/// label rows of `width` bytes from `label(i)`; the image brightness follows the first label.
+fn medmnist_npz(
+    channels: usize,
+    counts: [usize; 3],
+    width: usize,
+    label: impl Fn(usize) -> Vec<u8>,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    for (split, n) in ["train", "val", "test"].iter().zip(counts) {
+        let mut shape = vec![n, 28, 28];
+        if channels == 3 {
+            shape.push(3);
+        }
+        let labels: Vec<u8> = (0..n).flat_map(&label).collect();
+        let px: Vec<u8> = (0..n * 784 * channels)
+            .map(|i| {
+                let image = i / (784 * channels);
+                (labels[image * width] as usize * 60 + (i * 7919) % 40) as u8
+            })
+            .collect();
+        zip.start_file(format!("{split}_images.npy"), opts).unwrap();
+        zip.write_all(&npy(&shape, &px)).unwrap();
+        zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
+        zip.write_all(&npy(&[n, width], &labels)).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn medmnist_study_reports_auc_and_studies_multi_label_sets_with_mdpn_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::write(
+        root.join("pathmnist.npz"),
+        medmnist_npz(3, [36, 18, 27], 1, |i| vec![(i % 9) as u8]),
+    )
+    .unwrap();
+    fs::write(
+        root.join("chestmnist.npz"),
+        medmnist_npz(1, [32, 16, 24], 14, |i| {
+            (0..14).map(|l| ((i + l) % 3 == 0) as u8).collect()
+        }),
+    )
+    .unwrap();
+    let study = tmp.path().join("study");
+    let run = |models: &str| {
+        mdpn(&[
+            "study",
+            "--datasets",
+            "pathmnist,chestmnist",
+            "--data-dir",
+            root.to_str().unwrap(),
+            "--models",
+            models,
+            "--runs",
+            "2",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--out",
+            study.to_str().unwrap(),
+        ])
+    };
+
+    // Baselines predict one class per image: refused for ChestMNIST before anything is written.
+    let refused = run("mdpn,mlp");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.contains("chestmnist is multi-label") && err.contains("--models mdpn"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked") && !study.exists(), "{err}");
+
+    let out = run("mdpn");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("test AUC"), "{log}");
+    // MedMNIST's official splits: its validation images validate.
+    let config = json(&study.join("runs/chestmnist/mdpn/seed0/config.json"));
+    assert_eq!(config["settings"]["val_fraction"], serde_json::Value::Null);
+    assert_eq!(config["settings"]["network"]["task"], "multi-label");
+    let metrics = fs::read_to_string(study.join("runs/chestmnist/mdpn/seed0/metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+
+    let rows = json(&study.join("summary.json"));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["runs"], 2);
+        let auc = row["test_auc_mean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{row}");
+        assert!(row["test_auc_std"].as_f64().unwrap() >= 0.0);
+        // ChestMNIST's accuracy is per label.
+        let acc = row["test_accuracy_mean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{row}");
+    }
+    let md = fs::read_to_string(study.join("summary.md")).unwrap();
+    assert!(md.contains("| Test AUC |"), "{md}");
+    let chest = md
+        .lines()
+        .find(|l| l.starts_with("| chestmnist |"))
+        .unwrap();
+    assert!(chest.matches(" ± ").count() == 2, "{chest}");
+    let csv = fs::read_to_string(study.join("summary.csv")).unwrap();
+    assert!(csv.starts_with(
+        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,"
+    ));
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let auc: f64 = fields[5].parse().unwrap_or_else(|_| panic!("{line}"));
+        assert!((0.0..=1.0).contains(&auc), "{line}");
+    }
+    // Per-label accuracy and curves are pictured; the report names both sets.
+    let html = fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("chestmnist") && html.contains("Test AUC"));
+    assert_png(&study.join("figures/chestmnist-per-class.png"));
+    assert_png(&study.join("figures/chestmnist-mdpn-curves.png"));
+    assert_png(&study.join("figures/pathmnist-mdpn-confusion.png"));
 }

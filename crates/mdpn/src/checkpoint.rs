@@ -104,8 +104,16 @@ pub fn save<N: Network>(checkpoint: &Checkpoint<N>) -> Result<Vec<u8>> {
     let mut tensors = Vec::new();
     for (i, (name, shape)) in layout.iter().enumerate() {
         tensors.push((name.clone(), shape.as_slice(), params[i]));
-        tensors.push((format!("adam.m.{name}"), shape.as_slice(), adam.m[i].as_slice()));
-        tensors.push((format!("adam.v.{name}"), shape.as_slice(), adam.v[i].as_slice()));
+        tensors.push((
+            format!("adam.m.{name}"),
+            shape.as_slice(),
+            adam.m[i].as_slice(),
+        ));
+        tensors.push((
+            format!("adam.v.{name}"),
+            shape.as_slice(),
+            adam.v[i].as_slice(),
+        ));
     }
     serialize_f32(&tensors, meta)
 }

@@ -468,10 +468,7 @@ impl RunSpec<'_> {
             check_settings(&state.settings, &self.settings, self.dir)?;
             trainer.model = state.model.clone();
             trainer.adam = state.adam.clone();
-            println!(
-                "{}: resuming after epoch {}",
-                self.label, state.epochs_done
-            );
+            println!("{}: resuming after epoch {}", self.label, state.epochs_done);
             state
         } else {
             Checkpoint {
@@ -488,7 +485,10 @@ impl RunSpec<'_> {
             Progress::default()
         } else {
             serde_json::from_str(&state.extra).with_context(|| {
-                format!("{}: its study records are not valid", checkpoint_path.display())
+                format!(
+                    "{}: its study records are not valid",
+                    checkpoint_path.display()
+                )
             })?
         };
         // The run folder shows the checkpoint's epochs: rows of an epoch cut short go.

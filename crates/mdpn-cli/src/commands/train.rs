@@ -17,11 +17,11 @@ use mdpn::train::{evaluate, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
 use serde::Serialize;
 
-use crate::datasets::{self, DataArgs};
 use crate::checkpoints::{
     check_settings, metrics_row, read_checkpoint, write_checkpoint, TestPause, CHECKPOINT,
     METRICS_HEADER,
 };
+use crate::datasets::{self, DataArgs};
 use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 
