@@ -117,7 +117,8 @@ fn differences(
 /// makes training print `MDPN_TEST_PAUSE POINT@EPOCH` to stderr and wait for a Ctrl-C at
 /// `mid-epoch` (after the middle batch of epoch EPOCH, counting from 1) or at `checkpoint` (once
 /// the temporary file of the checkpoint after EPOCH epochs is synced, before its rename), so
-/// that a test can kill or interrupt the program at exactly that moment.
+/// that a test can kill or interrupt the program at exactly that moment. In a study these points
+/// are those of every run, and `run@N` pauses once the N-th run (counting from 1) is done.
 pub struct TestPause(Vec<String>);
 
 impl TestPause {
