@@ -754,3 +754,60 @@ fn medmnist_study_reports_auc_and_studies_multi_label_sets_with_mdpn_only() {
     assert_png(&study.join("figures/chestmnist-mdpn-curves.png"));
     assert_png(&study.join("figures/pathmnist-mdpn-confusion.png"));
 }
+
+#[test]
+fn ctrl_c_stops_a_study_after_the_epoch_and_it_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 60, 30, 9);
+    let study = tmp.path().join("study");
+    let args = [
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mlp",
+        "--runs",
+        "2",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--out",
+        study.to_str().unwrap(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .env("MDPN_TEST_PAUSE", "mid-epoch@2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    assert!(lines.any(|l| l == "MDPN_TEST_PAUSE mid-epoch@2"));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let rest: Vec<String> = lines.collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("study stopped") && l.contains("run the same command again")),
+        "{rest:?}"
+    );
+    let run = study.join("runs/corners/mlp/seed0");
+    assert_eq!(
+        epochs_in(&run),
+        2,
+        "the interrupted epoch was finished and saved"
+    );
+    assert!(!run.join("result.json").exists());
+
+    let log = ok(&args);
+    assert!(log.contains("mlp seed 0: resuming after epoch 2"), "{log}");
+    assert_eq!(result_files(&study).len(), 2);
+    assert_eq!(metrics_rows(&run).len(), 4);
+}

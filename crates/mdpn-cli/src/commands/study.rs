@@ -22,6 +22,7 @@ use crate::checkpoints::{
 use crate::commands::train::ProtocolArg;
 use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
+use crate::interrupt::{self, Interrupted};
 use crate::summary::RunResult;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -251,6 +252,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_bytes(),
     )?;
     let pause = TestPause::from_env();
+    interrupt::install(
+        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
+    )?;
     let total = args.datasets.len() * variants.len() * args.runs as usize;
     let mut done = 0;
     for spec in &args.datasets {
@@ -274,8 +278,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .join(variant.folder())
                     .join(format!("seed{seed}"));
                 let label = format!("[{done}/{total}] {name} {} seed {seed}", variant.name());
-                run_one(&args, &data, &name, variant, seed, &dir, &label, &pause)
+                let stopped = run_one(&args, &data, &name, variant, seed, &dir, &label, &pause)
                     .with_context(|| format!("run {}", dir.display()))?;
+                if stopped || (interrupt::requested() && done < total) {
+                    return Err(Interrupted(format!(
+                        "study stopped ({}); run the same command again to continue it",
+                        if stopped {
+                            format!("{} is saved after its last finished epoch", dir.display())
+                        } else {
+                            format!("{done} of {total} runs are done")
+                        }
+                    ))
+                    .into());
+                }
                 pause.at("run", done);
             }
         }
@@ -286,6 +301,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Trains one run unless it is finished; a run stopped part-way continues from its checkpoint.
+/// Returns whether Ctrl-C stopped it before its last epoch.
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     args: &Args,
@@ -296,7 +312,7 @@ fn run_one(
     dir: &Path,
     label: &str,
     pause: &TestPause,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     if data.train.task == Task::MultiLabel && variant.kind != ModelKind::Mdpn {
         bail!("{}", baseline_refusal(name, variant));
     }
@@ -330,7 +346,7 @@ fn run_one(
         }
         if dir.join("result.json").exists() {
             println!("{label}: finished before, skipped");
-            return Ok(());
+            return Ok(false);
         }
         resume = dir.join(CHECKPOINT).exists();
     }
@@ -369,7 +385,7 @@ fn run_one(
         resume,
         pause,
     };
-    let result = match built {
+    let done = match built {
         Built::Mdpn(m) => run.train(m, |m: &Mdpn, path: &Path| {
             let file = ModelFile {
                 model: m.clone(),
@@ -382,10 +398,14 @@ fn run_one(
         Built::Mlp(m) => run.train(m, |_: &Mlp, _: &Path| Ok(()))?,
         Built::Cnn(m) => run.train(m, |_: &Cnn, _: &Path| Ok(()))?,
     };
+    let Some(result) = done else {
+        return Ok(true);
+    };
     write_atomic(
         &dir.join("result.json"),
         serde_json::to_string_pretty(&result)?.as_bytes(),
-    )
+    )?;
+    Ok(false)
 }
 
 /// Why a baseline cannot train on a multi-label data set.
@@ -452,12 +472,13 @@ impl RunSpec<'_> {
 
     /// Trains `model` for the study's epochs, evaluating after each and writing `metrics.csv`
     /// and, last, the checkpoint; `save` writes the model of the best validation epoch (MDPN
-    /// only: the baselines have no model file).
+    /// only: the baselines have no model file). Returns `None` when Ctrl-C stopped the run
+    /// after an epoch before its last.
     fn train<N: Network>(
         &self,
         model: N,
         save: impl Fn(&N, &Path) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RunResult> {
+    ) -> anyhow::Result<Option<RunResult>> {
         let args = self.args;
         let splits = self.splits;
         let parameters = model.parameter_count();
@@ -554,11 +575,14 @@ impl RunSpec<'_> {
             state.adam = trainer.adam.clone();
             state.extra = serde_json::to_string(&progress)?;
             write_checkpoint(&checkpoint_path, &state, self.pause)?;
+            if interrupt::requested() && epoch + 1 < args.epochs {
+                return Ok(None);
+            }
         }
         let (Some(best), Some(test)) = (state.best, progress.best_test) else {
             bail!("{} holds no finished epoch", checkpoint_path.display());
         };
-        Ok(RunResult {
+        Ok(Some(RunResult {
             dataset: self.name.to_string(),
             model: self.model.clone(),
             seed: self.seed,
@@ -575,6 +599,6 @@ impl RunSpec<'_> {
                 / progress.train_seconds,
             class_names: self.data.train.class_names.clone(),
             confusion: test.confusion,
-        })
+        }))
     }
 }
