@@ -420,7 +420,12 @@ fn baseline_refusal(dataset: &str, variant: &Variant) -> String {
 /// starts: what an earlier attempt wrote goes.
 fn restart(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for file in ["metrics.csv", "model.safetensors", "result.json"] {
+    for file in [
+        "metrics.csv",
+        "model.safetensors",
+        "result.json",
+        CHECKPOINT,
+    ] {
         let path = dir.join(file);
         if path.exists() {
             fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
