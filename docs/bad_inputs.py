@@ -179,6 +179,9 @@ h = json.loads(json.dumps(ch)); del h["adam.v.model.2.fc.weight"]
 resume_row("checkpoint with a tensor's header entry removed", st(h, ck[8 + cn:]))
 resume_row("--resume with another --lr and --seed", ck, ["--lr", "0.01", "--seed", "3"])
 row("a new run into a folder that holds one", ["train", "--dataset", good, "--out", "run"] + tiny)
+# Studies
+row("a study of the baselines on a multi-label set (ChestMNIST)",
+    ["study", "--datasets", "chestmnist", "--models", "mdpn,mlp", "--out", "s"])
 
 print("| bad input | exit status | what the user sees (last line of stderr) |")
 print("|---|---|---|")

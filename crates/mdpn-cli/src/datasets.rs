@@ -11,7 +11,7 @@ use image::imageops::FilterType;
 use image::DynamicImage;
 use mdpn::data::{Dataset, Parts, Protocol, Splits};
 use mdpn::idx::Idx;
-use mdpn::{cifar, emnist, fer2013, medmnist};
+use mdpn::{cifar, emnist, fer2013, medmnist, Task};
 
 use crate::fetch::{self, Format, KnownDataset, CIFAR100_FILES_BIN, CIFAR10_FILES, IDX_FILES};
 
@@ -100,6 +100,18 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
         names.join(", "),
         IDX_FILES.map(|f| format!("{f}[.gz]")).join(", ")
     )
+}
+
+/// What a data set named on the command line asks of a model, known before reading it: only
+/// known MedMNIST sets can be multi-label (ChestMNIST); folders are multi-class.
+pub fn task_of(spec: &str) -> Task {
+    let known = fetch::known(spec)
+        .map(|ds| (ds, 28))
+        .or_else(|| fetch::medmnist_size(spec));
+    match known.map(|(ds, _)| ds.format) {
+        Some(Format::MedMnist(info)) => info.task.task(),
+        _ => Task::MultiClass,
+    }
 }
 
 /// Joins the official validation images to the training set and checks the parts agree.

@@ -1,6 +1,7 @@
 //! The `mdpn` program: the command line around the `mdpn` library. It does the file and
 //! terminal I/O; the library does the model.
 
+pub mod checkpoints;
 pub mod commands;
 pub mod datasets;
 pub mod fetch;

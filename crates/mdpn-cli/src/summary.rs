@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use mdpn::Task;
 use serde::{Deserialize, Serialize};
 
 /// The outcome of one finished run, written last to its folder: a run without it is unfinished.
@@ -22,17 +23,31 @@ pub struct RunResult {
     pub best_epoch: usize,
     pub val_accuracy: f64,
     pub test_accuracy: f64,
+    /// Test AUC at the best epoch, for data sets that report one (MedMNIST's metric).
+    #[serde(default)]
+    pub test_auc: Option<f64>,
+    /// Multi-class, or multi-label (the confusion matrix then holds 2×2 counts per label).
+    #[serde(default)]
+    pub task: Task,
     /// Time spent in training epochs (evaluation excluded), and training images per second.
     pub train_seconds: f64,
     pub images_per_s: f64,
     pub class_names: Vec<String>,
-    /// Test confusion matrix at the best epoch, `[true * classes + predicted]`.
+    /// Test confusion matrix at the best epoch: multi-class `[true * classes + predicted]`,
+    /// multi-label `[label * 4 + 2 * truth + predicted]`.
     pub confusion: Vec<u64>,
 }
 
 impl RunResult {
-    /// Test accuracy of every class at the best epoch.
+    /// Test accuracy of every class (of every label, multi-label) at the best epoch.
     pub fn per_class(&self) -> Vec<f64> {
+        if self.task == Task::MultiLabel {
+            return self
+                .confusion
+                .chunks_exact(4)
+                .map(|c| (c[0] + c[3]) as f64 / c.iter().sum::<u64>().max(1) as f64)
+                .collect();
+        }
         let n = self.class_names.len();
         (0..n)
             .map(|t| {
@@ -158,6 +173,9 @@ pub struct Row {
     pub test_accuracy_mean: f64,
     /// Sample standard deviation (0 for a single run).
     pub test_accuracy_std: f64,
+    /// Test AUC over the seeds, where every run reports one (MedMNIST sets).
+    pub test_auc_mean: Option<f64>,
+    pub test_auc_std: Option<f64>,
     pub best_epoch_mean: f64,
     pub train_seconds_mean: f64,
     pub images_per_s_mean: f64,
@@ -194,6 +212,7 @@ pub fn summarise(runs: &[Run]) -> Vec<Row> {
     for g in groups {
         let of = |f: fn(&RunResult) -> f64| g.iter().map(|r| f(r)).collect::<Vec<f64>>();
         let acc = of(|r| r.test_accuracy);
+        let auc: Option<Vec<f64>> = g.iter().map(|r| r.test_auc).collect();
         rows.push(Row {
             dataset: g[0].dataset.clone(),
             model: g[0].model.clone(),
@@ -201,6 +220,8 @@ pub fn summarise(runs: &[Run]) -> Vec<Row> {
             seeds: g.iter().map(|r| r.seed).collect(),
             test_accuracy_mean: mean(&acc),
             test_accuracy_std: std_dev(&acc),
+            test_auc_mean: auc.as_deref().map(mean),
+            test_auc_std: auc.as_deref().map(std_dev),
             best_epoch_mean: mean(&of(|r| r.best_epoch as f64)),
             train_seconds_mean: mean(&of(|r| r.train_seconds)),
             images_per_s_mean: mean(&of(|r| r.images_per_s)),
@@ -220,23 +241,25 @@ pub fn bytes(n: usize) -> String {
     }
 }
 
-/// Header and cells of the summary table, as shown in Markdown and HTML.
+/// Header and cells of the summary table, as shown in Markdown and HTML; the test AUC column
+/// only when some data set reports one.
 pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec![
-        "Data set",
-        "Model",
-        "Runs",
-        "Test accuracy (%)",
+    let with_auc = rows.iter().any(|r| r.test_auc_mean.is_some());
+    let mut header = vec!["Data set", "Model", "Runs", "Test accuracy (%)"];
+    if with_auc {
+        header.push("Test AUC");
+    }
+    header.extend([
         "Best epoch",
         "Training time (s)",
         "Images/s",
         "Parameters",
         "Size (f32)",
-    ];
+    ]);
     let cells = rows
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.dataset.clone(),
                 r.model.clone(),
                 r.runs.to_string(),
@@ -245,12 +268,21 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
                     100.0 * r.test_accuracy_mean,
                     100.0 * r.test_accuracy_std
                 ),
+            ];
+            if with_auc {
+                row.push(match (r.test_auc_mean, r.test_auc_std) {
+                    (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
+                    _ => "–".to_string(),
+                });
+            }
+            row.extend([
                 format!("{:.1}", r.best_epoch_mean),
                 format!("{:.1}", r.train_seconds_mean),
                 format!("{:.0}", r.images_per_s_mean),
                 r.parameters.to_string(),
                 bytes(r.model_bytes),
-            ]
+            ]);
+            row
         })
         .collect();
     (header, cells)
@@ -277,16 +309,22 @@ pub fn markdown(rows: &[Row]) -> String {
 /// The summary as CSV, numbers unrounded.
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
-        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes\n",
+        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes\n",
     );
     for r in rows {
         s += &format!(
-            "{},{},{},{:.6},{:.6},{:.2},{:.3},{:.1},{},{}\n",
+            "{},{},{},{:.6},{:.6},{},{},{:.2},{:.3},{:.1},{},{}\n",
             csv_field(&r.dataset),
             csv_field(&r.model),
             r.runs,
             r.test_accuracy_mean,
             r.test_accuracy_std,
+            r.test_auc_mean
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
+            r.test_auc_std
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
             r.best_epoch_mean,
             r.train_seconds_mean,
             r.images_per_s_mean,

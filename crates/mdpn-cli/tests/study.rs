@@ -2,6 +2,7 @@
 //! tables, pictures and report, and an interrupted study finishing only its missing runs.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -412,4 +413,401 @@ fn without_a_font_the_tables_and_report_are_still_written() {
     assert!(html.contains("Pictures left out") && !html.contains("<svg"));
     assert!(html.contains("<td>mlp</td>"));
     assert!(!study.join("figures").exists());
+}
+
+/// `mdpn study` with `MDPN_TEST_PAUSE=point`, killed (SIGKILL) once it pauses there.
+fn kill_study_at(args: &[String], point: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .env("MDPN_TEST_PAUSE", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        if line == format!("MDPN_TEST_PAUSE {point}") {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        }
+        seen.push(line);
+    }
+    panic!(
+        "the study ended ({:?}) without pausing at {point}:\n{}",
+        child.wait().unwrap(),
+        seen.join("\n")
+    );
+}
+
+/// Every run folder of a study, relative to its `runs/`.
+fn run_dirs(study: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = result_files(study)
+        .iter()
+        .map(|p| {
+            p.parent()
+                .unwrap()
+                .strip_prefix(study.join("runs"))
+                .unwrap()
+                .to_path_buf()
+        })
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// A run's metrics without the timing columns.
+fn metrics_rows(run: &Path) -> Vec<String> {
+    fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+/// A run's result without its timings.
+fn result_without_timing(run: &Path) -> serde_json::Value {
+    let mut r = json(&run.join("result.json"));
+    let map = r.as_object_mut().unwrap();
+    map.remove("train_seconds").unwrap();
+    map.remove("images_per_s").unwrap();
+    r
+}
+
+#[test]
+fn killed_study_resumes_to_the_same_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 120, 60, 7);
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "--threads",
+            "2",
+            "study",
+            "--datasets",
+            set.to_str().unwrap(),
+            "--models",
+            "mdpn,mlp",
+            "--runs",
+            "2",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.005",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let reference = tmp.path().join("reference");
+    ok(&args(&reference)
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+
+    // Runs in order: mdpn seed 0 and 1, then mlp seed 0 and 1. Each attempt is killed at one
+    // moment and the next starts where it stopped.
+    let study = tmp.path().join("killed");
+    let args = args(&study);
+    let mdpn0 = study.join("runs/corners/mdpn/seed0");
+    // Mid-epoch 2 of the first run: its checkpoint holds epoch 1.
+    kill_study_at(&args, "mid-epoch@2");
+    assert_eq!(epochs_in(&mdpn0), 1);
+    assert_eq!(metrics_rows(&mdpn0).len(), 2, "header and epoch 1");
+    // Resumed, killed while the checkpoint of epoch 2 is written, before its rename.
+    kill_study_at(&args, "checkpoint@2");
+    assert_eq!(epochs_in(&mdpn0), 1);
+    // Between runs: the first has finished, the second not begun.
+    kill_study_at(&args, "run@1");
+    assert_eq!(result_files(&study).len(), 1);
+    assert!(!study.join("runs/corners/mdpn/seed1").exists());
+    // The second run's last checkpoint being written.
+    kill_study_at(&args, "checkpoint@3");
+    assert_eq!(epochs_in(&study.join("runs/corners/mdpn/seed1")), 2);
+    // The first baseline run before its first checkpoint, then in its last epoch.
+    let mlp0 = study.join("runs/corners/mlp/seed0");
+    kill_study_at(&args, "mid-epoch@1");
+    assert_eq!(epochs_in(&mlp0), 0);
+    kill_study_at(&args, "mid-epoch@3");
+    assert_eq!(epochs_in(&mlp0), 2);
+    assert_eq!(result_files(&study).len(), 2);
+
+    let log = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(log.matches("finished before, skipped").count(), 2, "{log}");
+    assert!(log.contains("mlp seed 0: resuming after epoch 2"), "{log}");
+    assert!(!log.contains("mlp seed 0: epoch 1/3"), "{log}");
+    assert!(log.contains("mlp seed 1: epoch 1/3"), "{log}");
+
+    // The same runs, metrics, results and MDPN model files as the uninterrupted study.
+    let runs = run_dirs(&reference);
+    assert_eq!(runs.len(), 4);
+    assert_eq!(run_dirs(&study), runs);
+    for run in &runs {
+        let (a, b) = (
+            reference.join("runs").join(run),
+            study.join("runs").join(run),
+        );
+        assert_eq!(metrics_rows(&b), metrics_rows(&a), "{}", run.display());
+        assert_eq!(metrics_rows(&b).len(), 4);
+        assert_eq!(
+            result_without_timing(&b),
+            result_without_timing(&a),
+            "{}",
+            run.display()
+        );
+        if run.starts_with("corners/mdpn") {
+            assert!(
+                fs::read(b.join("model.safetensors")).unwrap()
+                    == fs::read(a.join("model.safetensors")).unwrap(),
+                "{}: model files differ",
+                run.display()
+            );
+        }
+    }
+    let summary = |s: &Path| -> Vec<(String, f64, f64)> {
+        json(&s.join("summary.json"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["model"].as_str().unwrap().to_string(),
+                    r["test_accuracy_mean"].as_f64().unwrap(),
+                    r["test_accuracy_std"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&study), summary(&reference));
+    assert!(study.join("report.html").exists());
+}
+
+/// Epochs in a run folder's checkpoint (0 without one), loaded into the network its
+/// `config.json` describes: the checkpoint is whole and of that network.
+fn epochs_in(run: &Path) -> usize {
+    let Ok(bytes) = fs::read(run.join("checkpoint.safetensors")) else {
+        return 0;
+    };
+    let network = json(&run.join("config.json"))["settings"]["network"].clone();
+    match json(&run.join("config.json"))["settings"]["model"]
+        .as_str()
+        .unwrap()
+    {
+        "mdpn" => mdpn::checkpoint::load(&bytes).unwrap().epochs_done,
+        "mlp" => {
+            let config: mdpn::baselines::MlpConfig = serde_json::from_value(network).unwrap();
+            let model = mdpn::baselines::Mlp::new(config, 0).unwrap();
+            mdpn::checkpoint::load_into(&bytes, model)
+                .unwrap()
+                .epochs_done
+        }
+        other => panic!("no checkpoint reader for {other}"),
+    }
+}
+
+/// A `.npy` array of bytes.
+fn npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| format!("{d}, ")).collect();
+    let mut header = format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
+        dims.concat()
+    );
+    while (11 + header.len()) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// A MedMNIST `.npz` of 28×28 images (`channels` 1 or 3), `counts` images per official split,
+/// label rows of `width` bytes from `label(i)`; the image brightness follows the first label.
+fn medmnist_npz(
+    channels: usize,
+    counts: [usize; 3],
+    width: usize,
+    label: impl Fn(usize) -> Vec<u8>,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    for (split, n) in ["train", "val", "test"].iter().zip(counts) {
+        let mut shape = vec![n, 28, 28];
+        if channels == 3 {
+            shape.push(3);
+        }
+        let labels: Vec<u8> = (0..n).flat_map(&label).collect();
+        let px: Vec<u8> = (0..n * 784 * channels)
+            .map(|i| {
+                let image = i / (784 * channels);
+                (labels[image * width] as usize * 60 + (i * 7919) % 40) as u8
+            })
+            .collect();
+        zip.start_file(format!("{split}_images.npy"), opts).unwrap();
+        zip.write_all(&npy(&shape, &px)).unwrap();
+        zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
+        zip.write_all(&npy(&[n, width], &labels)).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[test]
+fn medmnist_study_reports_auc_and_studies_multi_label_sets_with_mdpn_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::write(
+        root.join("pathmnist.npz"),
+        medmnist_npz(3, [36, 18, 27], 1, |i| vec![(i % 9) as u8]),
+    )
+    .unwrap();
+    fs::write(
+        root.join("chestmnist.npz"),
+        medmnist_npz(1, [32, 16, 24], 14, |i| {
+            (0..14).map(|l| ((i + l) % 3 == 0) as u8).collect()
+        }),
+    )
+    .unwrap();
+    let study = tmp.path().join("study");
+    let run = |models: &str| {
+        mdpn(&[
+            "study",
+            "--datasets",
+            "pathmnist,chestmnist",
+            "--data-dir",
+            root.to_str().unwrap(),
+            "--models",
+            models,
+            "--runs",
+            "2",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--out",
+            study.to_str().unwrap(),
+        ])
+    };
+
+    // Baselines predict one class per image: refused for ChestMNIST before anything is written.
+    let refused = run("mdpn,mlp");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        err.contains("chestmnist is multi-label") && err.contains("--models mdpn"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked") && !study.exists(), "{err}");
+
+    let out = run("mdpn");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("test AUC"), "{log}");
+    // MedMNIST's official splits: its validation images validate.
+    let config = json(&study.join("runs/chestmnist/mdpn/seed0/config.json"));
+    assert_eq!(config["settings"]["val_fraction"], serde_json::Value::Null);
+    assert_eq!(config["settings"]["network"]["task"], "multi-label");
+    let metrics = fs::read_to_string(study.join("runs/chestmnist/mdpn/seed0/metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+
+    let rows = json(&study.join("summary.json"));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["runs"], 2);
+        let auc = row["test_auc_mean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{row}");
+        assert!(row["test_auc_std"].as_f64().unwrap() >= 0.0);
+        // ChestMNIST's accuracy is per label.
+        let acc = row["test_accuracy_mean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{row}");
+    }
+    let md = fs::read_to_string(study.join("summary.md")).unwrap();
+    assert!(md.contains("| Test AUC |"), "{md}");
+    let chest = md
+        .lines()
+        .find(|l| l.starts_with("| chestmnist |"))
+        .unwrap();
+    assert!(chest.matches(" ± ").count() == 2, "{chest}");
+    let csv = fs::read_to_string(study.join("summary.csv")).unwrap();
+    assert!(csv.starts_with(
+        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,"
+    ));
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let auc: f64 = fields[5].parse().unwrap_or_else(|_| panic!("{line}"));
+        assert!((0.0..=1.0).contains(&auc), "{line}");
+    }
+    // Per-label accuracy and curves are pictured; the report names both sets.
+    let html = fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("chestmnist") && html.contains("Test AUC"));
+    assert_png(&study.join("figures/chestmnist-per-class.png"));
+    assert_png(&study.join("figures/chestmnist-mdpn-curves.png"));
+    assert_png(&study.join("figures/pathmnist-mdpn-confusion.png"));
+}
+
+#[test]
+fn ctrl_c_stops_a_study_after_the_epoch_and_it_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 60, 30, 9);
+    let study = tmp.path().join("study");
+    let args = [
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mlp",
+        "--runs",
+        "2",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--out",
+        study.to_str().unwrap(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
+        .args(args)
+        .env("MDPN_TEST_PAUSE", "mid-epoch@2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    assert!(lines.any(|l| l == "MDPN_TEST_PAUSE mid-epoch@2"));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let rest: Vec<String> = lines.collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("study stopped") && l.contains("run the same command again")),
+        "{rest:?}"
+    );
+    let run = study.join("runs/corners/mlp/seed0");
+    assert_eq!(
+        epochs_in(&run),
+        2,
+        "the interrupted epoch was finished and saved"
+    );
+    assert!(!run.join("result.json").exists());
+
+    let log = ok(&args);
+    assert!(log.contains("mlp seed 0: resuming after epoch 2"), "{log}");
+    assert_eq!(result_files(&study).len(), 2);
+    assert_eq!(metrics_rows(&run).len(), 4);
 }

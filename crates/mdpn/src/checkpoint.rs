@@ -1,12 +1,14 @@
 //! Training checkpoints: everything a run needs to continue exactly where it stopped, so that
 //! an interrupted and resumed run ends bitwise equal to an uninterrupted one.
 //!
-//! A checkpoint is a safetensors file, readable by other tools: the model's six tensors under
-//! the authors' names, Adam's moments as `adam.m.<name>` and `adam.v.<name>`, and metadata:
-//! `format` (`mdpn-checkpoint`), `format_version`, `config` (JSON), `state` (JSON: epochs done,
-//! best validation, Adam's settings and step count), `settings` and `metrics` (the run's own
-//! records, kept as given). The shuffle of each epoch depends only on the seed and the epoch
-//! number, so no random-generator state needs saving.
+//! A checkpoint is a safetensors file, readable by other tools: the model's tensors (MDPN's six
+//! under the authors' names, a baseline's as `layers.<i>.weight` and `layers.<i>.bias`), Adam's
+//! moments as `adam.m.<name>` and `adam.v.<name>`, and metadata: `format`
+//! (`mdpn-checkpoint`), `format_version`, `network` (`mdpn`, `mlp`, `cnn`; absent means MDPN),
+//! `config` (JSON), `state` (JSON: epochs done, best validation, Adam's settings and step count),
+//! `settings`, `metrics` and optionally `extra` (the run's own records, kept as given). The
+//! shuffle of each epoch depends only on the seed and the epoch number, so no random-generator
+//! state needs saving.
 
 use std::collections::HashMap;
 
@@ -15,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{Mdpn, Params, TENSOR_NAMES};
-use crate::modelfile::{describe, f32_tensor, json, params_from_tensors, serialize_f32};
+use crate::model::Mdpn;
+use crate::modelfile::{describe, f32_tensor, json, serialize_f32};
+use crate::network::{Network, ParamSet};
 use crate::optim::Adam;
 
 /// Value of the `format` metadata key of checkpoints.
@@ -32,10 +35,10 @@ pub struct Best {
     pub val_accuracy: f64,
 }
 
-/// A training run after some whole epochs.
+/// A training run of MDPN or a baseline after some whole epochs.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Checkpoint {
-    pub model: Mdpn,
+pub struct Checkpoint<N: Network = Mdpn> {
+    pub model: N,
     pub adam: Adam,
     /// Epochs finished; training continues with epoch index `epochs_done` (counting from 0).
     pub epochs_done: usize,
@@ -46,6 +49,9 @@ pub struct Checkpoint {
     pub settings: String,
     /// The metrics of the finished epochs (the run folder's `metrics.csv`).
     pub metrics: String,
+    /// Further records of the caller (such as the test results of the best epoch), kept as
+    /// given; empty for none.
+    pub extra: String,
 }
 
 /// The scalar part of a checkpoint, stored as JSON (floats round-trip exactly).
@@ -61,16 +67,18 @@ struct State {
 }
 
 /// Serialises a checkpoint.
-pub fn save(checkpoint: &Checkpoint) -> Result<Vec<u8>> {
+pub fn save<N: Network>(checkpoint: &Checkpoint<N>) -> Result<Vec<u8>> {
     let Checkpoint {
         model, adam, best, ..
     } = checkpoint;
-    if adam.m.len() != TENSOR_NAMES.len() || adam.v.len() != TENSOR_NAMES.len() {
+    let layout = model.tensor_layout();
+    let params = model.params().tensors();
+    if adam.m.len() != layout.len() || adam.v.len() != layout.len() {
         return Err(Error::Shape(format!(
             "Adam holds {} first and {} second moments, the model {} tensors",
             adam.m.len(),
             adam.v.len(),
-            TENSOR_NAMES.len()
+            layout.len()
         )));
     }
     let state = State {
@@ -85,86 +93,162 @@ pub fn save(checkpoint: &Checkpoint) -> Result<Vec<u8>> {
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
-    meta.insert("config".to_string(), json(&model.config));
+    meta.insert("network".to_string(), model.kind().to_string());
+    meta.insert("config".to_string(), model.config_json());
     meta.insert("state".to_string(), json(&state));
     meta.insert("settings".to_string(), checkpoint.settings.clone());
     meta.insert("metrics".to_string(), checkpoint.metrics.clone());
-    let shapes = Params::shapes(&model.config);
+    if !checkpoint.extra.is_empty() {
+        meta.insert("extra".to_string(), checkpoint.extra.clone());
+    }
     let mut tensors = Vec::new();
-    for (i, name) in TENSOR_NAMES.iter().enumerate() {
-        let shape = shapes[i].as_slice();
-        tensors.push((name.to_string(), shape, model.params.tensors()[i]));
-        tensors.push((format!("adam.m.{name}"), shape, adam.m[i].as_slice()));
-        tensors.push((format!("adam.v.{name}"), shape, adam.v[i].as_slice()));
+    for (i, (name, shape)) in layout.iter().enumerate() {
+        tensors.push((name.clone(), shape.as_slice(), params[i]));
+        tensors.push((
+            format!("adam.m.{name}"),
+            shape.as_slice(),
+            adam.m[i].as_slice(),
+        ));
+        tensors.push((
+            format!("adam.v.{name}"),
+            shape.as_slice(),
+            adam.v[i].as_slice(),
+        ));
     }
     serialize_f32(&tensors, meta)
 }
 
-/// Reads a checkpoint, checking every tensor against the configuration it records.
-pub fn load(bytes: &[u8]) -> Result<Checkpoint> {
-    let bad = |e| Error::Format(format!("not a safetensors checkpoint: {}", describe(e)));
-    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let field = |key: &str| {
-        meta.get(key)
-            .ok_or_else(|| Error::Format(format!("checkpoint has no `{key}` metadata")))
-    };
-    match field("format")? {
-        f if f == FORMAT => {}
-        other => {
-            return Err(Error::Format(format!(
-                "not a checkpoint: its format is `{other}`, expected `{FORMAT}`"
-            )))
+/// A checkpoint's file, its format and version checked.
+struct Parsed<'a> {
+    st: SafeTensors<'a>,
+    meta: HashMap<String, String>,
+}
+
+impl<'a> Parsed<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Parsed<'a>> {
+        let bad = |e| Error::Format(format!("not a safetensors checkpoint: {}", describe(e)));
+        let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+        let parsed = Parsed {
+            st,
+            meta: header.metadata().clone().unwrap_or_default(),
+        };
+        match parsed.field("format")? {
+            f if f == FORMAT => {}
+            other => {
+                return Err(Error::Format(format!(
+                    "not a checkpoint: its format is `{other}`, expected `{FORMAT}`"
+                )))
+            }
         }
-    }
-    let version: u32 = field("format_version")?
-        .parse()
-        .map_err(|_| Error::Format("checkpoint has no valid format_version".into()))?;
-    if version > FORMAT_VERSION {
-        return Err(Error::Format(format!(
-            "checkpoint format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
-        )));
-    }
-    let config: Config = serde_json::from_str(field("config")?)
-        .map_err(|e| Error::Format(format!("checkpoint `config` metadata is invalid: {e}")))?;
-    config.validate()?;
-    let state: State = serde_json::from_str(field("state")?)
-        .map_err(|e| Error::Format(format!("checkpoint `state` metadata is invalid: {e}")))?;
-    let shapes = Params::shapes(&config);
-    let what = "a checkpoint holds the model's tensors and Adam's moments of each";
-    let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-        let (have, values) = f32_tensor(&st, name, what)?;
-        if have != shape {
-            return Err(Error::Shape(format!(
-                "checkpoint tensor {name} has shape {have:?}, its configuration needs {shape:?}"
+        let version: u32 = parsed
+            .field("format_version")?
+            .parse()
+            .map_err(|_| Error::Format("checkpoint has no valid format_version".into()))?;
+        if version > FORMAT_VERSION {
+            return Err(Error::Format(format!(
+                "checkpoint format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
             )));
         }
-        Ok(values)
-    };
-    let (mut params, mut m, mut v) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, shape) in TENSOR_NAMES.iter().zip(&shapes) {
-        params.push(tensor(name, shape)?);
-        m.push(tensor(&format!("adam.m.{name}"), shape)?);
-        v.push(tensor(&format!("adam.v.{name}"), shape)?);
+        Ok(parsed)
     }
-    let params = params_from_tensors(&config, params);
-    let model = Mdpn::from_params(config, params)?;
-    let adam = Adam {
-        lr: state.adam_lr,
-        beta1: state.adam_beta1,
-        beta2: state.adam_beta2,
-        eps: state.adam_eps,
-        steps: state.adam_steps,
-        m,
-        v,
-    };
-    Ok(Checkpoint {
-        model,
-        adam,
-        epochs_done: state.epochs_done,
-        best: state.best,
-        settings: field("settings")?.clone(),
-        metrics: field("metrics")?.clone(),
-    })
+
+    fn field(&self, key: &str) -> Result<&String> {
+        self.meta
+            .get(key)
+            .ok_or_else(|| Error::Format(format!("checkpoint has no `{key}` metadata")))
+    }
+
+    /// The network the checkpoint was saved from (`mdpn` for files without the key).
+    fn network(&self) -> &str {
+        self.meta.get("network").map_or("mdpn", String::as_str)
+    }
+
+    /// The rest of the checkpoint, its tensors read into `model`, whose layout they must have.
+    fn into_checkpoint<N: Network>(self, mut model: N) -> Result<Checkpoint<N>> {
+        let state: State = serde_json::from_str(self.field("state")?)
+            .map_err(|e| Error::Format(format!("checkpoint `state` metadata is invalid: {e}")))?;
+        let what = "a checkpoint holds the model's tensors and Adam's moments of each";
+        let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let (have, values) = f32_tensor(&self.st, name, what)?;
+            if have != shape {
+                return Err(Error::Shape(format!(
+                    "checkpoint tensor {name} has shape {have:?}, its configuration needs {shape:?}"
+                )));
+            }
+            Ok(values)
+        };
+        let (mut m, mut v) = (Vec::new(), Vec::new());
+        let layout = model.tensor_layout();
+        for ((name, shape), dest) in layout.iter().zip(model.params_mut().tensors_mut()) {
+            dest.copy_from_slice(&tensor(name, shape)?);
+            m.push(tensor(&format!("adam.m.{name}"), shape)?);
+            v.push(tensor(&format!("adam.v.{name}"), shape)?);
+        }
+        let adam = Adam {
+            lr: state.adam_lr,
+            beta1: state.adam_beta1,
+            beta2: state.adam_beta2,
+            eps: state.adam_eps,
+            steps: state.adam_steps,
+            m,
+            v,
+        };
+        Ok(Checkpoint {
+            model,
+            adam,
+            epochs_done: state.epochs_done,
+            best: state.best,
+            settings: self.field("settings")?.clone(),
+            metrics: self.field("metrics")?.clone(),
+            extra: self.meta.get("extra").cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads an MDPN checkpoint, checking every tensor against the configuration it records.
+pub fn load(bytes: &[u8]) -> Result<Checkpoint> {
+    let parsed = Parsed::new(bytes)?;
+    if parsed.network() != "mdpn" {
+        return Err(Error::Format(format!(
+            "the checkpoint is of a `{}` network, not MDPN",
+            parsed.network()
+        )));
+    }
+    let config: Config = serde_json::from_str(parsed.field("config")?)
+        .map_err(|e| Error::Format(format!("checkpoint `config` metadata is invalid: {e}")))?;
+    config.validate()?;
+    // Three f32 values (parameter and two moments) per parameter: refuse a configuration that
+    // the file cannot hold before allocating it.
+    let needs = config.parameter_count().saturating_mul(12);
+    if needs > bytes.len() {
+        return Err(Error::Shape(format!(
+            "the checkpoint's configuration needs {needs} bytes of tensors, the file has {}",
+            bytes.len()
+        )));
+    }
+    let model = Mdpn::from_params(config.clone(), crate::model::Params::zeros(&config))?;
+    parsed.into_checkpoint(model)
+}
+
+/// Reads a checkpoint into `model`, a network of the architecture the caller expects (MDPN or a
+/// baseline); a checkpoint of another network or configuration is refused.
+pub fn load_into<N: Network>(bytes: &[u8], model: N) -> Result<Checkpoint<N>> {
+    let parsed = Parsed::new(bytes)?;
+    if parsed.network() != model.kind() {
+        return Err(Error::Format(format!(
+            "the checkpoint is of a `{}` network, expected `{}`",
+            parsed.network(),
+            model.kind()
+        )));
+    }
+    let value = |s: &str| serde_json::from_str::<serde_json::Value>(s).ok();
+    let stored = parsed.field("config")?;
+    if value(stored).is_none() || value(stored) != value(&model.config_json()) {
+        return Err(Error::Format(format!(
+            "the checkpoint's configuration {stored} is not this network's {}",
+            model.config_json()
+        )));
+    }
+    parsed.into_checkpoint(model)
 }

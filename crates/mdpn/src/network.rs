@@ -4,7 +4,7 @@
 use crate::config::Task;
 use crate::error::Result;
 use crate::linear::Linear;
-use crate::model::{Images, KernelChoice, Mdpn, Params, Step};
+use crate::model::{Images, KernelChoice, Mdpn, Params, Step, TENSOR_NAMES};
 
 /// A model's trainable tensors (and, the same shape, its gradients), for the optimiser.
 pub trait ParamSet: Clone + std::fmt::Debug + Send + Sync {
@@ -46,6 +46,13 @@ pub trait Network: Clone + std::fmt::Debug + Send + Sync {
     fn params(&self) -> &Self::Params;
     fn params_mut(&mut self) -> &mut Self::Params;
 
+    /// Names and shapes of the parameter tensors, in [`ParamSet::tensors`] order, as
+    /// checkpoints store them.
+    fn tensor_layout(&self) -> Vec<(String, Vec<usize>)>;
+    /// The architecture as JSON, recorded in checkpoints so that one is only ever loaded into
+    /// the network it was saved from.
+    fn config_json(&self) -> String;
+
     /// Number of trainable parameters.
     fn parameter_count(&self) -> usize {
         self.params().tensors().iter().map(|t| t.len()).sum()
@@ -76,6 +83,21 @@ impl ParamSet for Params {
     fn tensors_mut(&mut self) -> Vec<&mut [f32]> {
         Params::tensors_mut(self).into_iter().collect()
     }
+}
+
+/// Names and shapes of layers' tensors: `layers.<i>.weight` `(outputs, inputs)` and
+/// `layers.<i>.bias`, in [`ParamSet::tensors`] order.
+pub(crate) fn linear_layout(layers: &[Linear]) -> Vec<(String, Vec<usize>)> {
+    layers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            [
+                (format!("layers.{i}.weight"), vec![l.outputs, l.inputs]),
+                (format!("layers.{i}.bias"), vec![l.outputs]),
+            ]
+        })
+        .collect()
 }
 
 /// Layers of the baselines: weights and biases of each, in order.
@@ -109,6 +131,16 @@ impl Network for Mdpn {
     }
     fn params(&self) -> &Params {
         &self.params
+    }
+    fn tensor_layout(&self) -> Vec<(String, Vec<usize>)> {
+        TENSOR_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .zip(Params::shapes(&self.config))
+            .collect()
+    }
+    fn config_json(&self) -> String {
+        crate::modelfile::json(&self.config)
     }
     fn params_mut(&mut self) -> &mut Params {
         &mut self.params

@@ -259,6 +259,7 @@ fn checkpoint(config: Config) -> Checkpoint {
         }),
         settings: r#"{"seed":1}"#.into(),
         metrics: "epoch,loss\n1,0.5\n".into(),
+        extra: String::new(),
     }
 }
 
@@ -324,4 +325,79 @@ fn bad_checkpoints_give_clear_errors() {
         err.contains("unknown model file format `mdpn-checkpoint`"),
         "{err}"
     );
+}
+
+#[test]
+fn baseline_checkpoints_round_trip_into_their_own_network_only() {
+    use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
+    use mdpn::network::{Network, ParamSet};
+
+    fn trained<N: Network>(model: N) -> Checkpoint<N> {
+        let mut adam = Adam::new(model.params(), 2e-3);
+        adam.steps = 5;
+        for (i, v) in adam.v.iter_mut().enumerate() {
+            v.iter_mut().for_each(|x| *x = 0.01 * (i + 1) as f32);
+        }
+        Checkpoint {
+            model,
+            adam,
+            epochs_done: 2,
+            best: Some(Best {
+                epoch: 1,
+                val_accuracy: 0.7,
+            }),
+            settings: r#"{"seed":9}"#.into(),
+            metrics: "epoch\n1\n2\n".into(),
+            extra: r#"{"train_seconds":1.5}"#.into(),
+        }
+    }
+    let mlp = |seed| Mlp::new(MlpConfig::sized(64, 3, 500, 0.5, 0.5), seed).unwrap();
+    let ck = trained(mlp(1));
+    let bytes = mdpn::checkpoint::save(&ck).unwrap();
+    // Loaded into a fresh network of the same shape, whatever its own values: the saved ones.
+    let back = mdpn::checkpoint::load_into(&bytes, mlp(2)).unwrap();
+    assert_eq!(back, ck);
+    assert_ne!(mlp(2).params().tensors(), ck.model.params().tensors());
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("layers.0.weight").unwrap().shape(), [7, 64]);
+    assert!(st.tensor("adam.v.layers.1.bias").is_ok());
+
+    let cnn = Cnn::new(CnnConfig::lenet(1, 16, 3, 0.5, 0.5), 1).unwrap();
+    let ck = trained(cnn.clone());
+    assert_eq!(
+        mdpn::checkpoint::load_into(&mdpn::checkpoint::save(&ck).unwrap(), cnn).unwrap(),
+        ck
+    );
+
+    // Another network, another shape, or MDPN's reader: clear refusals.
+    let cnn = Cnn::new(CnnConfig::lenet(1, 16, 3, 0.5, 0.5), 1).unwrap();
+    let err = mdpn::checkpoint::load_into(&bytes, cnn)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a `mlp` network, expected `cnn`"), "{err}");
+    let wider = Mlp::new(MlpConfig::sized(64, 3, 5000, 0.5, 0.5), 1).unwrap();
+    let err = mdpn::checkpoint::load_into(&bytes, wider)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not this network's"), "{err}");
+    let err = mdpn::checkpoint::load(&bytes).unwrap_err().to_string();
+    assert!(err.contains("not MDPN"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_declaring_a_model_larger_than_its_file_is_refused() {
+    let config = Config {
+        dendrites: 3,
+        hidden: 5,
+        ..Config::default()
+    };
+    let bytes = mdpn::checkpoint::save(&checkpoint(config)).unwrap();
+    let huge = edit_header(&bytes, |h| {
+        let c = h["__metadata__"]["config"].as_str().unwrap();
+        let mut c: serde_json::Value = serde_json::from_str(c).unwrap();
+        c["dendrites"] = 1_000_000.into();
+        h["__metadata__"]["config"] = c.to_string().into();
+    });
+    let err = mdpn::checkpoint::load(&huge).unwrap_err().to_string();
+    assert!(err.contains("the file has"), "{err}");
 }

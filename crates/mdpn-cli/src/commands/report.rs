@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use mdpn::Task;
 
 use crate::files::write_atomic;
 use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass};
@@ -276,7 +277,8 @@ fn run_pictures(
         &format!("{stem}-curves"),
         "Learning curves",
     );
-    if let Some(r) = result {
+    // A multi-label run has a 2×2 matrix per label, which the per-class picture sums up.
+    if let Some(r) = result.filter(|r| r.task == Task::MultiClass) {
         s += &pictures.add(
             &Confusion {
                 title: format!(

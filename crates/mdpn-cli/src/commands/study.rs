@@ -7,15 +7,22 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
+use mdpn::checkpoint::{self, Best, Checkpoint};
 use mdpn::data::{Dataset, Protocol, Source, Splits, Subset};
 use mdpn::modelfile::ModelFile;
-use mdpn::train::{evaluate, Evaluation, Trainer};
-use mdpn::{Config, KernelChoice, Mdpn, Network};
+use mdpn::train::{evaluate, Trainer};
+use mdpn::{Config, KernelChoice, Mdpn, Network, Task};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::checkpoints::{
+    check_settings, metrics_row, read_checkpoint, write_checkpoint, TestPause, CHECKPOINT,
+    METRICS_HEADER,
+};
 use crate::commands::train::ProtocolArg;
 use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
+use crate::interrupt::{self, Interrupted};
 use crate::summary::RunResult;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -222,6 +229,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let variants = variants(&args)?;
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
+    // Refused before anything is written: baselines on a multi-label set.
+    for spec in &args.datasets {
+        if let Some(v) = variants.iter().find(|v| v.kind != ModelKind::Mdpn) {
+            if datasets::task_of(spec) == Task::MultiLabel {
+                bail!("{}", baseline_refusal(spec, v));
+            }
+        }
+    }
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create study folder {}", args.out.display()))?;
     write_atomic(
@@ -235,6 +250,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "epochs": args.epochs,
         }))?
         .as_bytes(),
+    )?;
+    let pause = TestPause::from_env();
+    interrupt::install(
+        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
     )?;
     let total = args.datasets.len() * variants.len() * args.runs as usize;
     let mut done = 0;
@@ -259,8 +278,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .join(variant.folder())
                     .join(format!("seed{seed}"));
                 let label = format!("[{done}/{total}] {name} {} seed {seed}", variant.name());
-                run_one(&args, &data, &name, variant, seed, &dir, &label)
+                let stopped = run_one(&args, &data, &name, variant, seed, &dir, &label, &pause)
                     .with_context(|| format!("run {}", dir.display()))?;
+                if stopped || (interrupt::requested() && done < total) {
+                    return Err(Interrupted(format!(
+                        "study stopped ({}); run the same command again to continue it",
+                        if stopped {
+                            format!("{} is saved after its last finished epoch", dir.display())
+                        } else {
+                            format!("{done} of {total} runs are done")
+                        }
+                    ))
+                    .into());
+                }
+                pause.at("run", done);
             }
         }
     }
@@ -269,7 +300,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Trains one run unless it is finished.
+/// Trains one run unless it is finished; a run stopped part-way continues from its checkpoint.
+/// Returns whether Ctrl-C stopped it before its last epoch.
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     args: &Args,
     data: &Loaded,
@@ -278,7 +311,11 @@ fn run_one(
     seed: u64,
     dir: &Path,
     label: &str,
-) -> anyhow::Result<()> {
+    pause: &TestPause,
+) -> anyhow::Result<bool> {
+    if data.train.task == Task::MultiLabel && variant.kind != ModelKind::Mdpn {
+        bail!("{}", baseline_refusal(name, variant));
+    }
     let (built, network) = build(variant, data, seed)?;
     let settings = json!({
         "dataset": name,
@@ -290,10 +327,12 @@ fn run_one(
         "batch_size": args.batch_size,
         "lr": args.lr,
         "protocol": args.protocol,
-        "val_fraction": (args.protocol == ProtocolArg::Holdout).then_some(args.val_fraction),
+        "val_fraction": (args.protocol == ProtocolArg::Holdout && data.official_validation == 0)
+            .then_some(args.val_fraction),
         "limit": args.limit,
     });
     let config_path = dir.join("config.json");
+    let mut resume = false;
     if config_path.exists() {
         let text = fs::read_to_string(&config_path)
             .with_context(|| format!("cannot read {}", config_path.display()))?;
@@ -307,26 +346,29 @@ fn run_one(
         }
         if dir.join("result.json").exists() {
             println!("{label}: finished before, skipped");
-            return Ok(());
+            return Ok(false);
         }
+        resume = dir.join(CHECKPOINT).exists();
     }
-    restart(dir)?;
-    write_atomic(
-        &config_path,
-        serde_json::to_string_pretty(&json!({
-            "settings": settings,
-            "program": program(),
-            "threads": crate::threads(),
-        }))?
-        .as_bytes(),
-    )?;
+    if !resume {
+        restart(dir)?;
+        write_atomic(
+            &config_path,
+            serde_json::to_string_pretty(&json!({
+                "settings": settings,
+                "program": program(),
+                "threads": crate::threads(),
+            }))?
+            .as_bytes(),
+        )?;
+    }
     let protocol = match args.protocol {
         ProtocolArg::Holdout => Protocol::Holdout {
             fraction: args.val_fraction,
         },
         ProtocolArg::Paper => Protocol::Paper,
     };
-    let mut splits = Splits::new(data.train.len(), data.test.len(), protocol, seed)?;
+    let mut splits = datasets::splits(data, protocol, seed)?;
     if let Some(limit) = args.limit {
         splits.train.indices.truncate(limit);
     }
@@ -339,8 +381,11 @@ fn run_one(
         name,
         model: variant.name(),
         seed,
+        settings: serde_json::to_string(&settings)?,
+        resume,
+        pause,
     };
-    let result = match built {
+    let done = match built {
         Built::Mdpn(m) => run.train(m, |m: &Mdpn, path: &Path| {
             let file = ModelFile {
                 model: m.clone(),
@@ -353,23 +398,56 @@ fn run_one(
         Built::Mlp(m) => run.train(m, |_: &Mlp, _: &Path| Ok(()))?,
         Built::Cnn(m) => run.train(m, |_: &Cnn, _: &Path| Ok(()))?,
     };
+    let Some(result) = done else {
+        return Ok(true);
+    };
     write_atomic(
         &dir.join("result.json"),
         serde_json::to_string_pretty(&result)?.as_bytes(),
+    )?;
+    Ok(false)
+}
+
+/// Why a baseline cannot train on a multi-label data set.
+fn baseline_refusal(dataset: &str, variant: &Variant) -> String {
+    format!(
+        "{dataset} is multi-label (any number of its classes per image) but the {} baseline predicts one class per image; study {dataset} with --models mdpn (and its --ablate variants), or the baselines on other data sets",
+        variant.name()
     )
 }
 
-/// Where a half-finished run starts again. Until checkpoints exist (resuming from the last
-/// finished epoch belongs here), it starts over: what the interrupted attempt wrote goes.
+/// Where a run without a checkpoint (never started, or killed before its first epoch ended)
+/// starts: what an earlier attempt wrote goes.
 fn restart(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for file in ["metrics.csv", "model.safetensors", "result.json"] {
+    for file in [
+        "metrics.csv",
+        "model.safetensors",
+        "result.json",
+        CHECKPOINT,
+    ] {
         let path = dir.join(file);
         if path.exists() {
             fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     Ok(())
+}
+
+/// What the study keeps in a run's checkpoint besides the training state (its `extra`): the
+/// test results of the best epoch so far, which `result.json` reports, and the training time.
+#[derive(Serialize, Deserialize, Default)]
+struct Progress {
+    train_seconds: f64,
+    best_test: Option<Evaluated>,
+}
+
+/// The test results of one epoch.
+#[derive(Serialize, Deserialize)]
+struct Evaluated {
+    accuracy: f64,
+    auc: Option<f64>,
+    confusion: Vec<u64>,
 }
 
 /// What one run trains on and where it writes.
@@ -382,6 +460,11 @@ struct RunSpec<'a> {
     name: &'a str,
     model: String,
     seed: u64,
+    /// The run's settings (JSON), recorded in its checkpoint.
+    settings: String,
+    /// Whether to continue from the run folder's checkpoint.
+    resume: bool,
+    pause: &'a TestPause,
 }
 
 impl RunSpec<'_> {
@@ -392,33 +475,64 @@ impl RunSpec<'_> {
         }
     }
 
-    /// Trains `model` for the study's epochs, evaluating after each and writing
-    /// `metrics.csv`; `save` writes the model of the best validation epoch (MDPN only: the
-    /// baselines have no model file).
+    /// Trains `model` for the study's epochs, evaluating after each and writing `metrics.csv`
+    /// and, last, the checkpoint; `save` writes the model of the best validation epoch (MDPN
+    /// only: the baselines have no model file). Returns `None` when Ctrl-C stopped the run
+    /// after an epoch before its last.
     fn train<N: Network>(
         &self,
         model: N,
         save: impl Fn(&N, &Path) -> anyhow::Result<()>,
-    ) -> anyhow::Result<RunResult> {
+    ) -> anyhow::Result<Option<RunResult>> {
         let args = self.args;
         let splits = self.splits;
         let parameters = model.parameter_count();
-        let mut trainer = Trainer::new(model, args.lr, args.batch_size, self.seed)?;
-        let mut metrics = format!("{}\n", crate::commands::train::METRICS_HEADER);
-        let (mut best, mut best_epoch) = (f64::NEG_INFINITY, 0);
-        let mut best_test: Option<Evaluation> = None;
-        let mut best_val = 0.0;
-        let mut train_seconds = 0.0;
-        for epoch in 0..args.epochs {
+        let checkpoint_path = self.dir.join(CHECKPOINT);
+        let mut trainer = Trainer::new(model.clone(), args.lr, args.batch_size, self.seed)?;
+        let mut state = if self.resume {
+            let state = read_checkpoint(&checkpoint_path, |b| checkpoint::load_into(b, model))?;
+            check_settings(&state.settings, &self.settings, self.dir)?;
+            trainer.model = state.model.clone();
+            trainer.adam = state.adam.clone();
+            println!("{}: resuming after epoch {}", self.label, state.epochs_done);
+            state
+        } else {
+            Checkpoint {
+                model,
+                adam: trainer.adam.clone(),
+                epochs_done: 0,
+                best: None,
+                settings: self.settings.clone(),
+                metrics: format!("{METRICS_HEADER}\n"),
+                extra: String::new(),
+            }
+        };
+        let mut progress: Progress = if state.extra.is_empty() {
+            Progress::default()
+        } else {
+            serde_json::from_str(&state.extra).with_context(|| {
+                format!(
+                    "{}: its study records are not valid",
+                    checkpoint_path.display()
+                )
+            })?
+        };
+        // The run folder shows the checkpoint's epochs: rows of an epoch cut short go.
+        write_atomic(&self.dir.join("metrics.csv"), state.metrics.as_bytes())?;
+        for epoch in state.epochs_done..args.epochs {
             let start = Instant::now();
             let stats = trainer.train_epoch(
                 self.pick(&splits.train),
                 &splits.train.indices,
                 epoch,
-                |_| {},
+                |r| {
+                    if r.batch == r.batches.div_ceil(2) {
+                        self.pause.at("mid-epoch", epoch + 1);
+                    }
+                },
             )?;
             let seconds_train = start.elapsed().as_secs_f64();
-            train_seconds += seconds_train;
+            progress.train_seconds += seconds_train;
             let val = evaluate(
                 &trainer.model,
                 self.pick(&splits.validation),
@@ -434,52 +548,62 @@ impl RunSpec<'_> {
             let seconds = start.elapsed().as_secs_f64();
             let rate = splits.train.indices.len() as f64 / seconds_train;
             println!(
-                "{}: epoch {}/{}  train acc {:.2}%  val acc {:.2}%  test acc {:.2}%  {:.1}s ({:.0} img/s)",
+                "{}: epoch {}/{}  train acc {:.2}%  val acc {:.2}%  test acc {:.2}%{}  {:.1}s ({:.0} img/s)",
                 self.label,
                 epoch + 1,
                 args.epochs,
                 100.0 * stats.accuracy,
                 100.0 * val.accuracy,
                 100.0 * test.accuracy,
+                test.auc.map(|a| format!("  test AUC {a:.4}")).unwrap_or_default(),
                 seconds,
                 rate
             );
-            metrics += &format!(
-                "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
-                epoch + 1,
-                stats.loss,
-                stats.accuracy,
-                val.loss,
-                val.accuracy,
-                test.loss,
-                test.accuracy,
-                seconds,
-                rate
-            );
-            write_atomic(&self.dir.join("metrics.csv"), metrics.as_bytes())?;
-            if val.accuracy > best {
-                best = val.accuracy;
-                best_val = val.accuracy;
-                best_epoch = epoch + 1;
-                best_test = Some(test);
+            state.metrics += &metrics_row(epoch + 1, &stats, &val, &test, seconds, rate);
+            // The checkpoint comes last: if the program dies before it, the resumed run redoes
+            // this epoch and rewrites these files with the same bytes.
+            write_atomic(&self.dir.join("metrics.csv"), state.metrics.as_bytes())?;
+            if state.best.is_none_or(|b| val.accuracy > b.val_accuracy) {
+                state.best = Some(Best {
+                    epoch: epoch + 1,
+                    val_accuracy: val.accuracy,
+                });
+                progress.best_test = Some(Evaluated {
+                    accuracy: test.accuracy,
+                    auc: test.auc,
+                    confusion: test.confusion,
+                });
                 save(&trainer.model, &self.dir.join("model.safetensors"))?;
             }
+            state.epochs_done = epoch + 1;
+            state.model = trainer.model.clone();
+            state.adam = trainer.adam.clone();
+            state.extra = serde_json::to_string(&progress)?;
+            write_checkpoint(&checkpoint_path, &state, self.pause)?;
+            if interrupt::requested() && epoch + 1 < args.epochs {
+                return Ok(None);
+            }
         }
-        let test = best_test.expect("at least one epoch");
-        Ok(RunResult {
+        let (Some(best), Some(test)) = (state.best, progress.best_test) else {
+            bail!("{} holds no finished epoch", checkpoint_path.display());
+        };
+        Ok(Some(RunResult {
             dataset: self.name.to_string(),
             model: self.model.clone(),
             seed: self.seed,
             parameters,
             model_bytes: 4 * parameters,
             epochs: args.epochs,
-            best_epoch,
-            val_accuracy: best_val,
+            best_epoch: best.epoch,
+            val_accuracy: best.val_accuracy,
             test_accuracy: test.accuracy,
-            train_seconds,
-            images_per_s: (splits.train.indices.len() * args.epochs) as f64 / train_seconds,
+            test_auc: test.auc,
+            task: self.data.train.task,
+            train_seconds: progress.train_seconds,
+            images_per_s: (splits.train.indices.len() * args.epochs) as f64
+                / progress.train_seconds,
             class_names: self.data.train.class_names.clone(),
             confusion: test.confusion,
-        })
+        }))
     }
 }

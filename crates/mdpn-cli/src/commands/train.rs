@@ -5,8 +5,8 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,12 +17,13 @@ use mdpn::train::{evaluate, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
 use serde::Serialize;
 
+use crate::checkpoints::{
+    check_settings, metrics_row, read_checkpoint, write_checkpoint, TestPause, CHECKPOINT,
+    METRICS_HEADER,
+};
 use crate::datasets::{self, DataArgs};
-use crate::files::{program, write_atomic, write_atomic_with, write_model};
+use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
-
-/// The checkpoint's name in the run folder.
-pub const CHECKPOINT: &str = "checkpoint.safetensors";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -142,9 +143,6 @@ struct RunConfig<'a> {
     threads: usize,
 }
 
-pub const METRICS_HEADER: &str =
-    "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let data = datasets::load(
         &DataArgs {
@@ -235,7 +233,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let run_config_json = serde_json::to_string_pretty(&run_config)?;
     let resumed = match &args.resume {
         Some(_) if checkpoint_path.exists() => {
-            let state = read_checkpoint(&checkpoint_path)?;
+            let state = read_checkpoint(&checkpoint_path, checkpoint::load)?;
             check_settings(&state.settings, &settings_json, &out)?;
             trainer.model = state.model.clone();
             trainer.adam = state.adam.clone();
@@ -267,6 +265,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 best: None,
                 settings: settings_json,
                 metrics: format!("{METRICS_HEADER}\n"),
+                extra: String::new(),
             };
             write_checkpoint(&checkpoint_path, &state, &pause)?;
             state
@@ -367,18 +366,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let (Some(v), Some(t)) = (val.auc, test.auc) {
             println!("          val AUC {v:.4}  test AUC {t:.4}");
         }
-        state.metrics += &format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
-            epoch + 1,
-            stats.loss,
-            stats.accuracy,
-            val.loss,
-            val.accuracy,
-            test.loss,
-            test.accuracy,
-            seconds,
-            rate
-        );
+        state.metrics += &metrics_row(epoch + 1, &stats, &val, &test, seconds, rate);
         // The checkpoint comes last: if the program dies before it, the resumed run redoes this
         // epoch and rewrites these files with the same bytes.
         write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
@@ -416,91 +404,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => println!("no epoch trained"),
     }
     Ok(())
-}
-
-/// Reads the checkpoint of a run folder.
-fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
-    let bytes = fs::read(path)
-        .with_context(|| format!("cannot resume: cannot read checkpoint {}", path.display()))?;
-    checkpoint::load(&bytes)
-        .with_context(|| format!("cannot resume from checkpoint {}", path.display()))
-}
-
-/// Writes a checkpoint atomically, pausing before the rename when a test asks for it.
-fn write_checkpoint(path: &Path, state: &Checkpoint, pause: &TestPause) -> anyhow::Result<()> {
-    write_atomic_with(path, &checkpoint::save(state)?, || {
-        pause.at("checkpoint", state.epochs_done)
-    })
-}
-
-/// Refuses to resume a run with settings other than those it was started with: compares the
-/// settings in `current` with those recorded in `stored` (a checkpoint's or `config.json`).
-fn check_settings(stored: &str, current: &str, out: &Path) -> anyhow::Result<()> {
-    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s);
-    let stored = parse(stored).context("the run's recorded settings are not valid JSON")?;
-    let mut diffs = Vec::new();
-    differences("", &stored, &parse(current)?, &mut diffs);
-    if !diffs.is_empty() {
-        bail!(
-            "cannot resume {}: this command's settings differ from the run's: {}. Repeat the run's own settings with --resume",
-            out.display(),
-            diffs.join("; ")
-        );
-    }
-    Ok(())
-}
-
-/// Lists `key: run A, command B` for every key of `command` where the two JSON values differ.
-fn differences(
-    key: &str,
-    run: &serde_json::Value,
-    command: &serde_json::Value,
-    out: &mut Vec<String>,
-) {
-    use serde_json::Value::Object;
-    match (run, command) {
-        (Object(a), Object(b)) => {
-            for k in b.keys() {
-                let null = serde_json::Value::Null;
-                let sub = if key.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{key}.{k}")
-                };
-                differences(
-                    &sub,
-                    a.get(k).unwrap_or(&null),
-                    b.get(k).unwrap_or(&null),
-                    out,
-                );
-            }
-        }
-        (a, b) if a != b => out.push(format!("{key}: run {a}, command {b}")),
-        _ => {}
-    }
-}
-
-/// A hidden hook for the kill-and-resume tests: `MDPN_TEST_PAUSE=POINT@EPOCH[,POINT@EPOCH...]`
-/// makes training print `MDPN_TEST_PAUSE POINT@EPOCH` to stderr and wait for a Ctrl-C at
-/// `mid-epoch` (after the middle batch of epoch EPOCH, counting from 1) or at `checkpoint` (once
-/// the temporary file of the checkpoint after EPOCH epochs is synced, before its rename), so
-/// that a test can kill or interrupt the program at exactly that moment.
-struct TestPause(Vec<String>);
-
-impl TestPause {
-    fn from_env() -> TestPause {
-        let points = std::env::var("MDPN_TEST_PAUSE").unwrap_or_default();
-        TestPause(points.split(',').map(str::to_string).collect())
-    }
-
-    fn at(&self, point: &str, epoch: usize) {
-        let here = format!("{point}@{epoch}");
-        if self.0.contains(&here) {
-            let presses = interrupt::presses();
-            eprintln!("MDPN_TEST_PAUSE {here}");
-            while interrupt::presses() == presses {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    }
 }

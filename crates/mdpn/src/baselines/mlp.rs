@@ -110,6 +110,12 @@ impl Network for Mlp {
     fn params_mut(&mut self) -> &mut Vec<Linear> {
         &mut self.layers
     }
+    fn tensor_layout(&self) -> Vec<(String, Vec<usize>)> {
+        crate::network::linear_layout(&self.layers)
+    }
+    fn config_json(&self) -> String {
+        crate::modelfile::json(&self.config)
+    }
 
     fn step(&self, images: Images, labels: &[u32], _: KernelChoice) -> Result<Step<Vec<Linear>>> {
         let classes = self.config.classes;

@@ -1,0 +1,140 @@
+//! Run folders' checkpoints, shared by `mdpn train` and `mdpn study`: reading and writing them,
+//! checking that a resumed run has its own settings, the rows of `metrics.csv`, and the hidden
+//! pause hook of the kill-and-resume tests.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use mdpn::checkpoint::{self, Checkpoint};
+use mdpn::train::{EpochStats, Evaluation};
+use mdpn::Network;
+
+use crate::files::write_atomic_with;
+use crate::interrupt;
+
+/// The checkpoint's name in the run folder.
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+
+/// First line of a run's `metrics.csv`.
+pub const METRICS_HEADER: &str =
+    "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
+
+/// One row of `metrics.csv` (`epoch` counts from 1).
+pub fn metrics_row(
+    epoch: usize,
+    train: &EpochStats,
+    val: &Evaluation,
+    test: &Evaluation,
+    seconds: f64,
+    rate: f64,
+) -> String {
+    format!(
+        "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
+        epoch,
+        train.loss,
+        train.accuracy,
+        val.loss,
+        val.accuracy,
+        test.loss,
+        test.accuracy,
+        seconds,
+        rate
+    )
+}
+
+/// Reads the checkpoint of a run folder with `load`: [`checkpoint::load`] for MDPN as the file
+/// describes it, or [`checkpoint::load_into`] a network the caller built.
+pub fn read_checkpoint<N: Network>(
+    path: &Path,
+    load: impl FnOnce(&[u8]) -> mdpn::Result<Checkpoint<N>>,
+) -> anyhow::Result<Checkpoint<N>> {
+    let bytes = fs::read(path)
+        .with_context(|| format!("cannot resume: cannot read checkpoint {}", path.display()))?;
+    load(&bytes).with_context(|| format!("cannot resume from checkpoint {}", path.display()))
+}
+
+/// Writes a checkpoint atomically, pausing before the rename when a test asks for it.
+pub fn write_checkpoint<N: Network>(
+    path: &Path,
+    state: &Checkpoint<N>,
+    pause: &TestPause,
+) -> anyhow::Result<()> {
+    write_atomic_with(path, &checkpoint::save(state)?, || {
+        pause.at("checkpoint", state.epochs_done)
+    })
+}
+
+/// Refuses to resume a run with settings other than those it was started with: compares the
+/// settings in `current` with those recorded in `stored` (a checkpoint's or `config.json`).
+pub fn check_settings(stored: &str, current: &str, out: &Path) -> anyhow::Result<()> {
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s);
+    let stored = parse(stored).context("the run's recorded settings are not valid JSON")?;
+    let mut diffs = Vec::new();
+    differences("", &stored, &parse(current)?, &mut diffs);
+    if !diffs.is_empty() {
+        bail!(
+            "cannot resume {}: this command's settings differ from the run's: {}. Repeat the run's own settings with --resume",
+            out.display(),
+            diffs.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// Lists `key: run A, command B` for every key of `command` where the two JSON values differ.
+fn differences(
+    key: &str,
+    run: &serde_json::Value,
+    command: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value::Object;
+    match (run, command) {
+        (Object(a), Object(b)) => {
+            for k in b.keys() {
+                let null = serde_json::Value::Null;
+                let sub = if key.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key}.{k}")
+                };
+                differences(
+                    &sub,
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (a, b) if a != b => out.push(format!("{key}: run {a}, command {b}")),
+        _ => {}
+    }
+}
+
+/// A hidden hook for the kill-and-resume tests: `MDPN_TEST_PAUSE=POINT@EPOCH[,POINT@EPOCH...]`
+/// makes training print `MDPN_TEST_PAUSE POINT@EPOCH` to stderr and wait for a Ctrl-C at
+/// `mid-epoch` (after the middle batch of epoch EPOCH, counting from 1) or at `checkpoint` (once
+/// the temporary file of the checkpoint after EPOCH epochs is synced, before its rename), so
+/// that a test can kill or interrupt the program at exactly that moment. In a study these points
+/// are those of every run, and `run@N` pauses once the N-th run (counting from 1) is done.
+pub struct TestPause(Vec<String>);
+
+impl TestPause {
+    pub fn from_env() -> TestPause {
+        let points = std::env::var("MDPN_TEST_PAUSE").unwrap_or_default();
+        TestPause(points.split(',').map(str::to_string).collect())
+    }
+
+    pub fn at(&self, point: &str, epoch: usize) {
+        let here = format!("{point}@{epoch}");
+        if self.0.contains(&here) {
+            let presses = interrupt::presses();
+            eprintln!("MDPN_TEST_PAUSE {here}");
+            while interrupt::presses() == presses {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
