@@ -151,7 +151,11 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
         .filter(|&&d| d != 0)
         .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad(format!("shape {shape:?} holds more values than memory can")))?;
-    let total = if shape.contains(&0) { 0 } else { nonzero as u64 };
+    let total = if shape.contains(&0) {
+        0
+    } else {
+        nonzero as u64
+    };
     if total != data.len() as u64 {
         return Err(bad(format!(
             "the header declares shape {shape:?} of '{descr}' ({total} bytes) but {} bytes follow{}",

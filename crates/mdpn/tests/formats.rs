@@ -483,7 +483,11 @@ fn forged_sizes_are_refused_before_allocating() {
     let e = err(Npz::parse(&forge_zip(&deflated, 24, 0xFFFF_FFF0)).and_then(|mut z| z.array("a")));
     assert!(e.contains("more than its"), "{e}");
     // Shapes whose value count overflows, even when a zero dimension makes them empty.
-    for shape in [[0, 1 << 62, 1 << 62], [1 << 62, 1 << 62, 0], [1 << 40, 1 << 40, 1]] {
+    for shape in [
+        [0, 1 << 62, 1 << 62],
+        [1 << 62, 1 << 62, 0],
+        [1 << 40, 1 << 40, 1],
+    ] {
         let e = err(parse_npy(&npy("|u1", &shape, &[])));
         assert!(e.contains("holds more values than memory can"), "{e}");
     }
