@@ -100,6 +100,84 @@ row("window larger than the images", ["train", "--dataset", good, "--window", "4
 row("validation fraction 1.5", ["train", "--dataset", good, "--val-fraction", "1.5", "--out", "v"])
 row("learning rate 1e30 (training diverges)", ["train", "--dataset", good, "--lr", "1e30", "--out", "div"] + tiny[2:])
 
+# Other data set formats: each row puts files in a folder given as --data-dir.
+import io, zipfile
+
+
+def data_row(what, dataset_name, files):
+    folder = os.path.join(tmp, "d-" + str(len(rows)))
+    os.makedirs(folder)
+    for f, b in files.items():
+        os.makedirs(os.path.dirname(os.path.join(folder, f)), exist_ok=True)
+        open(os.path.join(folder, f), "wb").write(b)
+    row(what, ["train", "--dataset", dataset_name, "--data-dir", folder, "--out", "run-d"] + tiny)
+
+
+def zipped(members):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def npy(shape, descr, data):
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)}, }}"
+    text += " " * (-(11 + len(text)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode() + bytes(data)
+
+
+record = bytes(3073)
+cifar10 = {f"cifar-10-batches-bin/{f}": record * 2 for f in
+           ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+            "data_batch_5.bin", "test_batch.bin"]}
+data_row("CIFAR-10 batch file cut short", "cifar10",
+         dict(cifar10, **{"cifar-10-batches-bin/data_batch_3.bin": record[:3000]}))
+data_row("CIFAR-10 label 10", "cifar10",
+         dict(cifar10, **{"cifar-10-batches-bin/test_batch.bin": bytes([10]) + record[1:]}))
+data_row("CIFAR-100 fine label 100", "cifar100",
+         {"cifar-100-binary/train.bin": bytes([0, 100]) + bytes(3072),
+          "cifar-100-binary/test.bin": bytes(3074)})
+pixels = " ".join(["0"] * 2304)
+fer = lambda rows_: {"fer2013.csv": ("emotion,pixels,Usage\n" + "".join(rows_)).encode()}
+good_fer = [f"0,{pixels},Training\n", f"1,{pixels},PublicTest\n", f"2,{pixels},PrivateTest\n"]
+data_row("FER2013 CSV row of 100 pixels", "fer2013",
+         fer(good_fer + ["3," + " ".join(["0"] * 100) + ",Training\n"]))
+data_row("FER2013 CSV with emotion 9", "fer2013", fer(good_fer + [f"9,{pixels},Training\n"]))
+data_row("FER2013 CSV without a Usage column", "fer2013",
+         {"fer2013.csv": f"emotion,pixels\n0,{pixels}\n".encode()})
+data_row("FER2013 CSV without PrivateTest rows", "fer2013", fer(good_fer[:2]))
+emnist_files = {}
+for part in ["train", "test"]:
+    emnist_files[f"gzip/emnist-digits-{part}-images-idx3-ubyte.gz"] = gzip.compress(idx([2, 28, 28], bytes(1568)))
+    emnist_files[f"gzip/emnist-digits-{part}-labels-idx1-ubyte.gz"] = gzip.compress(idx([2], bytes(2)))
+data_row("EMNIST gzip.zip without the test labels", "emnist-digits",
+         {"gzip.zip": zipped({k: v for k, v in emnist_files.items() if "test-labels" not in k})})
+bomb = bytearray(zipped(emnist_files))
+at = bomb.find(b"PK\x01\x02")  # the first central directory entry: its uncompressed size
+bomb[at + 24:at + 28] = struct.pack("<I", 0xFFFFFFF0)
+data_row("EMNIST gzip.zip whose member declares 4 GB", "emnist-digits", {"gzip.zip": bytes(bomb)})
+letters = {}
+for part in ["train", "test"]:
+    letters[f"emnist-letters-{part}-images-idx3-ubyte"] = idx([2, 28, 28], bytes(1568))
+    letters[f"emnist-letters-{part}-labels-idx1-ubyte"] = idx([2], bytes([1, 0]))
+data_row("EMNIST letters label 0 (letters run 1..=26)", "emnist-letters", letters)
+med = {}
+for split in ["train", "val", "test"]:
+    med[f"{split}_images.npy"] = npy([2, 28, 28], "|u1", bytes(1568))
+    med[f"{split}_labels.npy"] = npy([2, 1], "<i8", bytes(16))
+data_row("MedMNIST .npz without val_labels", "octmnist",
+         {"octmnist.npz": zipped({k: v for k, v in med.items() if k != "val_labels.npy"})})
+data_row("MedMNIST array declaring 2 billion images, holding 2", "octmnist",
+         {"octmnist.npz": zipped(dict(med, **{"train_images.npy": npy([2 ** 31, 28, 28], "|u1", bytes(1568))}))})
+data_row("MedMNIST array whose shape overflows", "octmnist",
+         {"octmnist.npz": zipped(dict(med, **{"train_images.npy": npy([0, 2 ** 62, 2 ** 62], "|u1", b"")}))})
+data_row("MedMNIST gray set given RGB images", "octmnist",
+         {"octmnist.npz": zipped(dict(med, **{"train_images.npy": npy([2, 28, 28, 3], "|u1", bytes(4704))}))})
+data_row("MedMNIST label 1.5 (f8)", "octmnist",
+         {"octmnist.npz": zipped(dict(med, **{"test_labels.npy": npy([2, 1], "<f8", struct.pack("<2d", 1.5, 0))}))})
+data_row("MedMNIST .npz that is not a zip archive", "octmnist", {"octmnist.npz": b"not a zip" * 10})
+
 # Model files
 subprocess.run([MDPN, "train", "--dataset", good, "--out", "run"] + tiny, capture_output=True, cwd=tmp, env=env)
 model = open(os.path.join(tmp, "run/model.safetensors"), "rb").read()

@@ -4,9 +4,13 @@
 //! target file and one folder. A parser may return any error; it must not panic, hang, or
 //! allocate much more than its input's size.
 
+use mdpn::cifar::{self, Labels};
 use mdpn::data::Dataset;
+use mdpn::emnist::{self, SPLITS};
 use mdpn::idx::Idx;
+use mdpn::medmnist::{self, MEDMNIST};
 use mdpn::modelfile::{self, StateDictOptions};
+use mdpn::npy::{self, Npz};
 
 /// Runs one input through a parser.
 pub type Harness = fn(&[u8]);
@@ -17,6 +21,14 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("model_file", model_file),
     ("state_dict", state_dict),
     ("checkpoint", checkpoint),
+    ("idx_dataset", idx_dataset),
+    ("emnist_zip", emnist_zip),
+    ("cifar10", cifar10),
+    ("cifar100", cifar100),
+    ("fer2013", fer2013),
+    ("npy", npy),
+    ("npz", npz),
+    ("medmnist", medmnist),
 ];
 
 /// IDX arrays, raw or gzipped, then as images and labels of a data set.
@@ -51,4 +63,78 @@ pub fn state_dict(data: &[u8]) {
 /// Training checkpoints, as `mdpn train --resume` reads them.
 pub fn checkpoint(data: &[u8]) {
     let _ = mdpn::checkpoint::load(data);
+}
+
+/// An IDX images file and an IDX labels file into a data set. Byte 0 picks the reader (an
+/// EMNIST split, or else plain [`Dataset::from_idx`]), bytes 1-2 (little-endian) the length of
+/// the images file; the labels file is the rest.
+pub fn idx_dataset(data: &[u8]) {
+    let [mode, a, b, rest @ ..] = data else {
+        return;
+    };
+    let (images, labels) = rest.split_at((u16::from_le_bytes([*a, *b]) as usize).min(rest.len()));
+    let (Ok(images), Ok(labels)) = (Idx::parse(images), Idx::parse(labels)) else {
+        return;
+    };
+    match SPLITS.get(*mode as usize) {
+        Some(&split) => drop(emnist::dataset(images, labels, split)),
+        None => drop(Dataset::from_idx(images, labels, &["a", "b", "c"])),
+    }
+}
+
+/// NIST's EMNIST `gzip.zip`: byte 0 picks the split.
+pub fn emnist_zip(data: &[u8]) {
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let _ = emnist::parse_zip(rest, SPLITS[split as usize % SPLITS.len()]);
+}
+
+/// A CIFAR-10 batch file.
+pub fn cifar10(data: &[u8]) {
+    let _ = cifar::parse_cifar10(data);
+}
+
+/// A CIFAR-100 file: byte 0 picks fine (even) or coarse (odd) labels.
+pub fn cifar100(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let labels = if which % 2 == 0 {
+        Labels::Fine
+    } else {
+        Labels::Coarse
+    };
+    let _ = cifar::parse_cifar100(rest, labels);
+}
+
+/// Kaggle's FER2013 CSV.
+pub fn fer2013(data: &[u8]) {
+    let _ = mdpn::fer2013::parse(data);
+}
+
+/// One `.npy` array, then each of its values.
+pub fn npy(data: &[u8]) {
+    if let Ok(array) = npy::parse_npy(data) {
+        for i in 0..array.len() {
+            let _ = array.get(i);
+        }
+    }
+}
+
+/// An `.npz` archive, then each of its arrays.
+pub fn npz(data: &[u8]) {
+    if let Ok(mut npz) = Npz::parse(data) {
+        for key in npz.keys() {
+            let _ = npz.array(&key);
+        }
+    }
+}
+
+/// A MedMNIST `.npz`: byte 0 picks the set.
+pub fn medmnist(data: &[u8]) {
+    let Some((&set, rest)) = data.split_first() else {
+        return;
+    };
+    let _ = medmnist::parse(rest, &MEDMNIST[set as usize % MEDMNIST.len()]);
 }

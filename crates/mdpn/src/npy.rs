@@ -144,10 +144,18 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Array> {
         _ => return Err(bad(format!("unsupported dtype '{descr}'"))),
     };
     let data = &bytes[start + header_len..];
-    let total = shape
+    // The dimensions must multiply without overflow in any order, even when a zero among
+    // them makes the array empty, as [`Array::len`] and the data sets multiply them.
+    let nonzero = shape
         .iter()
-        .try_fold(dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
-        .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+        .filter(|&&d| d != 0)
+        .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| bad(format!("shape {shape:?} holds more values than memory can")))?;
+    let total = if shape.contains(&0) {
+        0
+    } else {
+        nonzero as u64
+    };
     if total != data.len() as u64 {
         return Err(bad(format!(
             "the header declares shape {shape:?} of '{descr}' ({total} bytes) but {} bytes follow{}",
@@ -223,13 +231,21 @@ impl<'a> Npz<'a> {
     }
 }
 
-/// Reads the zip member `name` whole, after checking its declared size against what its
-/// compressed bytes can hold, so a forged header cannot make us allocate without bound.
+/// Reads the zip member `name` whole, after checking its declared sizes against the archive and
+/// against what its compressed bytes can hold, so a forged header cannot make us allocate
+/// without bound.
 pub(crate) fn read_member(archive: &mut ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Vec<u8>> {
+    // Members' data lies before the central directory.
+    let room = archive.central_directory_start();
     let member = archive
         .by_name(name)
         .map_err(|e| Error::Format(format!("cannot read member {name}: {e}")))?;
     let (declared, packed) = (member.size(), member.compressed_size());
+    if packed > room {
+        return Err(Error::Format(format!(
+            "member {name} declares {packed} compressed bytes but the archive holds {room} before its directory"
+        )));
+    }
     let limit = match member.compression() {
         zip::CompressionMethod::Stored => packed,
         _ => packed.saturating_mul(MAX_DEFLATE_RATIO),

@@ -453,3 +453,42 @@ fn medmnist_metrics_match_scikit_learn() {
     // Label 1: {0.2, 0.4} vs {0.7} -> 0.
     assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(0.5));
 }
+
+/// `bytes` with the `u32` at `offset` into its first zip central directory entry set to `value`
+/// (20: compressed size, 24: size).
+fn forge_zip(bytes: &[u8], offset: usize, value: u32) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let at = out.windows(4).position(|w| w == b"PK\x01\x02").unwrap() + offset;
+    out[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    out
+}
+
+#[test]
+fn forged_sizes_are_refused_before_allocating() {
+    // A zip member whose sizes claim 4 GB in a 200-byte archive.
+    let stored = npz(
+        &[("a", npy("|u1", &[2, 3], &[0; 6]))],
+        CompressionMethod::Stored,
+    );
+    let forged = forge_zip(&forge_zip(&stored, 20, 0xFFFF_FFF0), 24, 0xFFFF_FFF0);
+    let e = err(Npz::parse(&forged).and_then(|mut z| z.array("a")));
+    assert!(
+        e.contains("declares 4294967280 compressed bytes but the archive holds"),
+        "{e}"
+    );
+    let deflated = npz(
+        &[("a", npy("|u1", &[2, 3], &[0; 6]))],
+        CompressionMethod::Deflated,
+    );
+    let e = err(Npz::parse(&forge_zip(&deflated, 24, 0xFFFF_FFF0)).and_then(|mut z| z.array("a")));
+    assert!(e.contains("more than its"), "{e}");
+    // Shapes whose value count overflows, even when a zero dimension makes them empty.
+    for shape in [
+        [0, 1 << 62, 1 << 62],
+        [1 << 62, 1 << 62, 0],
+        [1 << 40, 1 << 40, 1],
+    ] {
+        let e = err(parse_npy(&npy("|u1", &shape, &[])));
+        assert!(e.contains("holds more values than memory can"), "{e}");
+    }
+}
