@@ -91,7 +91,7 @@ for name, edit, what in [
     ("count", count, "199 labels for 200 images"),
     ("nonsquare", nonsquare, "28x14 images"),
     ("labels3d", labels3d, "labels file with 3 dimensions"),
-    ("f32", f32, "images stored as f32 (type 0x0D)"),
+    ("f32", f32, "50 images stored as f32 (type 0x0D), 200 labels"),
     ("missing", missing, "data folder without t10k-labels-idx1-ubyte"),
 ]:
     row(what, ["train", "--dataset", dataset(name, edit=edit), "--out", "run-" + name] + tiny)
