@@ -41,25 +41,7 @@ pub struct RunResult {
 impl RunResult {
     /// Test accuracy of every class (of every label, multi-label) at the best epoch.
     pub fn per_class(&self) -> Vec<f64> {
-        if self.task == Task::MultiLabel {
-            return self
-                .confusion
-                .chunks_exact(4)
-                .map(|c| (c[0] + c[3]) as f64 / c.iter().sum::<u64>().max(1) as f64)
-                .collect();
-        }
-        let n = self.class_names.len();
-        (0..n)
-            .map(|t| {
-                let row = &self.confusion[t * n..][..n];
-                let total: u64 = row.iter().sum();
-                if total == 0 {
-                    0.0
-                } else {
-                    row[t] as f64 / total as f64
-                }
-            })
-            .collect()
+        mdpn::train::per_class(self.task, self.class_names.len(), &self.confusion)
     }
 }
 

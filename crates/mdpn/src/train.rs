@@ -138,25 +138,29 @@ impl Evaluation {
     /// Accuracy of each class: correct predictions over images of that class (0 where none).
     /// For a multi-label model: the accuracy of each label.
     pub fn per_class(&self) -> Vec<f64> {
-        if self.task == Task::MultiLabel {
-            return self
-                .confusion
-                .chunks_exact(4)
-                .map(|c| (c[0] + c[3]) as f64 / c.iter().sum::<u64>().max(1) as f64)
-                .collect();
-        }
-        (0..self.classes)
-            .map(|t| {
-                let row = &self.confusion[t * self.classes..][..self.classes];
-                let total: u64 = row.iter().sum();
-                if total == 0 {
-                    0.0
-                } else {
-                    row[t] as f64 / total as f64
-                }
-            })
-            .collect()
+        per_class(self.task, self.classes, &self.confusion)
     }
+}
+
+/// Accuracy of each class (or label) from a confusion matrix laid out as in [`Evaluation`].
+pub fn per_class(task: Task, classes: usize, confusion: &[u64]) -> Vec<f64> {
+    if task == Task::MultiLabel {
+        return confusion
+            .chunks_exact(4)
+            .map(|c| (c[0] + c[3]) as f64 / c.iter().sum::<u64>().max(1) as f64)
+            .collect();
+    }
+    (0..classes)
+        .map(|t| {
+            let row = &confusion[t * classes..][..classes];
+            let total: u64 = row.iter().sum();
+            if total == 0 {
+                0.0
+            } else {
+                row[t] as f64 / total as f64
+            }
+        })
+        .collect()
 }
 
 /// Images per evaluation batch: larger than training batches, as no gradient is kept.
