@@ -1,6 +1,6 @@
 //! What each fuzz target feeds its parser, shared by the targets (`fuzz_targets/`) and by the
 //! regression test that replays `fuzz/regressions/<target>/` in `cargo test`
-//! (`crates/mdpn/tests/fuzz_regressions.rs`). A new parser is one line in [`TARGETS`], one
+//! (`crates/mdpn-cli/tests/fuzz_regressions.rs`). A new parser is one line in [`TARGETS`], one
 //! target file and one folder. A parser may return any error; it must not panic, hang, or
 //! allocate much more than its input's size.
 
@@ -11,6 +11,7 @@ use mdpn::idx::Idx;
 use mdpn::medmnist::{self, MEDMNIST};
 use mdpn::modelfile::{self, StateDictOptions};
 use mdpn::npy::{self, Npz};
+use mdpn_cli::datasets::{decode_image, planes, Color};
 
 /// Runs one input through a parser.
 pub type Harness = fn(&[u8]);
@@ -29,6 +30,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("npy", npy),
     ("npz", npz),
     ("medmnist", medmnist),
+    ("image", image),
 ];
 
 /// IDX arrays, raw or gzipped, then as images and labels of a data set.
@@ -137,4 +139,11 @@ pub fn medmnist(data: &[u8]) {
         return;
     };
     let _ = medmnist::parse(rest, &MEDMNIST[set as usize % MEDMNIST.len()]);
+}
+
+/// PNG and JPEG files of an image folder, decoded and converted as `mdpn train` does.
+pub fn image(data: &[u8]) {
+    if let Ok(img) = decode_image(data) {
+        let _ = planes(img, 8, Color::Rgb);
+    }
 }

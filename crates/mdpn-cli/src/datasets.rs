@@ -386,11 +386,8 @@ fn read_image_folder(
     class_names.dedup();
     let mut decoded = Vec::with_capacity(files.len());
     for (_, _, path) in &files {
-        let img = image::ImageReader::open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?
-            .with_guessed_format()
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .decode()
+        let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let img = decode_image(&bytes)
             .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?;
         decoded.push(img);
     }
@@ -449,6 +446,22 @@ fn read_image_folder(
         validation,
         test: set(test, "test")?,
     })
+}
+
+/// Largest side of an image file that is decoded, and most bytes its decoding may allocate: a
+/// small file cannot claim gigabytes (a 16384x16384 RGBA image is 1 GiB).
+const IMAGE_MAX_SIDE: u32 = 8192;
+const IMAGE_MAX_ALLOC: u64 = 256 << 20;
+
+/// Decodes a PNG or JPEG file's bytes, within [`IMAGE_MAX_SIDE`] and [`IMAGE_MAX_ALLOC`].
+pub fn decode_image(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(IMAGE_MAX_SIDE);
+    limits.max_image_height = Some(IMAGE_MAX_SIDE);
+    limits.max_alloc = Some(IMAGE_MAX_ALLOC);
+    reader.limits(limits);
+    reader.decode()
 }
 
 /// An image as the model takes it: `side`x`side`, planes in (channel, row, column) order.

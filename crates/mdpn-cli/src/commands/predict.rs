@@ -8,6 +8,7 @@ use mdpn::{Images, KernelChoice};
 use serde_json::json;
 
 use super::ModelArgs;
+use crate::datasets::decode_image;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -29,11 +30,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = &file.model.config;
     let side = cfg.image_size as u32;
     for path in &args.images {
-        let img = image::ImageReader::open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?
-            .with_guessed_format()
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .decode()
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let img = decode_image(&bytes)
             .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?;
         let (w, h) = (img.width(), img.height());
         let resized = (w, h) != (side, side);
