@@ -294,14 +294,8 @@ impl Splits {
                         "validation fraction must be in [0, 1), got {fraction}"
                     )));
                 }
-                let mut order: Vec<usize> = (0..train_len).collect();
-                order.shuffle(&mut rng);
                 let held = (train_len as f64 * fraction).round() as usize;
-                let (val, train) = order.split_at(held);
-                let mut val = val.to_vec();
-                let mut train = train.to_vec();
-                val.sort_unstable();
-                train.sort_unstable();
+                let (val, train) = shuffled_split(train_len, held, &mut rng);
                 (
                     Subset {
                         source: Source::Train,
@@ -323,13 +317,7 @@ impl Splits {
                         "the paper protocol takes {PAPER_VALIDATION_IMAGES} test images for validation, but the test set has only {test_len}"
                     )));
                 }
-                let mut order: Vec<usize> = (0..test_len).collect();
-                order.shuffle(&mut rng);
-                let (val, test) = order.split_at(PAPER_VALIDATION_IMAGES);
-                let mut val = val.to_vec();
-                let mut test = test.to_vec();
-                val.sort_unstable();
-                test.sort_unstable();
+                let (val, test) = shuffled_split(test_len, PAPER_VALIDATION_IMAGES, &mut rng);
                 (
                     Subset {
                         source: Source::Train,
@@ -355,4 +343,14 @@ impl Splits {
             test,
         })
     }
+}
+
+/// `0..n` shuffled by `rng`, split into its first `held` indices and the rest, each sorted.
+fn shuffled_split(n: usize, held: usize, rng: &mut ChaCha8Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    let mut rest = order.split_off(held);
+    order.sort_unstable();
+    rest.sort_unstable();
+    (order, rest)
 }
