@@ -4,14 +4,14 @@
 //! target file and one folder. A parser may return any error; it must not panic, hang, or
 //! allocate much more than its input's size.
 
-use mdpn::cifar::{self, Labels};
-use mdpn::data::Dataset;
-use mdpn::emnist::{self, SPLITS};
-use mdpn::idx::Idx;
-use mdpn::medmnist::{self, MEDMNIST};
-use mdpn::modelfile::{self, StateDictOptions};
-use mdpn::npy::{self, Npz};
+use mdpn::model_file;
+use mdpn::state_dict::StateDictOptions;
 use mdpn_cli::datasets::{decode_image, planes, Color};
+use mdpn_data::cifar::{self, Labels};
+use mdpn_data::emnist::{self, SPLITS};
+use mdpn_data::idx::{self, Idx};
+use mdpn_data::medmnist::{self, MEDMNIST};
+use mdpn_data::npy::{self, Npz};
 
 /// Runs one input through a parser.
 pub type Harness = fn(&[u8]);
@@ -41,13 +41,13 @@ pub fn idx(data: &[u8]) {
             type_code: 0x08,
             data: vec![0; idx.dims[0].min(data.len())],
         };
-        let _ = Dataset::from_idx(idx, labels, &["a", "b"]);
+        let _ = idx::dataset(idx, labels, &["a", "b"]);
     }
 }
 
 /// Our model files, read as `mdpn eval` and `mdpn predict` read them.
 pub fn model_file(data: &[u8]) {
-    let _ = modelfile::load(data, &StateDictOptions::default());
+    let _ = model_file::load(data, &StateDictOptions::default());
 }
 
 /// PyTorch state dicts: the first byte picks the `--image-size` option (0: none).
@@ -59,7 +59,7 @@ pub fn state_dict(data: &[u8]) {
         image_size: (size > 0).then_some(size as usize),
         ..Default::default()
     };
-    let _ = modelfile::load(rest, &options);
+    let _ = model_file::load(rest, &options);
 }
 
 /// Training checkpoints, as `mdpn train --resume` reads them.
@@ -68,7 +68,7 @@ pub fn checkpoint(data: &[u8]) {
 }
 
 /// An IDX images file and an IDX labels file into a data set. Byte 0 picks the reader (an
-/// EMNIST split, or else plain [`Dataset::from_idx`]), bytes 1-2 (little-endian) the length of
+/// EMNIST split, or else plain [`idx::dataset`]), bytes 1-2 (little-endian) the length of
 /// the images file; the labels file is the rest.
 pub fn idx_dataset(data: &[u8]) {
     let [mode, a, b, rest @ ..] = data else {
@@ -80,7 +80,7 @@ pub fn idx_dataset(data: &[u8]) {
     };
     match SPLITS.get(*mode as usize) {
         Some(&split) => drop(emnist::dataset(images, labels, split)),
-        None => drop(Dataset::from_idx(images, labels, &["a", "b", "c"])),
+        None => drop(idx::dataset(images, labels, &["a", "b", "c"])),
     }
 }
 
@@ -112,7 +112,7 @@ pub fn cifar100(data: &[u8]) {
 
 /// Kaggle's FER2013 CSV.
 pub fn fer2013(data: &[u8]) {
-    let _ = mdpn::fer2013::parse(data);
+    let _ = mdpn_data::fer2013::parse(data);
 }
 
 /// One `.npy` array, then each of its values.

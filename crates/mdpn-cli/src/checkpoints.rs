@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use mdpn::checkpoint::{self, Checkpoint};
-use mdpn::train::{EpochStats, Evaluation};
+use mdpn::evaluation::Evaluation;
+use mdpn::training::EpochStats;
 use mdpn::Network;
 
 use crate::files::write_atomic_with;

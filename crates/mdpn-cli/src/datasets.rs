@@ -9,9 +9,11 @@ use anyhow::{bail, Context};
 use flate2::read::GzDecoder;
 use image::imageops::FilterType;
 use image::DynamicImage;
-use mdpn::data::{Dataset, Parts, Protocol, Splits};
-use mdpn::idx::Idx;
-use mdpn::{cifar, emnist, fer2013, medmnist, Task};
+use mdpn::splits::{Protocol, Splits};
+use mdpn::Task;
+use mdpn::{Dataset, Parts};
+use mdpn_data::idx::{self, Idx};
+use mdpn_data::{cifar, emnist, fer2013, medmnist};
 
 use crate::fetch::{self, Format, KnownDataset, CIFAR100_FILES_BIN, CIFAR10_FILES, IDX_FILES};
 
@@ -301,7 +303,7 @@ fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Pa
     let mut set = |which: &str| -> anyhow::Result<Dataset> {
         let (images_path, images) = arrays.next().expect("four files");
         let (labels_path, labels) = arrays.next().expect("four files");
-        Dataset::from_idx(images, labels, &names).with_context(|| {
+        idx::dataset(images, labels, &names).with_context(|| {
             format!(
                 "{which} set ({} with {})",
                 images_path.display(),

@@ -17,9 +17,9 @@ use anyhow::{anyhow, bail, Context};
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
-use mdpn::data::FASHION_MNIST_CLASSES;
-use mdpn::medmnist::{self, MedInfo};
-use mdpn::{cifar, emnist};
+use mdpn_data::medmnist::{self, MedInfo};
+use mdpn_data::FASHION_MNIST_CLASSES;
+use mdpn_data::{cifar, emnist};
 
 /// One file of a dataset, with the checksums that let us trust a copy whatever
 /// its source: the official `.gz`, a re-compressed `.gz` (Debian) or raw bytes.

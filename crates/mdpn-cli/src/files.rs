@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use mdpn::modelfile::{self, ModelFile, StateDictOptions};
+use mdpn::model_file::{self, ModelFile};
+use mdpn::state_dict::StateDictOptions;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed into
 /// place, then syncs the folder, so that `path` always holds either the old or the new content
@@ -55,13 +56,13 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 pub fn read_model(path: &Path, options: &StateDictOptions) -> anyhow::Result<ModelFile> {
     let bytes =
         fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
-    modelfile::load(&bytes, options)
+    model_file::load(&bytes, options)
         .with_context(|| format!("cannot load model {}", path.display()))
 }
 
 /// Writes a model file atomically.
 pub fn write_model(path: &Path, file: &ModelFile) -> anyhow::Result<()> {
-    write_atomic(path, &modelfile::save(file)?)
+    write_atomic(path, &model_file::save(file)?)
 }
 
 /// This program's name and version, recorded in the files it writes.

@@ -41,7 +41,7 @@ pub struct RunResult {
 impl RunResult {
     /// Test accuracy of every class (of every label, multi-label) at the best epoch.
     pub fn per_class(&self) -> Vec<f64> {
-        mdpn::train::per_class(self.task, self.class_names.len(), &self.confusion)
+        mdpn::evaluation::per_class(self.task, self.class_names.len(), &self.confusion)
     }
 }
 

@@ -594,7 +594,7 @@ fn archive_dataset(
     Box::leak(Box::new(KnownDataset {
         name,
         folder: name,
-        format: Format::MedMnist(&mdpn::medmnist::MEDMNIST[6]),
+        format: Format::MedMnist(&mdpn_data::medmnist::MEDMNIST[6]),
         normalisation: (0.5, 0.5),
         debian_package: None,
         debian_dir: None,

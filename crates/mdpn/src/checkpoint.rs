@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
+use crate::adam::Adam;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::Mdpn;
-use crate::modelfile::{describe, f32_tensor, json, serialize_f32};
-use crate::network::{Network, ParamSet};
-use crate::optim::Adam;
+use crate::tensor_file::{describe, f32_tensor, json, serialize_f32};
+use crate::trainable::{Network, ParamSet};
 
 /// Value of the `format` metadata key of checkpoints.
 pub const FORMAT: &str = "mdpn-checkpoint";

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Most parameters a model may have (16 GiB of f32): larger settings are refused.
-pub const MAX_PARAMETERS: usize = 1 << 32;
+pub const MAX_PARAMETERS: u64 = 1 << 32;
 
 /// The shape and constants of one MDPN model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,7 +241,7 @@ impl Config {
                 .checked_mul(2)?
                 .checked_add(features.checked_add(1)?.checked_mul(self.hidden)?)?
                 .checked_add(self.hidden.checked_add(1)?.checked_mul(self.classes)?)?;
-            Some(windows <= u32::MAX as usize && params <= MAX_PARAMETERS)
+            Some(windows as u64 <= u32::MAX as u64 && params as u64 <= MAX_PARAMETERS)
         };
         sizes() == Some(true)
     }

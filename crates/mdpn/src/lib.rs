@@ -2,43 +2,54 @@
 //! Gao, "A Lightweight Multidendritic Pyramidal Neuron Model With Neural Plasticity on Image
 //! Recognition", IEEE Transactions on Artificial Intelligence 5(9), 2024.
 //!
-//! An image flows through five layers named after a pyramidal neuron:
+//! An image flows through five layers named after a pyramidal neuron ([`layers`]):
 //! 1. presynaptic: every synapse of a `window × window` dendrite maps its pixel `x` to
-//!    `Y = 1/2 + atan(k·(x·w − q))/π` ([`kernels`]);
-//! 2. dendrite: `D = Σ_rows ln(Π_cols (Y + c))`, one value per window position and dendrite;
-//! 3. membrane: max pool ([`membrane`]);
-//! 4. soma: `Linear` + ReLU ([`soma`]);
-//! 5. axon: `Linear` + softmax ([`axon`]).
+//!    `Y = 1/2 + atan(k·(x·w − q))/π` ([`layers::synapse`]);
+//! 2. dendrite: `D = Σ_rows ln(Π_cols (Y + c))`, one value per window position and dendrite
+//!    ([`layers::dendrites`], computed by the [`kernels`]);
+//! 3. membrane: max pool ([`layers::membrane`]);
+//! 4. soma: `Linear` + ReLU ([`layers::soma`]);
+//! 5. axon: `Linear` + softmax ([`layers::axon`]), trained with [`layers::loss`] and [`adam`].
 //!
-//! The library takes bytes and arrays and does no file or terminal I/O; the `mdpn` program does.
+//! The crate is the model core: no files, no terminal, threads only with the `parallel`
+//! feature, so it builds for `wasm32-unknown-unknown`. Data set file formats live in
+//! `mdpn-data`, the program in `mdpn-cli`.
+//!
+//! ```
+//! use mdpn::{Config, Images, KernelChoice, Mdpn};
+//!
+//! // The paper's model for 28×28 gray images of 10 classes, drawn with seed 0.
+//! let model = Mdpn::new(Config::default(), 0)?;
+//! let image = vec![0u8; 28 * 28];
+//! let p = model.probabilities(Images::U8(&image), KernelChoice::Fast)?;
+//! assert_eq!(p.len(), 10);
+//! assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! # Ok::<(), mdpn::Error>(())
+//! ```
 
-pub mod axon;
+pub mod adam;
 pub mod baselines;
 pub mod checkpoint;
-pub mod cifar;
 pub mod config;
-pub mod data;
-pub mod emnist;
+pub mod dataset;
 pub mod error;
-pub mod fer2013;
-pub mod idx;
+pub mod evaluation;
 pub mod kernels;
-pub mod linear;
-pub mod medmnist;
-pub mod membrane;
+pub mod layers;
 pub mod metrics;
 pub mod model;
-pub mod modelfile;
-pub mod network;
-pub mod npy;
-pub mod optim;
-pub mod soma;
-pub mod train;
+pub mod model_file;
+pub mod splits;
+pub mod state_dict;
+pub mod trainable;
+pub mod training;
 
-mod linalg;
+mod matmul;
 mod parallel;
+mod tensor_file;
 
 pub use config::{Config, Task};
+pub use dataset::{Dataset, Parts};
 pub use error::{Error, Result};
 pub use model::{Images, KernelChoice, Mdpn, Params};
-pub use network::Network;
+pub use trainable::Network;

@@ -1,18 +1,16 @@
-//! The MDPN model: parameters, forward pass and gradients, layer by layer as in the paper.
+//! The MDPN model: parameters, the forward pass (synapses → dendrites → membrane → soma → axon)
+//! and the backward pass in reverse (loss → axon → soma → membrane → dendrites), layer by layer
+//! as in the paper. Shapes are listed in [`crate::layers`].
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::axon;
 use crate::config::{Config, Task};
 use crate::error::{Error, Result};
-use crate::kernels::lut::{Lut, Tables};
-use crate::kernels::plain::Plain;
-use crate::kernels::DendriteKernel;
-use crate::linear::Linear;
-use crate::parallel;
-use crate::soma;
+use crate::kernels::lut::Tables;
+use crate::layers::linear::Linear;
+use crate::layers::{axon, dendrites, loss, soma};
 
 /// A batch of images `(B, C, H, W)`, raw 8-bit or already normalised floats.
 #[derive(Clone, Copy, Debug)]
@@ -212,41 +210,6 @@ impl Mdpn {
         Tables::new(&self.config, &self.params.w, &self.params.q)
     }
 
-    /// Runs `f` with the kernel that `choice` selects for `images`. `tables` must come from
-    /// [`Mdpn::tables`] when the fast kernel may run. The table kernel computes only the paper's
-    /// synapse and integration: this is the one place where other settings (ablations) fall
-    /// back to the reference kernel.
-    fn with_kernel<T>(
-        &self,
-        images: Images,
-        choice: KernelChoice,
-        tables: Option<&Tables>,
-        f: impl FnOnce(&dyn DendriteKernel) -> T,
-    ) -> T {
-        let normalised: Vec<f32>;
-        let choice = if self.config.paper_functions() {
-            choice
-        } else {
-            KernelChoice::Plain
-        };
-        let x = match (images, choice, tables) {
-            (Images::U8(x), KernelChoice::Fast, Some(tables)) => {
-                return f(&Lut { tables, images: x })
-            }
-            (Images::U8(x), _, _) => {
-                normalised = x.iter().map(|&v| self.config.normalise(v)).collect();
-                &normalised
-            }
-            (Images::F32(x), _, _) => x,
-        };
-        f(&Plain {
-            config: &self.config,
-            w: &self.params.w,
-            q: &self.params.q,
-            images: x,
-        })
-    }
-
     /// Forward pass of a batch through all five layers.
     pub fn forward(
         &self,
@@ -255,20 +218,11 @@ impl Mdpn {
         tables: Option<&Tables>,
     ) -> Result<Forward> {
         let batch = self.batch_len(images)?;
-        let features = self.config.features();
-        let mut membrane = vec![0.0; batch * features];
-        let mut winners = vec![0u32; batch * features];
-        self.with_kernel(images, choice, tables, |kernel| {
-            parallel::for_each_chunk2(
-                &mut membrane,
-                features,
-                &mut winners,
-                features,
-                |i, pooled, win| kernel.forward(i, pooled, win),
-            )
-        });
+        let synapses = (&self.params.w[..], &self.params.q[..]);
+        let (membrane, winners) =
+            dendrites::forward(&self.config, synapses, images, batch, choice, tables);
         let soma = soma::forward(&self.params.soma, &membrane);
-        let logits = self.params.axon.forward(&soma);
+        let logits = axon::forward(&self.params.axon, &soma);
         Ok(Forward {
             membrane,
             winners,
@@ -319,16 +273,12 @@ impl Mdpn {
         let tables = matches!(images, Images::U8(_)).then(|| self.tables());
         let fwd = self.forward(images, choice, tables.as_ref())?;
         let (loss, dlogits, correct) = match cfg.task {
-            Task::MultiClass => axon::cross_entropy(&fwd.logits, labels, cfg.classes),
-            Task::MultiLabel => axon::sigmoid_bce(&fwd.logits, labels, cfg.classes),
+            Task::MultiClass => loss::cross_entropy(&fwd.logits, labels, cfg.classes),
+            Task::MultiLabel => loss::sigmoid_bce(&fwd.logits, labels, cfg.classes),
         };
 
         let mut grads = Params::zeros(cfg);
-        let dsoma = self
-            .params
-            .axon
-            .backward(&fwd.soma, &dlogits, &mut grads.axon, true)
-            .expect("input gradient");
+        let dsoma = axon::backward(&self.params.axon, &fwd.soma, &dlogits, &mut grads.axon);
         let dmembrane = soma::backward(
             &self.params.soma,
             &fwd.membrane,
@@ -336,13 +286,16 @@ impl Mdpn {
             dsoma,
             &mut grads.soma,
         );
-
-        let syn = cfg.synapses();
-        self.with_kernel(images, choice, tables.as_ref(), |kernel| {
-            parallel::for_each_chunk2(&mut grads.w, syn, &mut grads.q, syn, |dendrite, dw, dq| {
-                kernel.backward(dendrite, &fwd.winners, &dmembrane, dw, dq)
-            })
-        });
+        dendrites::backward(
+            cfg,
+            (&self.params.w, &self.params.q),
+            images,
+            choice,
+            tables.as_ref(),
+            &fwd.winners,
+            &dmembrane,
+            (&mut grads.w, &mut grads.q),
+        );
         Ok(Step {
             loss,
             correct,

@@ -1,12 +1,10 @@
-//! Model files, state dicts and IDX data: round trips, and clear errors for bad bytes.
+//! Model files, state dicts, checkpoints and splits: round trips, and clear errors for bad bytes.
 
-use std::io::Write;
-
+use mdpn::adam::Adam;
 use mdpn::checkpoint::{Best, Checkpoint};
-use mdpn::data::{Dataset, Protocol, Splits};
-use mdpn::idx::Idx;
-use mdpn::modelfile::{self, ModelFile, StateDictOptions};
-use mdpn::optim::Adam;
+use mdpn::model_file::{self, ModelFile};
+use mdpn::splits::{Protocol, Splits};
+use mdpn::state_dict::StateDictOptions;
 use mdpn::{Config, Mdpn};
 
 fn model_file(config: Config) -> ModelFile {
@@ -39,8 +37,8 @@ fn model_file_round_trips() {
         },
     ] {
         let file = model_file(config);
-        let bytes = modelfile::save(&file).unwrap();
-        let back = modelfile::load(&bytes, &StateDictOptions::default()).unwrap();
+        let bytes = model_file::save(&file).unwrap();
+        let back = model_file::load(&bytes, &StateDictOptions::default()).unwrap();
         assert_eq!(back, file);
     }
 }
@@ -69,14 +67,14 @@ fn state_dict_without_metadata_is_inferred() {
         std: 0.5,
         ..Config::default()
     });
-    let bytes = edit_header(&modelfile::save(&file).unwrap(), |h| {
+    let bytes = edit_header(&model_file::save(&file).unwrap(), |h| {
         h.as_object_mut().unwrap().remove("__metadata__");
     });
-    let back = modelfile::load(&bytes, &StateDictOptions::default()).unwrap();
+    let back = model_file::load(&bytes, &StateDictOptions::default()).unwrap();
     assert_eq!(back.model, file.model);
     assert_eq!(back.class_names.len(), 10);
     // A larger image with the same pooled map is accepted when asked for; one that does not fit is not.
-    let at30 = modelfile::load(
+    let at30 = model_file::load(
         &bytes,
         &StateDictOptions {
             image_size: Some(30),
@@ -85,7 +83,7 @@ fn state_dict_without_metadata_is_inferred() {
     )
     .unwrap();
     assert_eq!(at30.model.config.image_size, 30);
-    let err = modelfile::load(
+    let err = model_file::load(
         &bytes,
         &StateDictOptions {
             image_size: Some(40),
@@ -98,14 +96,14 @@ fn state_dict_without_metadata_is_inferred() {
 
 #[test]
 fn bad_model_files_give_clear_errors() {
-    let bytes = modelfile::save(&model_file(Config {
+    let bytes = model_file::save(&model_file(Config {
         dendrites: 5,
         hidden: 10,
         ..Config::default()
     }))
     .unwrap();
     let load = |b: &[u8]| {
-        modelfile::load(b, &StateDictOptions::default())
+        model_file::load(b, &StateDictOptions::default())
             .unwrap_err()
             .to_string()
     };
@@ -136,70 +134,6 @@ fn bad_model_files_give_clear_errors() {
         "{}",
         load(&renamed)
     );
-}
-
-fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend(d.to_be_bytes());
-    }
-    out.extend(data);
-    out
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-#[test]
-fn idx_reads_raw_and_gzip() {
-    let data: Vec<u8> = (0..2 * 3 * 3).map(|i| i as u8).collect();
-    let raw = idx_bytes(&[2, 3, 3], &data);
-    for bytes in [raw.clone(), gzip(&raw)] {
-        let idx = Idx::parse(&bytes).unwrap();
-        assert_eq!(idx.dims, vec![2, 3, 3]);
-        assert_eq!(idx.data, data);
-    }
-    let labels = Idx::parse(&idx_bytes(&[2], &[1, 0])).unwrap();
-    let set = Dataset::from_idx(Idx::parse(&raw).unwrap(), labels, &["a", "b"]).unwrap();
-    assert_eq!((set.len(), set.size, set.image(1)[0]), (2, 3, 9));
-}
-
-#[test]
-fn bad_idx_gives_clear_errors() {
-    let err = |b: &[u8]| Idx::parse(b).unwrap_err().to_string();
-    let raw = idx_bytes(&[2, 3, 3], &[7; 18]);
-    assert!(err(&raw[..raw.len() - 1]).contains("truncated"));
-    assert!(err(&gzip(&raw[..raw.len() - 1])).contains("truncated"));
-    assert!(err(&[0x12, 0x34, 8, 1]).contains("not an IDX file"));
-    assert!(err(&[0, 0, 0x42, 1, 0, 0, 0, 1]).contains("unknown IDX type"));
-    assert!(err(&[0, 0, 8]).contains("shorter than"));
-    // An absurd declared size is refused before anything is allocated.
-    let huge = idx_bytes(&[0xffff_ffff, 0xffff, 0xff], &[1, 2, 3]);
-    assert!(err(&idx_bytes(&[u32::MAX; 4], &[])).contains("overflow"));
-    assert!(err(&huge).contains("truncated"), "{}", err(&huge));
-    assert!(err(&gzip(&huge)).contains("more than the compressed file can hold"));
-    let mut long = raw.clone();
-    long.push(0);
-    assert!(err(&long).contains("more than"));
-    let images = Idx::parse(&raw).unwrap();
-    let bad_label = Dataset::from_idx(
-        images.clone(),
-        Idx::parse(&idx_bytes(&[2], &[0, 5])).unwrap(),
-        &["a", "b"],
-    );
-    assert!(bad_label
-        .unwrap_err()
-        .to_string()
-        .contains("label 5 of image 1 is out of range"));
-    let count = Dataset::from_idx(
-        images,
-        Idx::parse(&idx_bytes(&[3], &[0, 1, 0])).unwrap(),
-        &["a", "b"],
-    );
-    assert!(count.unwrap_err().to_string().contains("3 labels"));
 }
 
 #[test]
@@ -305,7 +239,7 @@ fn bad_checkpoints_give_clear_errors() {
         .contains("not a safetensors checkpoint: the file is cut short"));
     let newer = edit_header(&bytes, |h| h["__metadata__"]["format_version"] = "2".into());
     assert!(load(&newer).contains("newer than this program reads"));
-    let model = modelfile::save(&model_file(config)).unwrap();
+    let model = model_file::save(&model_file(config)).unwrap();
     assert!(
         load(&model).contains("format is `mdpn`, expected `mdpn-checkpoint`"),
         "{}",
@@ -318,7 +252,7 @@ fn bad_checkpoints_give_clear_errors() {
     });
     assert!(load(&no_moment).contains("tensor adam.m.model.2.fc.bias is missing"));
     // A checkpoint is not a model file: eval and predict say so.
-    let err = modelfile::load(&bytes, &StateDictOptions::default())
+    let err = model_file::load(&bytes, &StateDictOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
@@ -330,7 +264,7 @@ fn bad_checkpoints_give_clear_errors() {
 #[test]
 fn baseline_checkpoints_round_trip_into_their_own_network_only() {
     use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
-    use mdpn::network::{Network, ParamSet};
+    use mdpn::trainable::{Network, ParamSet};
 
     fn trained<N: Network>(model: N) -> Checkpoint<N> {
         let mut adam = Adam::new(model.params(), 2e-3);

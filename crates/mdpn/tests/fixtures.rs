@@ -3,7 +3,8 @@
 //! of the largest absolute value of each tensor, for both dendrite kernels.
 
 use mdpn::kernels::plain;
-use mdpn::modelfile::{self, StateDictOptions};
+use mdpn::model_file;
+use mdpn::state_dict::StateDictOptions;
 use mdpn::{Images, KernelChoice, Mdpn};
 use safetensors::SafeTensors;
 
@@ -54,7 +55,7 @@ impl Fixture {
             std: Some(self.config["norm_std"].as_f64().unwrap() as f32),
             ..Default::default()
         };
-        let model = modelfile::load(&self.bytes, &options).unwrap().model;
+        let model = model_file::load(&self.bytes, &options).unwrap().model;
         let c = &model.config;
         assert_eq!(c.channels as u64, self.config["channels"].as_u64().unwrap());
         assert_eq!(

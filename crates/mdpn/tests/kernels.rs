@@ -1,9 +1,11 @@
 //! The fast paths against the plain ones: the 8-bit table kernel against the reference kernel
 //! on random models of several shapes, and training that is deterministic.
 
-use mdpn::data::{rng, Dataset};
+use mdpn::evaluation::evaluate;
 use mdpn::model::TENSOR_NAMES;
-use mdpn::train::{evaluate, Trainer};
+use mdpn::splits::rng;
+use mdpn::training::Trainer;
+use mdpn::Dataset;
 use mdpn::{Config, Images, KernelChoice, Mdpn};
 use rand::Rng;
 

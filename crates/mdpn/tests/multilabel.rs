@@ -1,8 +1,10 @@
-//! The multi-label (sigmoid + binary cross-entropy) path of the model.
+//! The multi-label (sigmoid + binary cross-entropy) path of the model, and MedMNIST's metrics.
 
-use mdpn::axon::sigmoid_bce;
-use mdpn::data::Dataset;
-use mdpn::train::{evaluate, Trainer};
+use mdpn::evaluation::evaluate;
+use mdpn::layers::loss::sigmoid_bce;
+use mdpn::metrics::{auc, multi_label_accuracy, roc_auc};
+use mdpn::training::Trainer;
+use mdpn::Dataset;
 use mdpn::{Config, KernelChoice, Mdpn, Task};
 
 #[test]
@@ -86,4 +88,33 @@ fn a_multi_label_model_learns_and_reports_acc_and_auc() {
         .unwrap();
     // Sigmoids, not a softmax: both labels of image 3 are present.
     assert!(probs.iter().all(|&p| p > 0.5), "{probs:?}");
+}
+
+#[test]
+fn medmnist_metrics_match_scikit_learn() {
+    // roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75; ties count half.
+    assert_eq!(
+        roc_auc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]),
+        Some(0.75)
+    );
+    assert_eq!(roc_auc(&[false, true], &[0.5, 0.5]), Some(0.5));
+    assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), None);
+    // Multi-class: mean one-vs-rest AUC of the softmax columns.
+    let scores = [0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.3, 0.3, 0.4, 0.85, 0.05, 0.1];
+    let labels = [0, 1, 2, 2];
+    // Class 0: {0.8} vs {0.2, 0.3, 0.85} -> 2/3. Class 1: {0.7} vs the rest -> 1. Class 2:
+    // {0.4, 0.1} vs {0.1, 0.1} -> (2 + 1) / 4.
+    let want = (2.0 / 3.0 + 1.0 + 0.75) / 3.0;
+    let got = auc(Task::MultiClass, &scores, &labels, 3).unwrap();
+    assert!((got - want).abs() < 1e-12, "{got} != {want}");
+    // Multi-label: per-label accuracy at 0.5 and per-label AUC.
+    let scores = [0.9, 0.2, 0.6, 0.7, 0.1, 0.4];
+    let masks = [0b01, 0b11, 0b10];
+    // Wrong only on label 1 of image 2 (0.4 for a present label).
+    assert!((multi_label_accuracy(&scores, &masks, 2) - 5.0 / 6.0).abs() < 1e-12);
+    // Label 0: {0.9, 0.6} vs {0.1} -> 1; label 1: {0.7, 0.4} vs {0.2} -> 1.
+    assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(1.0));
+    let masks = [0b11, 0b01, 0b10];
+    // Label 1: {0.2, 0.4} vs {0.7} -> 0.
+    assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(0.5));
 }

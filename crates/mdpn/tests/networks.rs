@@ -3,9 +3,11 @@
 
 use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::config::{Integration, SynapseFn};
-use mdpn::data::{rng, Dataset};
-use mdpn::network::ParamSet;
-use mdpn::train::{evaluate, Trainer};
+use mdpn::evaluation::evaluate;
+use mdpn::splits::rng;
+use mdpn::trainable::ParamSet;
+use mdpn::training::Trainer;
+use mdpn::Dataset;
 use mdpn::{Config, Images, KernelChoice, Mdpn, Network};
 use rand::Rng;
 

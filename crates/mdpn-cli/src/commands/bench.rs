@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use mdpn::data::rng;
-use mdpn::train::Trainer;
+use mdpn::splits::rng;
+use mdpn::training::Trainer;
 use mdpn::{Config, Images, Mdpn};
 use rand::Rng;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! `mdpn eval`: accuracy, per-class accuracy and confusion matrix on a data set's test images.
 
 use anyhow::bail;
-use mdpn::train::evaluate;
+use mdpn::evaluation::evaluate;
 use mdpn::{KernelChoice, Task};
 use serde_json::json;
 

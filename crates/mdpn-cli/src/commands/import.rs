@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use mdpn::data::FASHION_MNIST_CLASSES;
+use mdpn_data::FASHION_MNIST_CLASSES;
 
 use super::ModelArgs;
 use crate::files::{program, write_model};

@@ -12,7 +12,8 @@ pub mod train;
 
 use std::path::PathBuf;
 
-use mdpn::modelfile::{ModelFile, StateDictOptions};
+use mdpn::model_file::ModelFile;
+use mdpn::state_dict::StateDictOptions;
 
 /// A model to load: our model file or an authors' PyTorch state dict.
 #[derive(Debug, Clone, clap::Args)]

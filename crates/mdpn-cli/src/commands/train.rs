@@ -11,9 +11,11 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mdpn::checkpoint::{self, Best, Checkpoint};
-use mdpn::data::{Dataset, Protocol, Source, Subset};
-use mdpn::modelfile::ModelFile;
-use mdpn::train::{evaluate, Trainer};
+use mdpn::evaluation::evaluate;
+use mdpn::model_file::ModelFile;
+use mdpn::splits::{Protocol, Source, Subset};
+use mdpn::training::Trainer;
+use mdpn::Dataset;
 use mdpn::{Config, KernelChoice, Mdpn};
 use serde::Serialize;
 

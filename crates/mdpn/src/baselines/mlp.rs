@@ -5,11 +5,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{check_normalisation, inputs, relu, relu_backward};
-use crate::axon;
 use crate::error::{Error, Result};
-use crate::linear::Linear;
+use crate::layers::linear::Linear;
+use crate::layers::loss;
 use crate::model::{Images, KernelChoice, Step};
-use crate::network::Network;
+use crate::trainable::Network;
 
 /// The shape of a multilayer perceptron.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,10 +111,10 @@ impl Network for Mlp {
         &mut self.layers
     }
     fn tensor_layout(&self) -> Vec<(String, Vec<usize>)> {
-        crate::network::linear_layout(&self.layers)
+        crate::trainable::linear_layout(&self.layers)
     }
     fn config_json(&self) -> String {
-        crate::modelfile::json(&self.config)
+        crate::tensor_file::json(&self.config)
     }
 
     fn step(&self, images: Images, labels: &[u32], _: KernelChoice) -> Result<Step<Vec<Linear>>> {
@@ -128,7 +128,7 @@ impl Network for Mlp {
         )?;
         let acts = self.forward(x);
         let (loss, mut dy, correct) =
-            axon::cross_entropy(acts.last().expect("logits"), labels, classes);
+            loss::cross_entropy(acts.last().expect("logits"), labels, classes);
         let mut grads: Vec<Linear> = self
             .layers
             .iter()

@@ -1,6 +1,6 @@
 //! Baselines that a study trains next to MDPN, the same way on the same data, so that the
 //! comparison is fair: a multilayer perceptron ([`Mlp`]) and a small LeNet-style CNN ([`Cnn`]).
-//! Both are built from [`Linear`](crate::linear::Linear) layers on the same sgemm as MDPN's soma
+//! Both are built from [`Linear`](crate::layers::linear::Linear) layers on the same sgemm as MDPN's soma
 //! and axon; a convolution is a linear layer over image patches (im2col).
 
 mod cnn;

@@ -5,8 +5,9 @@
 //! (25 × 256 × 8 floats, 200 KiB) stays in the core's cache while every window of the image is
 //! summed. The max pool is fused into the loop, so the full dendrite output is never stored.
 
-use super::{for_each_winning_synapse, DendriteKernel};
+use super::DendriteKernel;
 use crate::config::Config;
+use crate::layers::membrane::for_each_winning_synapse;
 use crate::parallel;
 
 /// Dendrites processed together: one 256-bit vector of f32.

@@ -2,9 +2,10 @@
 //! It also computes the ablation settings (sigmoid synapses, sum or product integration) that
 //! the table kernel does not.
 
-use super::{for_each_winning_synapse, synapse, DendriteKernel};
+use super::DendriteKernel;
 use crate::config::{Config, Integration};
-use crate::membrane;
+use crate::layers::membrane::{self, for_each_winning_synapse};
+use crate::layers::synapse::synapse;
 
 /// The value of one row of a window from its synapse outputs `v = Y + c`.
 fn integrate_row(integration: Integration, v: impl Iterator<Item = f32>) -> f32 {

@@ -1,8 +1,8 @@
 //! CIFAR-10 and CIFAR-100 in their binary versions: fixed-size records of label byte(s) then
 //! 3,072 bytes of 32x32 R, G and B planes, which is already the model's (C, H, W) order.
 
-use crate::data::Dataset;
-use crate::error::{Error, Result};
+use mdpn::Dataset;
+use mdpn::{Error, Result};
 
 /// Bytes of one image's pixels.
 const PIXELS: usize = 3 * 32 * 32;

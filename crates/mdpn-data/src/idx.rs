@@ -4,7 +4,7 @@ use std::io::Read;
 
 use flate2::read::GzDecoder;
 
-use crate::error::{Error, Result};
+use mdpn::{Dataset, Error, Result};
 
 /// Largest ratio of decompressed to compressed size that deflate can reach; a header that
 /// declares more data than this allows is rejected before anything is allocated.
@@ -183,4 +183,41 @@ impl Idx {
             })
             .collect()
     }
+}
+
+/// A data set from an IDX image array `(N, H, W)` and an IDX label array `(N)`, of any IDX
+/// type ([`Idx::pixels`], [`Idx::labels`]).
+pub fn dataset(images: Idx, labels: Idx, class_names: &[&str]) -> Result<Dataset> {
+    if images.dims.len() != 3 {
+        return Err(Error::Format(format!(
+            "images: expected an IDX array with 3 dimensions (images, rows, columns), found dimensions {:?}",
+            images.dims
+        )));
+    }
+    if labels.dims.len() != 1 {
+        return Err(Error::Format(format!(
+            "labels: expected an IDX array with 1 dimension, found dimensions {:?}",
+            labels.dims
+        )));
+    }
+    let (n, h, w) = (images.dims[0], images.dims[1], images.dims[2]);
+    if n != labels.dims[0] {
+        return Err(Error::Shape(format!(
+            "{n} images but {} labels",
+            labels.dims[0]
+        )));
+    }
+    if h != w {
+        return Err(Error::Format(format!(
+            "images are {h}x{w}; only square images are supported"
+        )));
+    }
+    let labels = labels.labels()?;
+    Dataset::new(
+        images.pixels()?,
+        labels,
+        1,
+        h,
+        class_names.iter().map(|s| s.to_string()).collect(),
+    )
 }

@@ -3,7 +3,7 @@
 
 use crate::config::Task;
 use crate::error::Result;
-use crate::linear::Linear;
+use crate::layers::linear::Linear;
 use crate::model::{Images, KernelChoice, Mdpn, Params, Step, TENSOR_NAMES};
 
 /// A model's trainable tensors (and, the same shape, its gradients), for the optimiser.
@@ -140,7 +140,7 @@ impl Network for Mdpn {
             .collect()
     }
     fn config_json(&self) -> String {
-        crate::modelfile::json(&self.config)
+        crate::tensor_file::json(&self.config)
     }
     fn params_mut(&mut self) -> &mut Params {
         &mut self.params

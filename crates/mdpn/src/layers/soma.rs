@@ -1,6 +1,6 @@
 //! Soma layer: the flattened membrane output through `Linear(→ hidden)` and ReLU.
 
-use crate::linear::Linear;
+use crate::layers::linear::Linear;
 
 /// `h = ReLU(W x + b)` for a batch `(B, features)` → `(B, hidden)`.
 pub fn forward(layer: &Linear, membrane: &[f32]) -> Vec<f32> {

@@ -5,7 +5,7 @@ use std::io::{Cursor, Read};
 
 use zip::ZipArchive;
 
-use crate::error::{Error, Result};
+use mdpn::{Error, Result};
 
 /// Largest ratio of decompressed to compressed size that deflate can reach.
 const MAX_DEFLATE_RATIO: u64 = 1032;

@@ -1,9 +1,9 @@
 //! The twelve 2D MedMNIST sets (v2 and v3): their classes and tasks, and their `.npz` files.
 
-use crate::config::Task;
-use crate::data::{Dataset, Parts};
-use crate::error::{Error, Result};
 use crate::npy::{Array, Npz};
+use mdpn::Task;
+use mdpn::{Dataset, Parts};
+use mdpn::{Error, Result};
 
 /// MedMNIST's task types, as its `INFO` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

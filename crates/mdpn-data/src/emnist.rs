@@ -2,10 +2,10 @@
 //! every image transposed; these functions return them upright, and shift the `letters`
 //! labels, which run 1..=26, to 0..=25.
 
-use crate::data::{Dataset, Parts};
-use crate::error::{Error, Result};
 use crate::idx::Idx;
 use crate::npy::{open_zip, read_member};
+use mdpn::{Dataset, Parts};
+use mdpn::{Error, Result};
 
 /// The six EMNIST splits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +105,7 @@ pub fn dataset(images: Idx, labels: Idx, split: Split) -> Result<Dataset> {
             data: values.iter().map(|&l| (l - 1) as u8).collect(),
         };
     }
-    let mut set = Dataset::from_idx(images, labels, &names)?;
+    let mut set = crate::idx::dataset(images, labels, &names)?;
     let s = set.size;
     for img in set.images.chunks_exact_mut(s * s) {
         for r in 0..s {

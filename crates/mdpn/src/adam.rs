@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::network::ParamSet;
+use crate::trainable::ParamSet;
 
 /// Adam's settings and its moment estimates for every parameter tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,20 +1,7 @@
-//! Axon layer: `Linear(hidden → classes)`, read out as softmax probabilities and trained with
-//! cross-entropy.
+//! Losses on the axon's logits, each with its gradient: cross-entropy over the softmax for
+//! multi-class sets, binary cross-entropy over one sigmoid per label for multi-label sets.
 
-/// Softmax of each row of `logits` `(B, classes)`, in place.
-pub fn softmax(logits: &mut [f32], classes: usize) {
-    for row in logits.chunks_exact_mut(classes) {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        for v in row.iter_mut() {
-            *v /= sum;
-        }
-    }
-}
+use crate::layers::axon::{argmax, softmax};
 
 /// Mean cross-entropy of `logits` `(B, classes)` against `labels`, with its gradient with respect
 /// to the logits and the number of rows whose arg-max is the label.
@@ -42,24 +29,6 @@ pub fn cross_entropy(logits: &[f32], labels: &[u32], classes: usize) -> (f32, Ve
         }
     }
     ((loss / batch as f64) as f32, grad, correct)
-}
-
-/// Index of the largest value; the first one on ties.
-pub fn argmax(row: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// Logistic sigmoid of every value, in place: the per-label probabilities of a multi-label model.
-pub fn sigmoid(logits: &mut [f32]) {
-    for v in logits.iter_mut() {
-        *v = 1.0 / (1.0 + (-*v).exp());
-    }
 }
 
 /// Mean binary cross-entropy of `logits` `(B, labels)` against bit-mask `labels` (bit `l` set when

@@ -4,14 +4,13 @@
 use std::io::{Cursor, Write};
 
 use flate2::write::GzEncoder;
-use mdpn::cifar::{self, Labels};
-use mdpn::data::Dataset;
-use mdpn::emnist::{self, Split};
-use mdpn::idx::Idx;
-use mdpn::medmnist::{self, MEDMNIST};
-use mdpn::metrics::{auc, multi_label_accuracy, roc_auc};
-use mdpn::npy::{parse_npy, Dtype, Npz};
-use mdpn::{fer2013, Task};
+use mdpn::Task;
+use mdpn_data::cifar::{self, Labels};
+use mdpn_data::emnist::{self, Split};
+use mdpn_data::fer2013;
+use mdpn_data::idx::{self, Idx};
+use mdpn_data::medmnist::{self, MEDMNIST};
+use mdpn_data::npy::{parse_npy, Dtype, Npz};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -52,7 +51,7 @@ fn idx_reads_every_type_code() {
     let labels_i32: Vec<u8> = [1i32, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
     let labels = idx(0x0C, &[2], &labels_i32);
     let names = ["zero", "one"];
-    let a = Dataset::from_idx(
+    let a = idx::dataset(
         Idx::parse(&gzip(&u8_images)).unwrap(),
         Idx::parse(&labels).unwrap(),
         &names,
@@ -61,14 +60,14 @@ fn idx_reads_every_type_code() {
     assert_eq!((a.len(), a.channels, a.size), (2, 1, 2));
     assert_eq!(a.images, vec![0, 1, 2, 3, 4, 5, 6, 255]);
     assert_eq!(a.labels, vec![1, 0]);
-    let b = Dataset::from_idx(
+    let b = idx::dataset(
         Idx::parse(&i16_images).unwrap(),
         Idx::parse(&labels).unwrap(),
         &names,
     )
     .unwrap();
     assert_eq!(b.images, a.images);
-    let c = Dataset::from_idx(
+    let c = idx::dataset(
         Idx::parse(&f32_images).unwrap(),
         Idx::parse(&labels).unwrap(),
         &names,
@@ -78,14 +77,14 @@ fn idx_reads_every_type_code() {
 
     // Bad input: counts that differ, a label out of range, negative pixels, absurd sizes.
     let three = idx(0x08, &[3], &[0, 1, 0]);
-    let e = err(Dataset::from_idx(
+    let e = err(idx::dataset(
         Idx::parse(&u8_images).unwrap(),
         Idx::parse(&three).unwrap(),
         &names,
     ));
     assert!(e.contains("2 images but 3 labels"), "{e}");
     let big = idx(0x08, &[2], &[0, 7]);
-    let e = err(Dataset::from_idx(
+    let e = err(idx::dataset(
         Idx::parse(&u8_images).unwrap(),
         Idx::parse(&big).unwrap(),
         &names,
@@ -425,35 +424,6 @@ fn medmnist_sets_rgb_gray_and_multi_label() {
     assert!(e.contains("not a valid .npz archive"), "{e}");
 }
 
-#[test]
-fn medmnist_metrics_match_scikit_learn() {
-    // roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) = 0.75; ties count half.
-    assert_eq!(
-        roc_auc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]),
-        Some(0.75)
-    );
-    assert_eq!(roc_auc(&[false, true], &[0.5, 0.5]), Some(0.5));
-    assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), None);
-    // Multi-class: mean one-vs-rest AUC of the softmax columns.
-    let scores = [0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.3, 0.3, 0.4, 0.85, 0.05, 0.1];
-    let labels = [0, 1, 2, 2];
-    // Class 0: {0.8} vs {0.2, 0.3, 0.85} -> 2/3. Class 1: {0.7} vs the rest -> 1. Class 2:
-    // {0.4, 0.1} vs {0.1, 0.1} -> (2 + 1) / 4.
-    let want = (2.0 / 3.0 + 1.0 + 0.75) / 3.0;
-    let got = auc(Task::MultiClass, &scores, &labels, 3).unwrap();
-    assert!((got - want).abs() < 1e-12, "{got} != {want}");
-    // Multi-label: per-label accuracy at 0.5 and per-label AUC.
-    let scores = [0.9, 0.2, 0.6, 0.7, 0.1, 0.4];
-    let masks = [0b01, 0b11, 0b10];
-    // Wrong only on label 1 of image 2 (0.4 for a present label).
-    assert!((multi_label_accuracy(&scores, &masks, 2) - 5.0 / 6.0).abs() < 1e-12);
-    // Label 0: {0.9, 0.6} vs {0.1} -> 1; label 1: {0.7, 0.4} vs {0.2} -> 1.
-    assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(1.0));
-    let masks = [0b11, 0b01, 0b10];
-    // Label 1: {0.2, 0.4} vs {0.7} -> 0.
-    assert_eq!(auc(Task::MultiLabel, &scores, &masks, 2), Some(0.5));
-}
-
 /// `bytes` with the `u32` at `offset` into its first zip central directory entry set to `value`
 /// (20: compressed size, 24: size).
 fn forge_zip(bytes: &[u8], offset: usize, value: u32) -> Vec<u8> {
@@ -491,4 +461,62 @@ fn forged_sizes_are_refused_before_allocating() {
         let e = err(parse_npy(&npy("|u1", &shape, &[])));
         assert!(e.contains("holds more values than memory can"), "{e}");
     }
+}
+
+fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(data);
+    out
+}
+
+#[test]
+fn idx_reads_raw_and_gzip() {
+    let data: Vec<u8> = (0..2 * 3 * 3).map(|i| i as u8).collect();
+    let raw = idx_bytes(&[2, 3, 3], &data);
+    for bytes in [raw.clone(), gzip(&raw)] {
+        let idx = Idx::parse(&bytes).unwrap();
+        assert_eq!(idx.dims, vec![2, 3, 3]);
+        assert_eq!(idx.data, data);
+    }
+    let labels = Idx::parse(&idx_bytes(&[2], &[1, 0])).unwrap();
+    let set = idx::dataset(Idx::parse(&raw).unwrap(), labels, &["a", "b"]).unwrap();
+    assert_eq!((set.len(), set.size, set.image(1)[0]), (2, 3, 9));
+}
+
+#[test]
+fn bad_idx_gives_clear_errors() {
+    let err = |b: &[u8]| Idx::parse(b).unwrap_err().to_string();
+    let raw = idx_bytes(&[2, 3, 3], &[7; 18]);
+    assert!(err(&raw[..raw.len() - 1]).contains("truncated"));
+    assert!(err(&gzip(&raw[..raw.len() - 1])).contains("truncated"));
+    assert!(err(&[0x12, 0x34, 8, 1]).contains("not an IDX file"));
+    assert!(err(&[0, 0, 0x42, 1, 0, 0, 0, 1]).contains("unknown IDX type"));
+    assert!(err(&[0, 0, 8]).contains("shorter than"));
+    // An absurd declared size is refused before anything is allocated.
+    let huge = idx_bytes(&[0xffff_ffff, 0xffff, 0xff], &[1, 2, 3]);
+    assert!(err(&idx_bytes(&[u32::MAX; 4], &[])).contains("overflow"));
+    assert!(err(&huge).contains("truncated"), "{}", err(&huge));
+    assert!(err(&gzip(&huge)).contains("more than the compressed file can hold"));
+    let mut long = raw.clone();
+    long.push(0);
+    assert!(err(&long).contains("more than"));
+    let images = Idx::parse(&raw).unwrap();
+    let bad_label = idx::dataset(
+        images.clone(),
+        Idx::parse(&idx_bytes(&[2], &[0, 5])).unwrap(),
+        &["a", "b"],
+    );
+    assert!(bad_label
+        .unwrap_err()
+        .to_string()
+        .contains("label 5 of image 1 is out of range"));
+    let count = idx::dataset(
+        images,
+        Idx::parse(&idx_bytes(&[3], &[0, 1, 0])).unwrap(),
+        &["a", "b"],
+    );
+    assert!(count.unwrap_err().to_string().contains("3 labels"));
 }

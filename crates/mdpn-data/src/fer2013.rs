@@ -2,8 +2,8 @@
 //! are read: `fer2013.csv` (`emotion,pixels,Usage`) and `icml_face_data.csv`
 //! (`emotion, Usage, pixels`, names with leading spaces).
 
-use crate::data::{Dataset, Parts};
-use crate::error::{Error, Result};
+use mdpn::{Dataset, Parts};
+use mdpn::{Error, Result};
 
 /// The seven emotions, in label order.
 pub const CLASSES: [&str; 7] = [

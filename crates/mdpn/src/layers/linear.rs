@@ -3,7 +3,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::linalg::{matmul, MatRef};
+use crate::matmul::{matmul, MatRef};
 
 /// Weights `(outputs, inputs)` row-major and biases `(outputs)`, as in PyTorch's `nn.Linear`.
 #[derive(Clone, Debug, PartialEq)]

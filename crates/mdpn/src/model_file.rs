@@ -1,0 +1,148 @@
+//! Model files: safetensors with the authors' tensor names plus metadata, so that any
+//! safetensors reader (and the authors' PyTorch `load_state_dict`) can read them.
+//!
+//! A file without our metadata is taken as a PyTorch `state_dict` of the authors' model
+//! ([`crate::state_dict`]).
+
+use std::collections::HashMap;
+
+use safetensors::SafeTensors;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::layers::linear::Linear;
+use crate::model::{Mdpn, Params, TENSOR_NAMES};
+use crate::state_dict::{infer_config, StateDictOptions};
+use crate::tensor_file::{describe, f32_tensor, json, serialize_f32};
+
+/// Value of the `format` metadata key in our model files.
+pub const FORMAT: &str = "mdpn";
+/// Version of the model file layout; files from a newer version are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A model with what is needed to use it: class names and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelFile {
+    pub model: Mdpn,
+    pub class_names: Vec<String>,
+    /// Name or path of the data set it was trained on, if known.
+    pub dataset: Option<String>,
+    /// Program and version that wrote it.
+    pub program: String,
+}
+
+/// Serialises a model file.
+pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
+    let model = &file.model;
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+    meta.insert("config".to_string(), json(&model.config));
+    meta.insert("class_names".to_string(), json(&file.class_names));
+    meta.insert("program".to_string(), file.program.clone());
+    if let Some(d) = &file.dataset {
+        meta.insert("dataset".to_string(), d.clone());
+    }
+    let shapes = Params::shapes(&model.config);
+    let tensors = TENSOR_NAMES
+        .iter()
+        .zip(&shapes)
+        .zip(model.params.tensors())
+        .map(|((name, shape), values)| (name.to_string(), shape.as_slice(), values))
+        .collect::<Vec<_>>();
+    serialize_f32(&tensors, meta)
+}
+
+/// The parameters of a model of `config` from its six tensors in [`TENSOR_NAMES`] order, whose
+/// sizes the caller has checked.
+pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Params {
+    let mut values = tensors.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    let (w, q) = (next(), next());
+    let soma = Linear {
+        inputs: config.features(),
+        outputs: config.hidden,
+        weight: next(),
+        bias: next(),
+    };
+    let axon = Linear {
+        inputs: config.hidden,
+        outputs: config.classes,
+        weight: next(),
+        bias: next(),
+    };
+    Params { w, q, soma, axon }
+}
+
+/// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
+pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
+    let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    let mut tensors = Vec::new();
+    for name in TENSOR_NAMES {
+        let what = format!("an MDPN model holds {}", TENSOR_NAMES.join(", "));
+        let (shape, values) = f32_tensor(&st, name, &what)?;
+        tensors.push((name, shape, values));
+    }
+    let (config, class_names, dataset, program) = match meta.get("format") {
+        Some(f) if f == FORMAT => {
+            let version: u32 = meta
+                .get("format_version")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Error::Format("model file has no valid format_version".into()))?;
+            if version > FORMAT_VERSION {
+                return Err(Error::Format(format!(
+                    "model file format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
+                )));
+            }
+            let field = |key: &str| {
+                meta.get(key)
+                    .ok_or_else(|| Error::Format(format!("model file has no `{key}` metadata")))
+            };
+            let config: Config = serde_json::from_str(field("config")?).map_err(|e| {
+                Error::Format(format!("model file `config` metadata is invalid: {e}"))
+            })?;
+            let names: Vec<String> = serde_json::from_str(field("class_names")?).map_err(|e| {
+                Error::Format(format!("model file `class_names` metadata is invalid: {e}"))
+            })?;
+            let program = meta.get("program").cloned().unwrap_or_default();
+            (config, names, meta.get("dataset").cloned(), program)
+        }
+        Some(other) => {
+            return Err(Error::Format(format!(
+                "unknown model file format `{other}`, expected `{FORMAT}`"
+            )))
+        }
+        None => {
+            let config = infer_config(&tensors, options)?;
+            let names = (0..config.classes).map(|i| i.to_string()).collect();
+            (config, names, None, "PyTorch state_dict".to_string())
+        }
+    };
+    config.validate()?;
+    if class_names.len() != config.classes {
+        return Err(Error::Format(format!(
+            "model file names {} classes but its configuration has {}",
+            class_names.len(),
+            config.classes
+        )));
+    }
+    let expected = Params::shapes(&config);
+    for ((name, shape, _), want) in tensors.iter().zip(&expected) {
+        if shape != want {
+            return Err(Error::Shape(format!(
+                "tensor {name} has shape {shape:?}, the configuration needs {want:?}"
+            )));
+        }
+    }
+    let params = params_from_tensors(&config, tensors.into_iter().map(|(_, _, v)| v).collect());
+    let model = Mdpn::from_params(config, params)?;
+    Ok(ModelFile {
+        model,
+        class_names,
+        dataset,
+        program,
+    })
+}

@@ -1,0 +1,103 @@
+//! Safetensors plumbing shared by model files and checkpoints: deterministic bytes, f32 tensors
+//! read with errors that name them, and the reader's errors in words.
+
+use std::collections::HashMap;
+
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
+
+use crate::error::{Error, Result};
+
+/// Safetensors bytes of named f32 tensors `(name, shape, values)` with metadata, the header's
+/// keys sorted so that the same content always gives the same bytes.
+pub(crate) fn serialize_f32(
+    tensors: &[(String, &[usize], &[f32])],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, t)| t.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::new();
+    for ((name, shape, _), data) in tensors.iter().zip(&bytes) {
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
+            .map_err(|e| Error::Format(format!("{name}: {e}")))?;
+        views.push((name.as_str(), view));
+    }
+    let bytes = safetensors::serialize(views, &Some(meta))
+        .map_err(|e| Error::Format(format!("cannot write safetensors: {e}")))?;
+    Ok(sorted_header(&bytes))
+}
+
+/// What is wrong with a file that the safetensors reader refused, in words.
+pub(crate) fn describe(e: SafeTensorError) -> String {
+    use SafeTensorError::*;
+    match e {
+        HeaderTooSmall => "the file is shorter than the 8-byte header size".into(),
+        InvalidHeaderLength => "the header size it declares is larger than the file".into(),
+        HeaderTooLarge => "the header size it declares is over safetensors' 100 MB limit".into(),
+        InvalidHeader | InvalidHeaderStart => {
+            "the header is not UTF-8 text starting with `{`".into()
+        }
+        InvalidHeaderDeserialization | JsonError(_) => "the header is not valid JSON".into(),
+        MetadataIncompleteBuffer => {
+            "the file is cut short or padded: its tensors do not fill its data exactly".into()
+        }
+        InvalidOffset(name) => {
+            format!("the data offsets of tensor {name} do not follow the previous tensor's")
+        }
+        TensorInvalidInfo | ValidationOverflow => {
+            "a tensor's shape and type do not match its number of bytes".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The shape and values of f32 tensor `name`, or an error naming it.
+pub(crate) fn f32_tensor(
+    st: &SafeTensors,
+    name: &str,
+    what: &str,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let view = st
+        .tensor(name)
+        .map_err(|_| Error::Format(format!("tensor {name} is missing; {what}")))?;
+    if view.dtype() != Dtype::F32 {
+        return Err(Error::Format(format!(
+            "tensor {name} is {:?}, expected F32",
+            view.dtype()
+        )));
+    }
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Ok((view.shape().to_vec(), values))
+}
+
+/// The same safetensors bytes with the header's keys in sorted order: the metadata is a
+/// `HashMap`, so without this the same model could be written as different bytes.
+pub(crate) fn sorted_header(bytes: &[u8]) -> Vec<u8> {
+    type Sorted = std::collections::BTreeMap<String, serde_json::Value>;
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
+    let mut header: Sorted = serde_json::from_slice(&bytes[8..8 + n]).expect("header just written");
+    if let Some(meta) = header.get_mut("__metadata__") {
+        let sorted: Sorted = serde_json::from_value(meta.take()).expect("metadata is an object");
+        *meta = serde_json::to_value(sorted).expect("JSON value serialises");
+    }
+    let mut text = serde_json::to_vec(&header).expect("JSON value serialises");
+    // Tensor data stays aligned to 8 bytes, as safetensors pads it.
+    while !text.len().is_multiple_of(8) {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(&bytes[8 + n..]);
+    out
+}
+
+/// A metadata value as JSON.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
