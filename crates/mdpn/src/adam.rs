@@ -1,4 +1,5 @@
-//! Adam, as PyTorch computes it (no weight decay: the paper trains with plain Adam).
+//! Adam, as PyTorch computes it; with decoupled weight decay it is PyTorch's AdamW (the paper
+//! trains with plain Adam, decay 0).
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,10 @@ pub struct Adam {
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
+    /// Decoupled weight decay: each update first shrinks every parameter by `lr · weight_decay`.
+    /// Checkpoints written before it existed have none.
+    #[serde(default)]
+    pub weight_decay: f32,
     /// Updates taken so far.
     pub steps: u64,
     /// First moments, one vector per tensor in `ParamSet::tensors` order.
@@ -32,6 +37,7 @@ impl Adam {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            weight_decay: 0.0,
             steps: 0,
             m: zeros.clone(),
             v: zeros,
@@ -45,6 +51,7 @@ impl Adam {
         let bias1 = 1.0 - self.beta1.powi(t);
         let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
         let step_size = self.lr / bias1;
+        let shrink = 1.0 - self.lr * self.weight_decay;
         for (((p, g), m), v) in params
             .tensors_mut()
             .into_iter()
@@ -53,6 +60,9 @@ impl Adam {
             .zip(&mut self.v)
         {
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                if self.weight_decay != 0.0 {
+                    *p *= shrink;
+                }
                 *m = self.beta1 * *m + (1.0 - self.beta1) * g;
                 *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
                 let denom = v.sqrt() / bias2_sqrt + self.eps;

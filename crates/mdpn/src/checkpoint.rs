@@ -63,6 +63,8 @@ struct State {
     adam_beta1: f32,
     adam_beta2: f32,
     adam_eps: f32,
+    #[serde(default)]
+    adam_weight_decay: f32,
     adam_steps: u64,
 }
 
@@ -88,6 +90,7 @@ pub fn save<N: Network>(checkpoint: &Checkpoint<N>) -> Result<Vec<u8>> {
         adam_beta1: adam.beta1,
         adam_beta2: adam.beta2,
         adam_eps: adam.eps,
+        adam_weight_decay: adam.weight_decay,
         adam_steps: adam.steps,
     };
     let mut meta = HashMap::new();
@@ -190,6 +193,7 @@ impl<'a> Parsed<'a> {
             beta1: state.adam_beta1,
             beta2: state.adam_beta2,
             eps: state.adam_eps,
+            weight_decay: state.adam_weight_decay,
             steps: state.adam_steps,
             m,
             v,

@@ -95,12 +95,12 @@ pub fn evaluate<N: Network>(
                 for (row, &label) in logits.chunks_exact(classes).zip(&labels) {
                     confusion[label as usize * classes + axon::argmax(row)] += 1;
                 }
-                let loss = loss::cross_entropy(&logits, &labels, classes).0;
+                let loss = loss::cross_entropy(&logits, &labels, classes, 0.0).0;
                 axon::softmax(&mut logits, classes);
                 loss
             }
             Task::MultiLabel => {
-                let loss = loss::sigmoid_bce(&logits, &labels, classes).0;
+                let loss = loss::sigmoid_bce(&logits, &labels, classes, 0.0).0;
                 axon::sigmoid(&mut logits);
                 for (row, &mask) in logits.chunks_exact(classes).zip(&labels) {
                     for (c, &p) in row.iter().enumerate() {

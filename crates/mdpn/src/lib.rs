@@ -28,6 +28,7 @@
 //! ```
 
 pub mod adam;
+pub mod augment;
 pub mod baselines;
 pub mod checkpoint;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod layers;
 pub mod metrics;
 pub mod model;
 pub mod model_file;
+pub mod recipe;
 pub mod splits;
 pub mod state_dict;
 pub mod trainable;

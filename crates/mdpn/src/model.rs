@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::kernels::lut::Tables;
 use crate::layers::linear::Linear;
 use crate::layers::{axon, dendrites, loss, soma};
+use crate::recipe::SynapseInit;
 
 /// A batch of images `(B, C, H, W)`, raw 8-bit or already normalised floats.
 #[derive(Clone, Copy, Debug)]
@@ -155,13 +156,30 @@ impl Mdpn {
     /// A freshly initialised model: synapse weights and thresholds from N(0, 1), linear layers
     /// as PyTorch initialises them. The same seed gives the same model.
     pub fn new(config: Config, seed: u64) -> Result<Mdpn> {
+        Mdpn::with_init(config, seed, SynapseInit::default())
+    }
+
+    /// [`Mdpn::new`] with the synapses drawn as `init` says; the linear layers as PyTorch draws
+    /// them.
+    pub fn with_init(config: Config, seed: u64, init: SynapseInit) -> Result<Mdpn> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = config.channels * config.dendrites * config.synapses();
-        let mut normal =
-            |n: usize| -> Vec<f32> { (0..n).map(|_| StandardNormal.sample(&mut rng)).collect() };
-        let w = normal(n);
-        let q = normal(n);
+        let mut normal = |n: usize, mean: f32, std: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    let v: f32 = StandardNormal.sample(&mut rng);
+                    v * std + mean
+                })
+                .collect()
+        };
+        let SynapseInit::Normal {
+            w_std,
+            q_mean,
+            q_std,
+        } = init;
+        let w = normal(n, 0.0, w_std);
+        let q = normal(n, q_mean, q_std);
         let soma = Linear::init(config.features(), config.hidden, &mut rng);
         let axon = Linear::init(config.hidden, config.classes, &mut rng);
         Ok(Mdpn {
@@ -252,6 +270,17 @@ impl Mdpn {
     /// Mean loss of a batch against `labels` (cross-entropy; binary cross-entropy over bit-mask
     /// labels for a multi-label model), and its gradient with respect to every parameter.
     pub fn gradients(&self, images: Images, labels: &[u32], choice: KernelChoice) -> Result<Step> {
+        self.smoothed_gradients(images, labels, choice, 0.0)
+    }
+
+    /// [`Mdpn::gradients`] with label smoothing ε ([`loss::cross_entropy`]).
+    pub fn smoothed_gradients(
+        &self,
+        images: Images,
+        labels: &[u32],
+        choice: KernelChoice,
+        smoothing: f32,
+    ) -> Result<Step> {
         let cfg = &self.config;
         let batch = self.batch_len(images)?;
         if labels.len() != batch {
@@ -273,8 +302,8 @@ impl Mdpn {
         let tables = matches!(images, Images::U8(_)).then(|| self.tables());
         let fwd = self.forward(images, choice, tables.as_ref())?;
         let (loss, dlogits, correct) = match cfg.task {
-            Task::MultiClass => loss::cross_entropy(&fwd.logits, labels, cfg.classes),
-            Task::MultiLabel => loss::sigmoid_bce(&fwd.logits, labels, cfg.classes),
+            Task::MultiClass => loss::cross_entropy(&fwd.logits, labels, cfg.classes, smoothing),
+            Task::MultiLabel => loss::sigmoid_bce(&fwd.logits, labels, cfg.classes, smoothing),
         };
 
         let mut grads = Params::zeros(cfg);

@@ -58,13 +58,14 @@ pub trait Network: Clone + std::fmt::Debug + Send + Sync {
         self.params().tensors().iter().map(|t| t.len()).sum()
     }
 
-    /// Mean cross-entropy of a batch and its gradient with respect to every parameter.
-    /// `kernel` matters to MDPN only.
+    /// Mean cross-entropy of a batch (with label smoothing `smoothing`, 0 for none) and its
+    /// gradient with respect to every parameter. `kernel` matters to MDPN only.
     fn step(
         &self,
         images: Images,
         labels: &[u32],
         kernel: KernelChoice,
+        smoothing: f32,
     ) -> Result<Step<Self::Params>>;
 
     /// A function from a batch of images to logits `(B, classes)` at the current parameters;
@@ -145,8 +146,14 @@ impl Network for Mdpn {
     fn params_mut(&mut self) -> &mut Params {
         &mut self.params
     }
-    fn step(&self, images: Images, labels: &[u32], kernel: KernelChoice) -> Result<Step> {
-        self.gradients(images, labels, kernel)
+    fn step(
+        &self,
+        images: Images,
+        labels: &[u32],
+        kernel: KernelChoice,
+        smoothing: f32,
+    ) -> Result<Step> {
+        self.smoothed_gradients(images, labels, kernel, smoothing)
     }
     fn predictor(
         &self,

@@ -6,12 +6,16 @@ use crate::adam::Adam;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Images, KernelChoice, Mdpn};
+use crate::recipe::Recipe;
 use crate::splits::rng;
 use crate::trainable::{Network, ParamSet};
 
 /// Random stream of the shuffle of epoch `e` is `EPOCH_STREAM + e`, so an epoch's order depends
 /// only on the seed and the epoch number.
 const EPOCH_STREAM: u64 = 1 << 32;
+
+/// Random stream of the augmentation of epoch `e` is `AUGMENT_STREAM + e`.
+const AUGMENT_STREAM: u64 = 2 << 32;
 
 /// What one training batch gave, for progress displays.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +45,12 @@ pub struct Trainer<N: Network = Mdpn> {
     pub batch_size: usize,
     pub seed: u64,
     pub kernel: KernelChoice,
+    /// Base learning rate, which the recipe's schedule scales.
+    pub lr: f32,
+    /// How to train beyond plain Adam; the paper's by default.
+    pub recipe: Recipe,
+    /// Epochs of the whole run, which the schedule spans.
+    pub epochs: usize,
 }
 
 impl<N: Network> Trainer<N> {
@@ -61,7 +71,19 @@ impl<N: Network> Trainer<N> {
             batch_size,
             seed,
             kernel: KernelChoice::Fast,
+            lr,
+            recipe: Recipe::paper(),
+            epochs: 1,
         })
+    }
+
+    /// Trains with `recipe` over a run of `epochs` epochs.
+    pub fn with_recipe(mut self, recipe: Recipe, epochs: usize) -> Result<Self> {
+        recipe.validate()?;
+        self.adam.weight_decay = recipe.weight_decay;
+        self.recipe = recipe;
+        self.epochs = epochs;
+        Ok(self)
     }
 
     /// Trains one epoch (`epoch` counts from 0) over the images of `data` at `indices`, in an
@@ -78,9 +100,26 @@ impl<N: Network> Trainer<N> {
         let batches = order.len().div_ceil(self.batch_size);
         let (mut images, mut labels) = (Vec::new(), Vec::new());
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut augment_rng = rng(self.seed, AUGMENT_STREAM + epoch as u64);
+        let mut scratch = Vec::new();
         for (b, chunk) in order.chunks(self.batch_size).enumerate() {
             data.batch(chunk, &mut images, &mut labels);
-            let step = self.model.step(Images::U8(&images), &labels, self.kernel)?;
+            let recipe = &self.recipe;
+            recipe.augment.apply(
+                &mut images,
+                data.channels,
+                data.size,
+                &mut augment_rng,
+                &mut scratch,
+            );
+            self.adam.lr = recipe.lr_at(self.lr, epoch, b, batches, self.epochs);
+            let smoothing = recipe.label_smoothing;
+            let mut step = self
+                .model
+                .step(Images::U8(&images), &labels, self.kernel, smoothing)?;
+            if let Some(max) = recipe.clip_grad_norm {
+                clip_norm(&mut step.grads, max);
+            }
             if !step.loss.is_finite() || !step.grads.all_finite() {
                 return Err(Error::Diverged(format!(
                     "the loss or its gradient is not finite (loss {}) at epoch {}, batch {} of {batches}",
@@ -114,5 +153,23 @@ impl<N: Network> Trainer<N> {
             loss: loss_sum / seen.max(1) as f64,
             accuracy: correct as f64 / decisions as f64,
         })
+    }
+}
+
+/// Scales `grads` down so that their global L2 norm is at most `max`, as PyTorch's
+/// `clip_grad_norm_`. The norm is summed in tensor order, so it is the same on any thread count.
+fn clip_norm<P: ParamSet>(grads: &mut P, max: f32) {
+    let norm = grads
+        .tensors()
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|&g| g as f64 * g as f64)
+        .sum::<f64>()
+        .sqrt();
+    if norm > max as f64 {
+        let scale = (max as f64 / (norm + 1e-6)) as f32;
+        for t in grads.tensors_mut() {
+            t.iter_mut().for_each(|g| *g *= scale);
+        }
     }
 }

@@ -11,7 +11,7 @@ use mdpn::{Config, KernelChoice, Mdpn, Task};
 fn bce_matches_its_definition_and_finite_differences() {
     let logits = [0.3f32, -1.2, 2.0, 0.0, -0.4, 5.0];
     let masks = [0b101u32, 0b010];
-    let (loss, grad, correct) = sigmoid_bce(&logits, &masks, 3);
+    let (loss, grad, correct) = sigmoid_bce(&logits, &masks, 3, 0.0);
     let sig = |z: f32| 1.0 / (1.0 + (-z).exp());
     let mut want = 0.0f32;
     for (i, &z) in logits.iter().enumerate() {
@@ -26,7 +26,8 @@ fn bce_matches_its_definition_and_finite_differences() {
         let (mut up, mut down) = (logits, logits);
         up[i] += 1e-3;
         down[i] -= 1e-3;
-        let numeric = (sigmoid_bce(&up, &masks, 3).0 - sigmoid_bce(&down, &masks, 3).0) / 2e-3;
+        let numeric =
+            (sigmoid_bce(&up, &masks, 3, 0.0).0 - sigmoid_bce(&down, &masks, 3, 0.0).0) / 2e-3;
         assert!(
             (numeric - grad[i]).abs() < 1e-3,
             "logit {i}: {numeric} vs {}",

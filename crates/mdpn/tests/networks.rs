@@ -25,12 +25,12 @@ fn check_gradients<N: Network>(what: &str, net: &N, stride: usize) {
     let image_len = net.image_len();
     let (images, labels) = batch(image_len, 4, net.classes(), 3);
     let loss = |n: &N| {
-        n.step(Images::F32(&images), &labels, KernelChoice::Plain)
+        n.step(Images::F32(&images), &labels, KernelChoice::Plain, 0.0)
             .unwrap()
             .loss as f64
     };
     let grads = net
-        .step(Images::F32(&images), &labels, KernelChoice::Plain)
+        .step(Images::F32(&images), &labels, KernelChoice::Plain, 0.0)
         .unwrap()
         .grads;
     let eps = 5e-3f32;

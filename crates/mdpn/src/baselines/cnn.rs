@@ -332,7 +332,13 @@ impl Network for Cnn {
         crate::tensor_file::json(&self.config)
     }
 
-    fn step(&self, images: Images, labels: &[u32], _: KernelChoice) -> Result<Step<Vec<Linear>>> {
+    fn step(
+        &self,
+        images: Images,
+        labels: &[u32],
+        _: KernelChoice,
+        smoothing: f32,
+    ) -> Result<Step<Vec<Linear>>> {
         let classes = self.config.classes;
         let x = inputs(
             images,
@@ -343,8 +349,12 @@ impl Network for Cnn {
         )?;
         let batch = labels.len();
         let trace = self.forward(x);
-        let (loss, mut dy, correct) =
-            loss::cross_entropy(trace.acts.last().expect("logits"), labels, classes);
+        let (loss, mut dy, correct) = loss::cross_entropy(
+            trace.acts.last().expect("logits"),
+            labels,
+            classes,
+            smoothing,
+        );
         let mut grads: Vec<Linear> = self
             .layers
             .iter()

@@ -117,7 +117,13 @@ impl Network for Mlp {
         crate::tensor_file::json(&self.config)
     }
 
-    fn step(&self, images: Images, labels: &[u32], _: KernelChoice) -> Result<Step<Vec<Linear>>> {
+    fn step(
+        &self,
+        images: Images,
+        labels: &[u32],
+        _: KernelChoice,
+        smoothing: f32,
+    ) -> Result<Step<Vec<Linear>>> {
         let classes = self.config.classes;
         let x = inputs(
             images,
@@ -128,7 +134,7 @@ impl Network for Mlp {
         )?;
         let acts = self.forward(x);
         let (loss, mut dy, correct) =
-            loss::cross_entropy(acts.last().expect("logits"), labels, classes);
+            loss::cross_entropy(acts.last().expect("logits"), labels, classes, smoothing);
         let mut grads: Vec<Linear> = self
             .layers
             .iter()
