@@ -33,6 +33,7 @@ pub mod baselines;
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod dendrite_importance;
 pub mod error;
 pub mod evaluation;
 pub mod kernels;
@@ -43,6 +44,7 @@ pub mod model_file;
 pub mod recipe;
 pub mod splits;
 pub mod state_dict;
+pub mod synapse_states;
 pub mod trainable;
 pub mod training;
 

@@ -9,6 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::config::{Config, Task};
 use crate::error::{Error, Result};
 use crate::kernels::lut::Tables;
+use crate::kernels::plain::Plain;
 use crate::layers::linear::Linear;
 use crate::layers::{axon, dendrites, loss, soma};
 use crate::recipe::SynapseInit;
@@ -330,5 +331,44 @@ impl Mdpn {
             correct,
             grads,
         })
+    }
+
+    /// The gradient of each image's score for `classes[i]` (its logit, before the softmax) with
+    /// respect to its normalised input values `(B, C, H, W)`: which pixels raise or lower that
+    /// class, the saliency map. Computed with the plain kernel, whatever the input type.
+    pub fn input_gradient(&self, images: Images, classes: &[usize]) -> Result<Vec<f32>> {
+        let batch = self.batch_len(images)?;
+        let cfg = &self.config;
+        if classes.len() != batch || classes.iter().any(|&c| c >= cfg.classes) {
+            return Err(Error::Shape(format!(
+                "{batch} images need {batch} classes below {}, got {classes:?}",
+                cfg.classes
+            )));
+        }
+        let x: Vec<f32> = match images {
+            Images::U8(x) => x.iter().map(|&v| cfg.normalise(v)).collect(),
+            Images::F32(x) => x.to_vec(),
+        };
+        let fwd = self.forward(Images::F32(&x), KernelChoice::Plain, None)?;
+        let mut dlogits = vec![0.0; batch * cfg.classes];
+        for (row, &c) in dlogits.chunks_exact_mut(cfg.classes).zip(classes) {
+            row[c] = 1.0;
+        }
+        let mut unused = Params::zeros(cfg);
+        let dsoma = axon::backward(&self.params.axon, &fwd.soma, &dlogits, &mut unused.axon);
+        let dmembrane = soma::backward(
+            &self.params.soma,
+            &fwd.membrane,
+            &fwd.soma,
+            dsoma,
+            &mut unused.soma,
+        );
+        let kernel = Plain {
+            config: cfg,
+            w: &self.params.w,
+            q: &self.params.q,
+            images: &x,
+        };
+        Ok(kernel.input_gradient(&fwd.winners, &dmembrane))
     }
 }

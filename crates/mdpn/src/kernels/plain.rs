@@ -64,6 +64,62 @@ impl Plain<'_> {
         let len = self.config.image_len();
         &self.images[index * len..][..len]
     }
+
+    /// Calls `f(g, at, pixel, dD/dz)` for every synapse that the gradient `grad` of the pooled
+    /// values reaches through one dendrite's winning windows, with `z = x·w − q` of that
+    /// synapse at that pixel.
+    fn for_each_synapse_slope(
+        &self,
+        dendrite: usize,
+        winners: &[u32],
+        grad: &[f32],
+        mut f: impl FnMut(f32, usize, usize, f32),
+    ) {
+        let cfg = self.config;
+        let (base, win) = (dendrite * cfg.synapses(), cfg.window);
+        let output = |pixel: usize, at: usize| {
+            synapse(
+                cfg.synapse,
+                self.images[pixel],
+                self.w[base + at],
+                self.q[base + at],
+                cfg.k,
+            )
+        };
+        for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, |g, at, pixel| {
+            let (y, dy) = output(pixel, at);
+            // dD/dz of this synapse, z = x·w − q.
+            let dz = match cfg.integration {
+                Integration::LogProduct => dy / (y + cfg.c),
+                Integration::Sum => dy,
+                Integration::Product => {
+                    // The product of the other synapses of the same row of the window.
+                    let j = at % win;
+                    let others: f32 = (0..win)
+                        .filter(|&jj| jj != j)
+                        .map(|jj| output(pixel - j + jj, at - j + jj).0 + cfg.c)
+                        .product();
+                    dy * others
+                }
+            };
+            f(g, at, pixel, dz);
+        });
+    }
+
+    /// The gradient with respect to every input value `(B, C, H, W)` of the loss whose gradient
+    /// with respect to the pooled values is `grad` `(B, features)`: the saliency of the pixels.
+    /// Dendrites are summed in order, so the result does not depend on threads.
+    pub fn input_gradient(&self, winners: &[u32], grad: &[f32]) -> Vec<f32> {
+        let cfg = self.config;
+        let mut dx = vec![0.0; self.images.len()];
+        for dendrite in 0..cfg.channels * cfg.dendrites {
+            let base = dendrite * cfg.synapses();
+            self.for_each_synapse_slope(dendrite, winners, grad, |g, at, pixel, dz| {
+                dx[pixel] += g * dz * self.w[base + at];
+            });
+        }
+        dx
+    }
 }
 
 impl DendriteKernel for Plain<'_> {
@@ -80,35 +136,8 @@ impl DendriteKernel for Plain<'_> {
         dw: &mut [f32],
         dq: &mut [f32],
     ) {
-        let cfg = self.config;
-        let (base, win) = (dendrite * cfg.synapses(), cfg.window);
-        let output = |pixel: usize, at: usize| {
-            synapse(
-                cfg.synapse,
-                self.images[pixel],
-                self.w[base + at],
-                self.q[base + at],
-                cfg.k,
-            )
-        };
-        for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, |g, at, pixel| {
-            let xv = self.images[pixel];
-            let (y, dy) = output(pixel, at);
-            // dD/dz of this synapse, z = x·w − q.
-            let dz = match cfg.integration {
-                Integration::LogProduct => dy / (y + cfg.c),
-                Integration::Sum => dy,
-                Integration::Product => {
-                    // The product of the other synapses of the same row of the window.
-                    let j = at % win;
-                    let others: f32 = (0..win)
-                        .filter(|&jj| jj != j)
-                        .map(|jj| output(pixel - j + jj, at - j + jj).0 + cfg.c)
-                        .product();
-                    dy * others
-                }
-            };
-            dw[at] += g * dz * xv;
+        self.for_each_synapse_slope(dendrite, winners, grad, |g, at, pixel, dz| {
+            dw[at] += g * dz * self.images[pixel];
             dq[at] -= g * dz;
         });
     }
