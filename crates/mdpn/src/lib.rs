@@ -41,6 +41,7 @@ pub mod layers;
 pub mod metrics;
 pub mod model;
 pub mod model_file;
+pub mod prune;
 pub mod recipe;
 pub mod splits;
 pub mod state_dict;
