@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{
-    metrics_without_time, output, program, sigint, small_fashion, start_paused, succeeds, wait_for,
+    metrics_without_time, output, program, sigint, small_fashion, start_paused, succeeds,
+    temporaries, wait_for,
 };
 
 const EPOCHS: &str = "3";
@@ -180,4 +181,27 @@ fn non_finite_training_stops_and_keeps_the_last_good_checkpoint() {
         1,
         "only the header: no epoch finished"
     );
+}
+
+/// A kill between writing a checkpoint's temporary file and its rename leaves that file: it
+/// neither breaks the resume nor outlives it.
+#[test]
+fn a_cut_checkpoint_write_leaves_a_temporary_file_that_resume_drops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_fashion(tmp.path(), 300, 100);
+    let run = tmp.path().join("run");
+    let (mut child, _) = start_paused(train(&data, &run, &[]), "checkpoint@1", "checkpoint@1");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = temporaries(&run);
+    assert!(
+        left.len() == 1 && left[0].starts_with(".checkpoint.safetensors."),
+        "{left:?}"
+    );
+    assert_eq!(checkpoint(&run).epochs_done, 0);
+    let mut resume = train(&data, &run, &["--resume"]);
+    resume.arg(&run);
+    succeeds(resume);
+    assert_eq!(checkpoint(&run).epochs_done, 3);
+    assert_eq!(temporaries(&run), Vec::<String>::new());
 }

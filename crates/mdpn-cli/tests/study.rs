@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{mdpn, medmnist_npz, metrics_without_time, ok, program, start_paused};
+use crate::common::{
+    mdpn, medmnist_npz, metrics_without_time, ok, program, start_paused, temporaries,
+};
 
 /// An IDX folder of `side`×`side` images: class `c` is a bright square in one of the corners
 /// (cycling), on noise. Pseudo-random, the same for the same `seed`.
@@ -725,4 +727,41 @@ fn ctrl_c_stops_a_study_after_the_epoch_and_it_continues() {
     assert!(log.contains("mlp seed 0: resuming after epoch 2"), "{log}");
     assert_eq!(result_files(&study).len(), 2);
     assert_eq!(metrics_without_time(&run).len(), 4);
+}
+
+/// A study killed while writing a run's first checkpoint (before its rename) starts that run
+/// over, and the temporary file the kill left goes.
+#[test]
+fn a_run_cut_in_its_first_checkpoint_write_starts_over_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 40, 20, 7);
+    let study = tmp.path().join("study");
+    let args: Vec<String> = [
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mlp",
+        "--runs",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        study.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    kill_study_at(&args, "checkpoint@1");
+    let run = study.join("runs/corners/mlp/seed0");
+    assert!(!run.join("checkpoint.safetensors").exists());
+    let left = temporaries(&run);
+    assert!(
+        left.len() == 1 && left[0].starts_with(".checkpoint.safetensors."),
+        "{left:?}"
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&args);
+    assert_eq!(epochs_in(&run), 1);
+    assert!(run.join("result.json").exists());
+    assert_eq!(temporaries(&run), Vec::<String>::new());
 }

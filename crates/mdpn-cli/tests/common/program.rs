@@ -112,3 +112,15 @@ pub fn metrics_without_time(run: &Path) -> Vec<String> {
         .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
         .collect()
 }
+
+/// The temporary files (`.NAME.XXXXXX.tmp`) that writes cut short before their rename left in a
+/// run folder.
+pub fn temporaries(run: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.ends_with(".tmp"))
+        .collect();
+    names.sort();
+    names
+}
