@@ -12,7 +12,7 @@ use mdpn::evaluation::Evaluation;
 use mdpn::training::EpochStats;
 use mdpn::Network;
 
-use crate::files::write_atomic_with;
+use crate::files::{remove_temporaries, write_atomic_with};
 use crate::interrupt;
 
 /// The checkpoint's name in the run folder.
@@ -45,15 +45,19 @@ pub fn metrics_row(
     )
 }
 
-/// Reads the checkpoint of a run folder with `load`: [`checkpoint::load`] for MDPN as the file
-/// describes it, or [`checkpoint::load_into`] a network the caller built.
+/// Reads the checkpoint of a run folder to resume the run, with `load`: [`checkpoint::load`] for
+/// MDPN as the file describes it, or [`checkpoint::load_into`] a network the caller built. The
+/// temporary files that the stopped run's cut writes left in the folder go.
 pub fn read_checkpoint<N: Network>(
     path: &Path,
     load: impl FnOnce(&[u8]) -> mdpn::Result<Checkpoint<N>>,
 ) -> anyhow::Result<Checkpoint<N>> {
     let bytes = fs::read(path)
         .with_context(|| format!("cannot resume: cannot read checkpoint {}", path.display()))?;
-    load(&bytes).with_context(|| format!("cannot resume from checkpoint {}", path.display()))
+    let state = load(&bytes)
+        .with_context(|| format!("cannot resume from checkpoint {}", path.display()))?;
+    remove_temporaries(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(state)
 }
 
 /// Writes a checkpoint atomically, pausing before the rename when a test asks for it.

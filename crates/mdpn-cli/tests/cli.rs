@@ -2,91 +2,10 @@
 //! real PNG files and the PyTorch reference fixtures.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 
-use flate2::read::GzDecoder;
-use std::io::Read;
-
-const FASHION: &str = "/usr/share/datasets/fashion-mnist";
-
-fn mdpn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mdpn"))
-        .args(args)
-        .env("MDPN_NO_APT", "1")
-        .output()
-        .expect("run mdpn")
-}
-
-/// Runs mdpn and returns its stdout, failing the test with its stderr if it fails.
-fn ok(args: &[&str]) -> String {
-    let out = mdpn(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mdpn {args:?} failed:\n{stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs mdpn expecting failure; returns stderr.
-fn fails(args: &[&str]) -> String {
-    let out = mdpn(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "mdpn {args:?} should fail");
-    assert!(
-        !stderr.contains("panicked"),
-        "mdpn {args:?} panicked:\n{stderr}"
-    );
-    stderr
-}
-
-fn read_gz(name: &str) -> Vec<u8> {
-    let path = Path::new(FASHION).join(format!("{name}.gz"));
-    let bytes = fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)", path.display())
-    });
-    let mut out = Vec::new();
-    GzDecoder::new(&bytes[..]).read_to_end(&mut out).unwrap();
-    out
-}
-
-/// Writes the first `train` and `test` real Fashion-MNIST images as an IDX folder (test
-/// labels gzipped, the rest raw).
-fn small_fashion(dir: &Path, train: u32, test: u32) -> PathBuf {
-    let folder = dir.join("small-fashion");
-    fs::create_dir_all(&folder).unwrap();
-    for (prefix, n) in [("train", train), ("t10k", test)] {
-        let images = read_gz(&format!("{prefix}-images-idx3-ubyte"));
-        let labels = read_gz(&format!("{prefix}-labels-idx1-ubyte"));
-        let mut im = vec![0, 0, 8, 3];
-        im.extend(n.to_be_bytes());
-        im.extend(28u32.to_be_bytes());
-        im.extend(28u32.to_be_bytes());
-        im.extend(&images[16..16 + 784 * n as usize]);
-        fs::write(folder.join(format!("{prefix}-images-idx3-ubyte")), im).unwrap();
-        let mut lb = vec![0, 0, 8, 1];
-        lb.extend(n.to_be_bytes());
-        lb.extend(&labels[8..8 + n as usize]);
-        if prefix == "t10k" {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut e, &lb).unwrap();
-            fs::write(
-                folder.join("t10k-labels-idx1-ubyte.gz"),
-                e.finish().unwrap(),
-            )
-            .unwrap();
-        } else {
-            fs::write(folder.join("train-labels-idx1-ubyte"), lb).unwrap();
-        }
-    }
-    folder
-}
-
-/// The metrics of a run without the timing columns.
-fn metrics_without_time(run: &Path) -> Vec<String> {
-    let text = fs::read_to_string(run.join("metrics.csv")).unwrap();
-    text.lines()
-        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
-        .collect()
-}
+use crate::common::{fails, metrics_without_time, ok, read_gz, small_fashion};
 
 #[test]
 fn train_eval_predict_end_to_end() {

@@ -5,35 +5,12 @@
 use std::fs;
 use std::io::{Cursor, Write};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use flate2::write::GzEncoder;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-fn mdpn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mdpn"))
-        .args(args)
-        .env("MDPN_NO_APT", "1")
-        .env_remove("MDPN_DATA")
-        .output()
-        .expect("run mdpn")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mdpn(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mdpn {args:?} failed:\n{stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = mdpn(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "mdpn {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
+use crate::common::{fails, gzip, idx_files, medmnist_npz, npy, ok, pixels};
 
 /// `mdpn train` of a tiny model for one epoch on `dataset` under `root`; returns stdout.
 fn train(root: &Path, dataset: &str, out: &str, extra: &[&str]) -> String {
@@ -59,49 +36,6 @@ fn train(root: &Path, dataset: &str, out: &str, extra: &[&str]) -> String {
     let stdout = ok(&args);
     assert!(out.join("model.safetensors").is_file(), "{stdout}");
     stdout
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// Pixels that depend on the label, so that the sets are not pure noise.
-fn pixels(n: usize, len: usize, label: impl Fn(usize) -> u32) -> Vec<u8> {
-    (0..n)
-        .flat_map(|i| {
-            let l = label(i);
-            (0..len).map(move |p| ((p as u32 * (l + 1) + i as u32 * 7) % 256) as u8)
-        })
-        .collect()
-}
-
-fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend(d.to_be_bytes());
-    }
-    out.extend(data);
-    out
-}
-
-/// The four IDX files of `n_train` and `n_test` 28x28 images with labels `i % classes`.
-fn idx_files(n_train: usize, n_test: usize, classes: u32, first: u32) -> [Vec<u8>; 4] {
-    let lab =
-        |n: usize| -> Vec<u8> { (0..n).map(|i| (i as u32 % classes + first) as u8).collect() };
-    [
-        idx(
-            &[n_train as u32, 28, 28],
-            &pixels(n_train, 784, |i| i as u32 % classes),
-        ),
-        idx(&[n_train as u32], &lab(n_train)),
-        idx(
-            &[n_test as u32, 28, 28],
-            &pixels(n_test, 784, |i| i as u32 % classes),
-        ),
-        idx(&[n_test as u32], &lab(n_test)),
-    ]
 }
 
 #[test]
@@ -334,48 +268,6 @@ fn cifar_from_tar_gz_and_fer2013_csv_train() {
         err.contains("icml_face_data.csv") && err.contains("line 4: 2303 pixels"),
         "{err}"
     );
-}
-
-fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}), }}",
-        dims.join(", ")
-    );
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
-/// A MedMNIST `.npz` with `counts` images per split; `label(i)` gives the label row of image i.
-fn medmnist_npz(
-    channels: usize,
-    side: usize,
-    counts: [usize; 3],
-    width: usize,
-    label: impl Fn(usize) -> Vec<u8>,
-) -> Vec<u8> {
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    for (split, n) in ["train", "val", "test"].iter().zip(counts) {
-        let mut shape = vec![n, side, side];
-        if channels == 3 {
-            shape.push(3);
-        }
-        let labels: Vec<u8> = (0..n).flat_map(&label).collect();
-        let px = pixels(n, side * side * channels, |i| labels[i * width] as u32);
-        zip.start_file(format!("{split}_images.npy"), opts).unwrap();
-        zip.write_all(&npy("|u1", &shape, &px)).unwrap();
-        zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
-        zip.write_all(&npy("|u1", &[n, width], &labels)).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
 }
 
 #[test]

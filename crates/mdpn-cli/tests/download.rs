@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use md5::{Digest, Md5};
 use mdpn_cli::fetch::{
     download, fetch_file, find_file, install_debian, known, locate, obtain, search_dirs, verify,
     Format, KnownDataset, KnownFile, NotFound, FASHION_MNIST,
 };
 use tempfile::TempDir;
+
+use crate::common::{gzip, mdpn};
 
 const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -175,12 +175,6 @@ fn bytes(len: usize, seed: u32) -> Vec<u8> {
 
 fn md5_hex(data: &[u8]) -> String {
     format!("{:x}", Md5::digest(data))
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-    enc.write_all(data).expect("gzip in memory");
-    enc.finish().expect("gzip in memory")
 }
 
 fn leak(s: String) -> &'static str {
@@ -636,15 +630,6 @@ fn archives_download_under_their_own_name_and_older_releases_verify() {
     assert_eq!(locate(ds, Some(tmp.path())), Ok(dest));
 }
 
-fn mdpn_cmd(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mdpn"))
-        .args(args)
-        .env("MDPN_NO_APT", "1")
-        .env_remove("MDPN_MIRROR")
-        .output()
-        .expect("run mdpn")
-}
-
 #[test]
 fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
     // The real registry entry: whatever a mirror sends that is not the official file is refused.
@@ -658,7 +643,7 @@ fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
     )]);
     let tmp = TempDir::new().expect("temp dir");
     let root = tmp.path().to_str().unwrap();
-    let out = mdpn_cmd(&[
+    let out = mdpn(&[
         "download",
         "breastmnist",
         "--data-dir",
@@ -700,13 +685,13 @@ fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
     let last = server.seen().pop().expect("a request");
     assert_eq!(last.range.as_deref(), Some("bytes=50000-"));
 
-    let out = mdpn_cmd(&["download", "no-such-set"]);
+    let out = mdpn(&["download", "no-such-set"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("unknown data set `no-such-set`"),
         "{stderr}"
     );
-    let out = mdpn_cmd(&["download", "fer2013", "--data-dir", root]);
+    let out = mdpn(&["download", "fer2013", "--data-dir", root]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("no download address"),

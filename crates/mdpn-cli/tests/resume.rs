@@ -4,126 +4,26 @@
 //! writing a checkpoint's temporary file and renaming it) so that the kills hit them.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
 
-use flate2::read::GzDecoder;
+use crate::common::{
+    metrics_without_time, output, program, sigint, small_fashion, start_paused, succeeds,
+    temporaries, wait_for,
+};
 
-const FASHION: &str = "/usr/share/datasets/fashion-mnist";
 const EPOCHS: &str = "3";
-
-fn read_gz(name: &str) -> Vec<u8> {
-    let path = Path::new(FASHION).join(format!("{name}.gz"));
-    let bytes = fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; install Debian's dataset-fashion-mnist",
-            path.display()
-        )
-    });
-    let mut out = Vec::new();
-    GzDecoder::new(&bytes[..]).read_to_end(&mut out).unwrap();
-    out
-}
-
-/// Writes the first 300 training and 100 test images of Fashion-MNIST as an IDX folder.
-fn small_fashion(dir: &Path) -> PathBuf {
-    let folder = dir.join("data");
-    fs::create_dir_all(&folder).unwrap();
-    for (prefix, n) in [("train", 300u32), ("t10k", 100)] {
-        let images = read_gz(&format!("{prefix}-images-idx3-ubyte"));
-        let labels = read_gz(&format!("{prefix}-labels-idx1-ubyte"));
-        let mut im = vec![0, 0, 8, 3];
-        for d in [n, 28, 28] {
-            im.extend(d.to_be_bytes());
-        }
-        im.extend(&images[16..16 + 784 * n as usize]);
-        fs::write(folder.join(format!("{prefix}-images-idx3-ubyte")), im).unwrap();
-        let mut lb = vec![0, 0, 8, 1];
-        lb.extend(n.to_be_bytes());
-        lb.extend(&labels[8..8 + n as usize]);
-        fs::write(folder.join(format!("{prefix}-labels-idx1-ubyte")), lb).unwrap();
-    }
-    folder
-}
 
 /// `mdpn train` on the small set with a tiny model, into `run`, with extra arguments.
 fn train(data: &Path, run: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdpn"));
+    let mut cmd = program();
     cmd.args(["--threads", "2", "train", "--dataset"])
         .arg(data)
         .args(["--epochs", EPOCHS, "--dendrites", "4", "--hidden", "16"])
         .args(["--batch-size", "32", "--seed", "5", "--out"])
         .arg(run)
-        .args(extra)
-        .env("MDPN_NO_APT", "1");
+        .args(extra);
     cmd
-}
-
-fn output(mut cmd: Command) -> Output {
-    let out = cmd.output().expect("run mdpn");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "mdpn panicked:\n{stderr}");
-    out
-}
-
-fn ok(cmd: Command) {
-    let out = output(cmd);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mdpn failed:\n{stderr}");
-}
-
-/// Starts `cmd` with `MDPN_TEST_PAUSE=points` and waits until it pauses at `first`; returns the
-/// child and the channel of its further stderr lines.
-fn start_paused(mut cmd: Command, points: &str, first: &str) -> (Child, mpsc::Receiver<String>) {
-    let mut child = cmd
-        .env("MDPN_TEST_PAUSE", points)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mdpn");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    wait_for(&rx, &format!("MDPN_TEST_PAUSE {first}"));
-    (child, rx)
-}
-
-/// Waits for a stderr line containing `want`; fails with what came instead.
-fn wait_for(rx: &mpsc::Receiver<String>, want: &str) {
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains(want) => return,
-            Ok(line) => seen.push(line),
-            Err(e) => panic!("no `{want}` on stderr ({e}); got:\n{}", seen.join("\n")),
-        }
-    }
-}
-
-fn sigint(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// The metrics without the timing columns, which differ between any two runs.
-fn metrics(run: &Path) -> Vec<String> {
-    fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
-        .collect()
 }
 
 fn checkpoint(run: &Path) -> mdpn::checkpoint::Checkpoint {
@@ -132,7 +32,12 @@ fn checkpoint(run: &Path) -> mdpn::checkpoint::Checkpoint {
 
 /// The resumed run ended exactly like the uninterrupted one.
 fn assert_same_run(reference: &Path, run: &Path) {
-    assert_eq!(metrics(run), metrics(reference), "{}", run.display());
+    assert_eq!(
+        metrics_without_time(run),
+        metrics_without_time(reference),
+        "{}",
+        run.display()
+    );
     for f in ["model.safetensors", "last.safetensors"] {
         assert!(
             fs::read(run.join(f)).unwrap() == fs::read(reference.join(f)).unwrap(),
@@ -148,10 +53,14 @@ fn assert_same_run(reference: &Path, run: &Path) {
 #[test]
 fn killed_runs_resume_bitwise_equal() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = small_fashion(tmp.path());
+    let data = small_fashion(tmp.path(), 300, 100);
     let reference = tmp.path().join("reference");
-    ok(train(&data, &reference, &[]));
-    assert_eq!(metrics(&reference).len(), 4, "header and three epochs");
+    succeeds(train(&data, &reference, &[]));
+    assert_eq!(
+        metrics_without_time(&reference).len(),
+        4,
+        "header and three epochs"
+    );
 
     // Each case: the pause points where the program is killed, one after another, resuming
     // in between; then a last resume runs to the end.
@@ -187,7 +96,7 @@ fn killed_runs_resume_bitwise_equal() {
         }
         let mut resume = train(&data, &run, &["--resume"]);
         resume.arg(&run);
-        ok(resume);
+        succeeds(resume);
         assert_same_run(&reference, &run);
     }
 }
@@ -195,9 +104,9 @@ fn killed_runs_resume_bitwise_equal() {
 #[test]
 fn ctrl_c_stops_after_the_epoch_and_a_second_quits_at_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = small_fashion(tmp.path());
+    let data = small_fashion(tmp.path(), 300, 100);
     let reference = tmp.path().join("reference");
-    ok(train(&data, &reference, &[]));
+    succeeds(train(&data, &reference, &[]));
 
     // One Ctrl-C in the middle of epoch 2: the epoch finishes, its checkpoint is saved, and
     // the program exits with 130.
@@ -207,7 +116,7 @@ fn ctrl_c_stops_after_the_epoch_and_a_second_quits_at_once() {
     wait_for(&rx, "stopped after epoch 2 of 3");
     assert_eq!(child.wait().unwrap().code(), Some(130));
     assert_eq!(checkpoint(&run).epochs_done, 2);
-    assert_eq!(metrics(&run).len(), 3);
+    assert_eq!(metrics_without_time(&run).len(), 3);
 
     // A second Ctrl-C while the next checkpoint is half written: it quits at once, and the
     // checkpoint of epoch 2 stays.
@@ -223,16 +132,16 @@ fn ctrl_c_stops_after_the_epoch_and_a_second_quits_at_once() {
 
     let mut resume = train(&data, &run, &["--resume"]);
     resume.arg(&run);
-    ok(resume);
+    succeeds(resume);
     assert_same_run(&reference, &run);
 }
 
 #[test]
 fn resume_refuses_other_settings_and_missing_checkpoints() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = small_fashion(tmp.path());
+    let data = small_fashion(tmp.path(), 300, 100);
     let run = tmp.path().join("run");
-    ok(train(&data, &run, &[]));
+    succeeds(train(&data, &run, &[]));
     let mut other = train(&data, &run, &["--lr", "0.01", "--resume"]);
     other.arg(&run);
     let out = output(other);
@@ -254,7 +163,7 @@ fn resume_refuses_other_settings_and_missing_checkpoints() {
 #[test]
 fn non_finite_training_stops_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = small_fashion(tmp.path());
+    let data = small_fashion(tmp.path(), 300, 100);
     let run = tmp.path().join("run");
     let out = output(train(&data, &run, &["--lr", "1e30"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -267,5 +176,32 @@ fn non_finite_training_stops_and_keeps_the_last_good_checkpoint() {
     let kept = checkpoint(&run);
     assert_eq!(kept.epochs_done, 0);
     assert!(kept.model.params.is_finite());
-    assert_eq!(metrics(&run).len(), 1, "only the header: no epoch finished");
+    assert_eq!(
+        metrics_without_time(&run).len(),
+        1,
+        "only the header: no epoch finished"
+    );
+}
+
+/// A kill between writing a checkpoint's temporary file and its rename leaves that file: it
+/// neither breaks the resume nor outlives it.
+#[test]
+fn a_cut_checkpoint_write_leaves_a_temporary_file_that_resume_drops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_fashion(tmp.path(), 300, 100);
+    let run = tmp.path().join("run");
+    let (mut child, _) = start_paused(train(&data, &run, &[]), "checkpoint@1", "checkpoint@1");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = temporaries(&run);
+    assert!(
+        left.len() == 1 && left[0].starts_with(".checkpoint.safetensors."),
+        "{left:?}"
+    );
+    assert_eq!(checkpoint(&run).epochs_done, 0);
+    let mut resume = train(&data, &run, &["--resume"]);
+    resume.arg(&run);
+    succeeds(resume);
+    assert_eq!(checkpoint(&run).epochs_done, 3);
+    assert_eq!(temporaries(&run), Vec::<String>::new());
 }

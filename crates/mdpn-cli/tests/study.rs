@@ -4,25 +4,12 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn mdpn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mdpn"))
-        .args(args)
-        .output()
-        .expect("run mdpn")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = mdpn(args);
-    assert!(
-        out.status.success(),
-        "mdpn {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::{
+    mdpn, medmnist_npz, metrics_without_time, ok, program, start_paused, temporaries,
+};
 
 /// An IDX folder of `side`×`side` images: class `c` is a bright square in one of the corners
 /// (cycling), on noise. Pseudo-random, the same for the same `seed`.
@@ -417,28 +404,11 @@ fn without_a_font_the_tables_and_report_are_still_written() {
 
 /// `mdpn study` with `MDPN_TEST_PAUSE=point`, killed (SIGKILL) once it pauses there.
 fn kill_study_at(args: &[String], point: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mdpn"))
-        .args(args)
-        .env("MDPN_TEST_PAUSE", point)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = Vec::new();
-    for line in stderr.lines().map_while(Result::ok) {
-        if line == format!("MDPN_TEST_PAUSE {point}") {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return;
-        }
-        seen.push(line);
-    }
-    panic!(
-        "the study ended ({:?}) without pausing at {point}:\n{}",
-        child.wait().unwrap(),
-        seen.join("\n")
-    );
+    let mut study = program();
+    study.args(args);
+    let (mut child, _) = start_paused(study, point, point);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// Every run folder of a study, relative to its `runs/`.
@@ -455,15 +425,6 @@ fn run_dirs(study: &Path) -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
-}
-
-/// A run's metrics without the timing columns.
-fn metrics_rows(run: &Path) -> Vec<String> {
-    fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
-        .collect()
 }
 
 /// A run's result without its timings.
@@ -516,7 +477,7 @@ fn killed_study_resumes_to_the_same_results() {
     // Mid-epoch 2 of the first run: its checkpoint holds epoch 1.
     kill_study_at(&args, "mid-epoch@2");
     assert_eq!(epochs_in(&mdpn0), 1);
-    assert_eq!(metrics_rows(&mdpn0).len(), 2, "header and epoch 1");
+    assert_eq!(metrics_without_time(&mdpn0).len(), 2, "header and epoch 1");
     // Resumed, killed while the checkpoint of epoch 2 is written, before its rename.
     kill_study_at(&args, "checkpoint@2");
     assert_eq!(epochs_in(&mdpn0), 1);
@@ -550,8 +511,13 @@ fn killed_study_resumes_to_the_same_results() {
             reference.join("runs").join(run),
             study.join("runs").join(run),
         );
-        assert_eq!(metrics_rows(&b), metrics_rows(&a), "{}", run.display());
-        assert_eq!(metrics_rows(&b).len(), 4);
+        assert_eq!(
+            metrics_without_time(&b),
+            metrics_without_time(&a),
+            "{}",
+            run.display()
+        );
+        assert_eq!(metrics_without_time(&b).len(), 4);
         assert_eq!(
             result_without_timing(&b),
             result_without_timing(&a),
@@ -608,67 +574,18 @@ fn epochs_in(run: &Path) -> usize {
     }
 }
 
-/// A `.npy` array of bytes.
-fn npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| format!("{d}, ")).collect();
-    let mut header = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
-        dims.concat()
-    );
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
-/// A MedMNIST `.npz` of 28×28 images (`channels` 1 or 3), `counts` images per official split,
-/// label rows of `width` bytes from `label(i)`; the image brightness follows the first label.
-fn medmnist_npz(
-    channels: usize,
-    counts: [usize; 3],
-    width: usize,
-    label: impl Fn(usize) -> Vec<u8>,
-) -> Vec<u8> {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default();
-    for (split, n) in ["train", "val", "test"].iter().zip(counts) {
-        let mut shape = vec![n, 28, 28];
-        if channels == 3 {
-            shape.push(3);
-        }
-        let labels: Vec<u8> = (0..n).flat_map(&label).collect();
-        let px: Vec<u8> = (0..n * 784 * channels)
-            .map(|i| {
-                let image = i / (784 * channels);
-                (labels[image * width] as usize * 60 + (i * 7919) % 40) as u8
-            })
-            .collect();
-        zip.start_file(format!("{split}_images.npy"), opts).unwrap();
-        zip.write_all(&npy(&shape, &px)).unwrap();
-        zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
-        zip.write_all(&npy(&[n, width], &labels)).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 #[test]
 fn medmnist_study_reports_auc_and_studies_multi_label_sets_with_mdpn_only() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     fs::write(
         root.join("pathmnist.npz"),
-        medmnist_npz(3, [36, 18, 27], 1, |i| vec![(i % 9) as u8]),
+        medmnist_npz(3, 28, [36, 18, 27], 1, |i| vec![(i % 9) as u8]),
     )
     .unwrap();
     fs::write(
         root.join("chestmnist.npz"),
-        medmnist_npz(1, [32, 16, 24], 14, |i| {
+        medmnist_npz(1, 28, [32, 16, 24], 14, |i| {
             (0..14).map(|l| ((i + l) % 3 == 0) as u8).collect()
         }),
     )
@@ -809,5 +726,42 @@ fn ctrl_c_stops_a_study_after_the_epoch_and_it_continues() {
     let log = ok(&args);
     assert!(log.contains("mlp seed 0: resuming after epoch 2"), "{log}");
     assert_eq!(result_files(&study).len(), 2);
-    assert_eq!(metrics_rows(&run).len(), 4);
+    assert_eq!(metrics_without_time(&run).len(), 4);
+}
+
+/// A study killed while writing a run's first checkpoint (before its rename) starts that run
+/// over, and the temporary file the kill left goes.
+#[test]
+fn a_run_cut_in_its_first_checkpoint_write_starts_over_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 40, 20, 7);
+    let study = tmp.path().join("study");
+    let args: Vec<String> = [
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mlp",
+        "--runs",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        study.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    kill_study_at(&args, "checkpoint@1");
+    let run = study.join("runs/corners/mlp/seed0");
+    assert!(!run.join("checkpoint.safetensors").exists());
+    let left = temporaries(&run);
+    assert!(
+        left.len() == 1 && left[0].starts_with(".checkpoint.safetensors."),
+        "{left:?}"
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&args);
+    assert_eq!(epochs_in(&run), 1);
+    assert!(run.join("result.json").exists());
+    assert_eq!(temporaries(&run), Vec::<String>::new());
 }

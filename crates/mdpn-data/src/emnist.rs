@@ -47,11 +47,6 @@ impl Split {
         }
     }
 
-    /// The split named `name`.
-    pub fn from_name(name: &str) -> Option<Split> {
-        SPLITS.into_iter().find(|s| s.name() == name)
-    }
-
     /// Class names in label order (after the `letters` shift).
     pub fn class_names(self) -> Vec<String> {
         let chars: String = match self {

@@ -23,7 +23,7 @@ use crate::checkpoints::{
 };
 use crate::commands::train::ProtocolArg;
 use crate::datasets::{self, DataArgs, Loaded};
-use crate::files::{program, write_atomic, write_model};
+use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::summary::RunResult;
 
@@ -419,9 +419,10 @@ fn baseline_refusal(dataset: &str, variant: &Variant) -> String {
 }
 
 /// Where a run without a checkpoint (never started, or killed before its first epoch ended)
-/// starts: what an earlier attempt wrote goes.
+/// starts: what an earlier attempt wrote goes, with the temporary files of its cut writes.
 fn restart(dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    remove_temporaries(dir)?;
     for file in [
         "metrics.csv",
         "model.safetensors",

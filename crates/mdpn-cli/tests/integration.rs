@@ -1,0 +1,11 @@
+//! The integration tests of the `mdpn` program, as one test binary (ripgrep's layout): it links
+//! once, and the helpers in `common/` serve every module.
+
+mod common;
+
+mod cli;
+mod datasets;
+mod download;
+mod fuzz_regressions;
+mod resume;
+mod study;
