@@ -205,18 +205,52 @@ impl Mdpn {
         Ok(images.len() / len)
     }
 
-    /// Tables for the 8-bit kernel at the current parameters.
-    pub fn tables(&self) -> Tables {
+    /// Tables for the 8-bit kernel at the current parameters, to pass to [`Mdpn::forward`] for
+    /// many batches. They borrow the model, so they cannot outlive a change of its parameters:
+    /// build them again after each update.
+    ///
+    /// ```
+    /// use mdpn::{Config, Images, KernelChoice, Mdpn};
+    ///
+    /// let mut model = Mdpn::new(Config::default(), 0)?;
+    /// let images = vec![0u8; 2 * 28 * 28];
+    /// let tables = model.tables();
+    /// let before = model.forward(Images::U8(&images), KernelChoice::Fast, Some(&tables))?;
+    /// drop(tables);
+    /// model.params.axon.bias[0] += 1.0;
+    /// let after = model.forward(Images::U8(&images), KernelChoice::Fast, Some(&model.tables()))?;
+    /// assert!((after.logits[0] - before.logits[0] - 1.0).abs() < 1e-5);
+    /// # Ok::<(), mdpn::Error>(())
+    /// ```
+    ///
+    /// Changing the parameters while their tables live does not compile:
+    ///
+    /// ```compile_fail,E0502
+    /// use mdpn::{Config, Images, KernelChoice, Mdpn};
+    ///
+    /// let mut model = Mdpn::new(Config::default(), 0)?;
+    /// let tables = model.tables();
+    /// model.params.w[0] += 1.0;
+    /// model.forward(Images::U8(&[0; 784]), KernelChoice::Fast, Some(&tables))?;
+    /// # Ok::<(), mdpn::Error>(())
+    /// ```
+    pub fn tables(&self) -> Tables<'_> {
         Tables::new(&self.config, &self.params.w, &self.params.q)
     }
 
-    /// Forward pass of a batch through all five layers.
+    /// Forward pass of a batch through all five layers. `tables` must be this model's
+    /// ([`Mdpn::tables`]); another model's are refused with [`Error::ForeignTables`].
     pub fn forward(
         &self,
         images: Images,
         choice: KernelChoice,
         tables: Option<&Tables>,
     ) -> Result<Forward> {
+        if let Some(tables) = tables {
+            if !tables.tabulates(&self.config, &self.params.w, &self.params.q) {
+                return Err(Error::ForeignTables);
+            }
+        }
         let batch = self.batch_len(images)?;
         let synapses = (&self.params.w[..], &self.params.q[..]);
         let (membrane, winners) =
