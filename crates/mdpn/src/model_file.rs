@@ -1,6 +1,9 @@
 //! Model files: safetensors with the authors' tensor names plus metadata, so that any
 //! safetensors reader (and the authors' PyTorch `load_state_dict`) can read them.
 //!
+//! The metadata also records `tensors_crc32`, a checksum of the tensors: a damaged file is
+//! refused on load. Files without one (older model files, state dicts) load unchecked.
+//!
 //! A file without our metadata is taken as a PyTorch `state_dict` of the authors' model
 //! ([`crate::state_dict`]).
 
@@ -13,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::model::{Mdpn, Params, TENSOR_NAMES};
 use crate::state_dict::{infer_config, StateDictOptions};
-use crate::tensor_file::{describe, f32_tensor, json, serialize_f32};
+use crate::tensor_file::{describe, f32_tensor, json, serialize_f32, verify_checksum};
 
 /// Value of the `format` metadata key in our model files.
 pub const FORMAT: &str = "mdpn";
@@ -78,8 +81,9 @@ pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Pa
 pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
     let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
     let st = SafeTensors::deserialize(bytes).map_err(bad)?;
-    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
+    verify_checksum(bytes, header_len, &meta)?;
     let mut tensors = Vec::new();
     for name in TENSOR_NAMES {
         let what = format!("an MDPN model holds {}", TENSOR_NAMES.join(", "));

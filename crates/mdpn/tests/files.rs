@@ -335,3 +335,94 @@ fn a_checkpoint_declaring_a_model_larger_than_its_file_is_refused() {
     let err = mdpn::checkpoint::load(&huge).unwrap_err().to_string();
     assert!(err.contains("the file has"), "{err}");
 }
+
+/// The bytes with one bit flipped in the middle of the data section (the tensors).
+fn flip_a_tensor_bit(bytes: &[u8]) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut damaged = bytes.to_vec();
+    damaged[8 + n + (bytes.len() - 8 - n) / 2] ^= 0x10;
+    damaged
+}
+
+/// The CRC-32 recorded in a file's metadata.
+fn recorded_crc(bytes: &[u8]) -> String {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    meta.metadata().as_ref().unwrap()["tensors_crc32"].clone()
+}
+
+#[test]
+fn a_model_file_with_a_flipped_bit_is_refused_as_damaged() {
+    let bytes = model_file::save(&model_file(Config {
+        dendrites: 5,
+        hidden: 10,
+        ..Config::default()
+    }))
+    .unwrap();
+    let crc = recorded_crc(&bytes);
+    // Zlib's CRC-32 of everything after the header, so that any tool can check it.
+    assert_eq!(crc.len(), 8);
+    let damaged = flip_a_tensor_bit(&bytes);
+    let err = model_file::load(&damaged, &StateDictOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the file is damaged"), "{err}");
+    assert!(err.contains(&format!("written with {crc}")), "{err}");
+    assert!(err.contains("CRC-32 is "), "{err}");
+    // A checksum that is not one is refused too.
+    let garbled = edit_header(&bytes, |h| {
+        h["__metadata__"]["tensors_crc32"] = "xyz".into()
+    });
+    let err = model_file::load(&garbled, &StateDictOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected 8 hex digits"), "{err}");
+}
+
+#[test]
+fn files_without_a_checksum_still_load() {
+    let file = model_file(Config {
+        dendrites: 5,
+        hidden: 10,
+        mean: 0.5,
+        std: 0.5,
+        ..Config::default()
+    });
+    let bytes = model_file::save(&file).unwrap();
+    // A model file written before checksums existed, and a PyTorch state dict.
+    let older = edit_header(&bytes, |h| {
+        h["__metadata__"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tensors_crc32");
+    });
+    let state_dict = edit_header(&bytes, |h| {
+        h.as_object_mut().unwrap().remove("__metadata__");
+    });
+    for bytes in [older, state_dict] {
+        let back = model_file::load(&bytes, &StateDictOptions::default()).unwrap();
+        assert_eq!(back.model, file.model);
+    }
+}
+
+#[test]
+fn a_checkpoint_with_a_flipped_bit_is_refused_as_damaged() {
+    let bytes = mdpn::checkpoint::save(&checkpoint(Config {
+        dendrites: 3,
+        hidden: 5,
+        ..Config::default()
+    }))
+    .unwrap();
+    let crc = recorded_crc(&bytes);
+    let err = mdpn::checkpoint::load(&flip_a_tensor_bit(&bytes))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the file is damaged"), "{err}");
+    assert!(err.contains(&format!("written with {crc}")), "{err}");
+    let older = edit_header(&bytes, |h| {
+        h["__metadata__"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tensors_crc32");
+    });
+    assert!(mdpn::checkpoint::load(&older).is_ok());
+}

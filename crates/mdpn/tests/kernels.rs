@@ -161,7 +161,14 @@ fn another_models_tables_are_refused() {
     let images = random_images(&config, 2, 5);
     let a = Mdpn::new(config.clone(), 1).unwrap();
     let clone = a.clone();
-    let bigger = Mdpn::new(Config { dendrites: 9, ..config }, 2).unwrap();
+    let bigger = Mdpn::new(
+        Config {
+            dendrites: 9,
+            ..config
+        },
+        2,
+    )
+    .unwrap();
     for (other, what) in [(&clone, "a clone"), (&bigger, "a larger model")] {
         for choice in [KernelChoice::Fast, KernelChoice::Plain] {
             let err = a
@@ -169,11 +176,16 @@ fn another_models_tables_are_refused() {
                 .err()
                 .unwrap_or_else(|| panic!("{what}'s tables were accepted ({choice:?})"));
             assert!(matches!(err, mdpn::Error::ForeignTables), "{what}: {err}");
-            assert!(err.to_string().contains("built from another model"), "{err}");
+            assert!(
+                err.to_string().contains("built from another model"),
+                "{err}"
+            );
         }
     }
     let own = a.tables();
-    assert!(a.forward(Images::U8(&images), KernelChoice::Fast, Some(&own)).is_ok());
+    assert!(a
+        .forward(Images::U8(&images), KernelChoice::Fast, Some(&own))
+        .is_ok());
 }
 
 #[test]

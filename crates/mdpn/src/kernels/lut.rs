@@ -444,7 +444,11 @@ mod tests {
     /// Forward and backward of the 8-bit kernel over `images` with the loops compiled for `isa`.
     fn run(model: &Mdpn, images: &[u8], isa: Isa) -> Run {
         let cfg = &model.config;
-        let (n, f, syn) = (images.len() / cfg.image_len(), cfg.features(), cfg.synapses());
+        let (n, f, syn) = (
+            images.len() / cfg.image_len(),
+            cfg.features(),
+            cfg.synapses(),
+        );
         let tables = Tables::for_isa(cfg, &model.params.w, &model.params.q, isa);
         let lut = Lut {
             tables: &tables,
@@ -455,7 +459,10 @@ mod tests {
             lut.forward(i, p, w);
         }
         let grad: Vec<f32> = (0..n * f).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
-        let (mut dw, mut dq) = (vec![0.0; model.params.w.len()], vec![0.0; model.params.w.len()]);
+        let (mut dw, mut dq) = (
+            vec![0.0; model.params.w.len()],
+            vec![0.0; model.params.w.len()],
+        );
         for (d, (dw, dq)) in dw.chunks_mut(syn).zip(dq.chunks_mut(syn)).enumerate() {
             lut.backward(d, &winners, &grad, dw, dq);
         }
@@ -498,7 +505,10 @@ mod tests {
                 run(&model, &images, Isa::detect()),
             );
             assert!(portable.0.iter().any(|&v| v != 0), "config {n}: no output");
-            assert!(portable.2.iter().any(|&v| v != 0), "config {n}: no gradient");
+            assert!(
+                portable.2.iter().any(|&v| v != 0),
+                "config {n}: no gradient"
+            );
             assert_eq!(portable.0, dispatched.0, "config {n}: pooled values");
             assert_eq!(portable.1, dispatched.1, "config {n}: winners");
             assert_eq!(portable.2, dispatched.2, "config {n}: weight gradients");
