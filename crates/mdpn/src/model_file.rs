@@ -35,6 +35,25 @@ pub struct ModelFile {
 }
 
 /// Serialises a model file.
+///
+/// ```
+/// use mdpn::model_file::{self, ModelFile};
+/// use mdpn::state_dict::StateDictOptions;
+/// use mdpn::{Config, Mdpn};
+///
+/// let file = ModelFile {
+///     model: Mdpn::new(Config { dendrites: 4, hidden: 8, ..Config::default() }, 0)?,
+///     class_names: (0..10).map(|c| c.to_string()).collect(),
+///     dataset: Some("fashion-mnist".into()),
+///     program: "my program 1.0".into(),
+/// };
+/// let bytes = model_file::save(&file)?;
+/// assert_eq!(model_file::load(&bytes, &StateDictOptions::default())?, file);
+/// // Any safetensors reader sees the authors' tensor names.
+/// let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// assert_eq!(st.tensor("model.0.params.w").unwrap().shape(), [4, 5, 5]);
+/// # Ok::<(), mdpn::Error>(())
+/// ```
 pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     let model = &file.model;
     let mut meta = HashMap::new();
@@ -78,6 +97,25 @@ pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Pa
 }
 
 /// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
+/// A file whose tensors do not have the checksum it was written with is refused.
+///
+/// ```
+/// use mdpn::model_file::{self, ModelFile};
+/// use mdpn::state_dict::StateDictOptions;
+/// use mdpn::{Config, Mdpn};
+///
+/// let model = Mdpn::new(Config { dendrites: 4, hidden: 8, ..Config::default() }, 0)?;
+/// let class_names = (0..10).map(|c| c.to_string()).collect();
+/// let file = ModelFile { model, class_names, dataset: None, program: "doc".into() };
+/// let mut bytes = model_file::save(&file)?;
+/// let loaded = model_file::load(&bytes, &StateDictOptions::default())?;
+/// assert_eq!(loaded.model, file.model);
+/// // One bit flipped in the last tensor value.
+/// *bytes.last_mut().unwrap() ^= 1;
+/// let err = model_file::load(&bytes, &StateDictOptions::default()).unwrap_err();
+/// assert!(err.to_string().starts_with("the file is damaged"));
+/// # Ok::<(), mdpn::Error>(())
+/// ```
 pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
     let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
     let st = SafeTensors::deserialize(bytes).map_err(bad)?;
