@@ -73,6 +73,13 @@ fn state_dict_without_metadata_is_inferred() {
     let back = model_file::load(&bytes, &StateDictOptions::default()).unwrap();
     assert_eq!(back.model, file.model);
     assert_eq!(back.class_names.len(), 10);
+    // So do a model file written before checksums existed, and one whose checksum another
+    // tool wrote: this fuzz seed's is Python's `zlib.crc32` of the bytes after the header.
+    let older = without_checksum(&model_file::save(&file).unwrap());
+    let back = model_file::load(&older, &StateDictOptions::default()).unwrap();
+    assert_eq!(back, file);
+    let seed = include_bytes!("../../../fuzz/regressions/model_file/seed-model-checksum");
+    assert!(model_file::load(seed, &StateDictOptions::default()).is_ok());
     // A larger image with the same pooled map is accepted when asked for; one that does not fit is not.
     let at30 = model_file::load(
         &bytes,
@@ -109,6 +116,19 @@ fn bad_model_files_give_clear_errors() {
     };
     assert!(load(b"").contains("not a safetensors file"));
     assert!(load(&bytes[..bytes.len() / 2]).contains("not a safetensors file"));
+    // One flipped bit in a tensor; a checksum that is not one.
+    let damaged = load(&flip_a_tensor_bit(&bytes));
+    assert!(damaged.starts_with("the file is damaged"), "{damaged}");
+    assert!(damaged.contains("CRC-32 is "), "{damaged}");
+    let crc = recorded_crc(&bytes);
+    assert!(
+        damaged.contains(&format!("written with {crc}")),
+        "{damaged}"
+    );
+    let garbled = edit_header(&bytes, |h| {
+        h["__metadata__"]["tensors_crc32"] = "xyz".into()
+    });
+    assert!(load(&garbled).contains("expected 8 hex digits"));
     let newer = edit_header(&bytes, |h| {
         h["__metadata__"]["format_version"] = "99".into()
     });
@@ -219,6 +239,11 @@ fn checkpoint_round_trips_exactly() {
         let ck = checkpoint(config);
         let bytes = mdpn::checkpoint::save(&ck).unwrap();
         assert_eq!(mdpn::checkpoint::load(&bytes).unwrap(), ck);
+        // Checkpoints written before checksums existed load the same.
+        assert_eq!(
+            mdpn::checkpoint::load(&without_checksum(&bytes)).unwrap(),
+            ck
+        );
         // Any safetensors reader sees the model's tensors under the authors' names.
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         assert!(st.tensor("model.0.params.w").is_ok());
@@ -239,6 +264,13 @@ fn bad_checkpoints_give_clear_errors() {
         .contains("not a safetensors checkpoint: the file is cut short"));
     let newer = edit_header(&bytes, |h| h["__metadata__"]["format_version"] = "2".into());
     assert!(load(&newer).contains("newer than this program reads"));
+    let damaged = load(&flip_a_tensor_bit(&bytes));
+    assert!(damaged.starts_with("the file is damaged"), "{damaged}");
+    let crc = recorded_crc(&bytes);
+    assert!(
+        damaged.contains(&format!("written with {crc}")),
+        "{damaged}"
+    );
     let model = model_file::save(&model_file(config)).unwrap();
     assert!(
         load(&model).contains("format is `mdpn`, expected `mdpn-checkpoint`"),
@@ -350,79 +382,12 @@ fn recorded_crc(bytes: &[u8]) -> String {
     meta.metadata().as_ref().unwrap()["tensors_crc32"].clone()
 }
 
-#[test]
-fn a_model_file_with_a_flipped_bit_is_refused_as_damaged() {
-    let bytes = model_file::save(&model_file(Config {
-        dendrites: 5,
-        hidden: 10,
-        ..Config::default()
-    }))
-    .unwrap();
-    let crc = recorded_crc(&bytes);
-    // Zlib's CRC-32 of everything after the header, so that any tool can check it.
-    assert_eq!(crc.len(), 8);
-    let damaged = flip_a_tensor_bit(&bytes);
-    let err = model_file::load(&damaged, &StateDictOptions::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("the file is damaged"), "{err}");
-    assert!(err.contains(&format!("written with {crc}")), "{err}");
-    assert!(err.contains("CRC-32 is "), "{err}");
-    // A checksum that is not one is refused too.
-    let garbled = edit_header(&bytes, |h| {
-        h["__metadata__"]["tensors_crc32"] = "xyz".into()
-    });
-    let err = model_file::load(&garbled, &StateDictOptions::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("expected 8 hex digits"), "{err}");
-}
-
-#[test]
-fn files_without_a_checksum_still_load() {
-    let file = model_file(Config {
-        dendrites: 5,
-        hidden: 10,
-        mean: 0.5,
-        std: 0.5,
-        ..Config::default()
-    });
-    let bytes = model_file::save(&file).unwrap();
-    // A model file written before checksums existed, and a PyTorch state dict.
-    let older = edit_header(&bytes, |h| {
+/// The file as written before checksums existed.
+fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+    edit_header(bytes, |h| {
         h["__metadata__"]
             .as_object_mut()
             .unwrap()
             .remove("tensors_crc32");
-    });
-    let state_dict = edit_header(&bytes, |h| {
-        h.as_object_mut().unwrap().remove("__metadata__");
-    });
-    for bytes in [older, state_dict] {
-        let back = model_file::load(&bytes, &StateDictOptions::default()).unwrap();
-        assert_eq!(back.model, file.model);
-    }
-}
-
-#[test]
-fn a_checkpoint_with_a_flipped_bit_is_refused_as_damaged() {
-    let bytes = mdpn::checkpoint::save(&checkpoint(Config {
-        dendrites: 3,
-        hidden: 5,
-        ..Config::default()
-    }))
-    .unwrap();
-    let crc = recorded_crc(&bytes);
-    let err = mdpn::checkpoint::load(&flip_a_tensor_bit(&bytes))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("the file is damaged"), "{err}");
-    assert!(err.contains(&format!("written with {crc}")), "{err}");
-    let older = edit_header(&bytes, |h| {
-        h["__metadata__"]
-            .as_object_mut()
-            .unwrap()
-            .remove("tensors_crc32");
-    });
-    assert!(mdpn::checkpoint::load(&older).is_ok());
+    })
 }
