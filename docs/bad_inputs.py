@@ -225,6 +225,10 @@ model_row("state dict (no metadata) with --image-size 40", st(h, body), ["--imag
 h2 = json.loads(json.dumps(h)); h2["model.0.params.w"]["shape"] = [2, 25]
 h2["model.0.params.q"]["shape"] = [2, 25]
 model_row("state dict whose model.0.params.w is 2x25", st(h2, body))
+flipped = bytearray(model); flipped[8 + n + len(body) // 2] ^= 0x10
+model_row("model file with one bit flipped in a tensor", bytes(flipped))
+h = json.loads(json.dumps(header)); h["__metadata__"]["tensors_crc32"] = "not hex!"
+model_row("model file whose checksum is not 8 hex digits", st(h, body))
 ck = open(os.path.join(tmp, "run/checkpoint.safetensors"), "rb").read()
 model_row("a checkpoint given as --model", ck)
 row("model file that does not exist", ["eval", "--model", "nowhere.safetensors", "--dataset", good])
@@ -255,6 +259,8 @@ h = json.loads(json.dumps(ch)); h["adam.v.model.2.fc.w"] = h.pop("adam.v.model.2
 resume_row("checkpoint without Adam's second moment of model.2.fc.weight", st(h, ck[8 + cn:]))
 h = json.loads(json.dumps(ch)); del h["adam.v.model.2.fc.weight"]
 resume_row("checkpoint with a tensor's header entry removed", st(h, ck[8 + cn:]))
+flipped = bytearray(ck); flipped[8 + cn + (len(ck) - 8 - cn) // 2] ^= 0x10
+resume_row("checkpoint with one bit flipped in a tensor", bytes(flipped))
 resume_row("--resume with another --lr and --seed", ck, ["--lr", "0.01", "--seed", "3"])
 row("a new run into a folder that holds one", ["train", "--dataset", good, "--out", "run"] + tiny)
 # Studies

@@ -38,6 +38,40 @@ pub struct EpochStats {
 }
 
 /// A model (MDPN or a baseline), its optimiser, and the settings of its training run.
+///
+/// ```
+/// use mdpn::training::Trainer;
+/// use mdpn::{Config, Dataset, Mdpn};
+///
+/// // 64 12×12 images: class 0 bright on the left half, class 1 on the right.
+/// let (n, side) = (64, 12);
+/// let labels: Vec<u32> = (0..n).map(|i| i % 2).collect();
+/// let images: Vec<u8> = (0..n as usize * side * side)
+///     .map(|i| {
+///         let (image, col) = (i / (side * side), i % side);
+///         let lit = (col < side / 2) == (labels[image] == 0);
+///         if lit { 200 + (i % 50) as u8 } else { (i % 30) as u8 }
+///     })
+///     .collect();
+/// let data = Dataset::new(images, labels, 1, side, vec!["left".into(), "right".into()])?;
+/// let config = Config {
+///     image_size: 12,
+///     dendrites: 4,
+///     hidden: 8,
+///     classes: 2,
+///     ..Config::default()
+/// };
+/// // Adam at learning rate 1e-2, batches of 16, shuffled with seed 0.
+/// let mut trainer = Trainer::new(Mdpn::new(config, 0)?, 1e-2, 16, 0)?;
+/// let all: Vec<usize> = (0..data.len()).collect();
+/// let first = trainer.train_epoch(&data, &all, 0, |_| {})?;
+/// let mut last = first;
+/// for epoch in 1..5 {
+///     last = trainer.train_epoch(&data, &all, epoch, |report| assert!(report.loss.is_finite()))?;
+/// }
+/// assert!(last.loss < first.loss, "{last:?} after {first:?}");
+/// # Ok::<(), mdpn::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Trainer<N: Network = Mdpn> {
     pub model: N,
