@@ -278,7 +278,11 @@ fn resume_alone_takes_the_runs_settings() {
     assert!(!out.status.success());
     assert!(stderr.contains("seed: run 5, command 9"), "{stderr}");
     assert!(!stderr.contains("batch_size"), "{stderr}");
-    assert_eq!(checkpoint(&run).epochs_done, 1, "a refused resume trains nothing");
+    assert_eq!(
+        checkpoint(&run).epochs_done,
+        1,
+        "a refused resume trains nothing"
+    );
 
     ok(resume(&[]));
     assert_same_run(&reference, &run);

@@ -172,8 +172,8 @@ pub enum Fitted {
 /// (model, Adam, epochs done, best) and handed with the epoch's results to `on_epoch`, which
 /// records it (metrics, model files, and last the checkpoint: a run that dies before loses only
 /// that epoch). Then `stop` is asked whether to end the run early. `on_batch` sees every training
-/// batch. The hooks do the I/O; an error of theirs, or a diverged epoch, ends the run with `run`
-/// at the last recorded epoch.
+/// batch. The hooks do the I/O. A diverged epoch ends the run with `run` at the last finished
+/// epoch; an error of a hook ends it with that error.
 pub fn fit<N: Network, E: From<Error>>(
     trainer: &mut Trainer<N>,
     run: &mut Checkpoint<N>,

@@ -9,14 +9,14 @@ use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::ModelFile;
 use mdpn::splits::Splits;
-use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
+use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
 use mdpn::{Config, Mdpn, Network, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
-use crate::commands::train::{run_splits, ProtocolArg};
+use crate::commands::train::{fit_data, run_splits, ProtocolArg};
 use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
@@ -533,15 +533,10 @@ impl RunSpec<'_> {
             clock.restart();
             Ok(())
         };
-        let data = FitData {
-            train: &self.data.train,
-            test: &self.data.test,
-            splits,
-        };
         let fitted = fit(
             &mut trainer,
             &mut state,
-            data,
+            fit_data(self.data, splits),
             args.epochs,
             on_batch,
             on_epoch,

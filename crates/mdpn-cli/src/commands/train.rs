@@ -174,6 +174,15 @@ pub fn run_splits(
     Ok((splits, fraction))
 }
 
+/// The images `fit` trains, validates and tests on.
+pub fn fit_data<'a>(data: &'a Loaded, splits: &'a Splits) -> FitData<'a> {
+    FitData {
+        train: &data.train,
+        test: &data.test,
+        splits,
+    }
+}
+
 /// `--resume`: the settings not typed on the command line are the run's own, from its
 /// `config.json` (which holds the checkpoint's settings, the data folder and the epochs), so
 /// that `mdpn train --resume RUN_DIR` alone continues the run. Those typed are checked against
@@ -190,71 +199,51 @@ fn adopt_run_settings(args: &mut Args, dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot resume: {} is not a run's settings", path.display()))?;
     let typed = args.typed.clone();
     let given = |id: &str| typed.as_ref().is_none_or(|t| t.iter().any(|x| x == id));
+    /// Sets an option to the run's value unless it was typed.
+    fn adopt<T>(typed: bool, option: &mut T, run: T) {
+        if !typed {
+            *option = run;
+        }
+    }
     let m = run.settings.model.clone();
     let s = run.settings;
-    if !given("dataset") {
-        args.data.dataset = s.dataset;
-    }
-    if !given("data_dir") {
-        args.data.data_dir = Some(run.data_folder.into());
-    }
-    if !given("color") {
-        args.data.color = Some(if m.channels == 3 {
+    adopt(given("dataset"), &mut args.data.dataset, s.dataset);
+    adopt(
+        given("data_dir"),
+        &mut args.data.data_dir,
+        Some(run.data_folder.into()),
+    );
+    adopt(
+        given("color"),
+        &mut args.data.color,
+        Some(if m.channels == 3 {
             Color::Rgb
         } else {
             Color::Gray
-        });
-    }
-    if !given("image_size") {
-        args.image_size = Some(m.image_size);
-    }
-    if !given("epochs") {
-        args.epochs = run.epochs;
-    }
-    if !given("batch_size") {
-        args.batch_size = s.batch_size;
-    }
-    if !given("lr") {
-        args.lr = s.lr;
-    }
-    if !given("seed") {
-        args.seed = s.seed;
-    }
-    if !given("protocol") {
-        args.protocol = s.protocol;
-    }
-    if let Some(fraction) = s.val_fraction.filter(|_| !given("val_fraction")) {
-        args.val_fraction = fraction;
-    }
-    if !given("limit") {
-        args.limit = s.limit;
-    }
-    if !given("kernel") {
-        args.kernel = s.kernel;
-    }
-    if !given("dendrites") {
-        args.dendrites = m.dendrites;
-    }
-    if !given("hidden") {
-        args.hidden = m.hidden;
-    }
-    if !given("window") {
-        args.window = m.window;
-    }
-    if !given("pool") {
-        args.pool = m.pool;
-    }
-    if !given("k") {
-        args.k = m.k;
-    }
-    if !given("c") {
-        args.c = m.c;
-    }
-    if !given("mean") {
-        args.mean = Some(m.mean);
-    }
-    if !given("std") {
-        args.std = Some(m.std);
+        }),
+    );
+    adopt(
+        given("image_size"),
+        &mut args.image_size,
+        Some(m.image_size),
+    );
+    adopt(given("epochs"), &mut args.epochs, run.epochs);
+    adopt(given("batch_size"), &mut args.batch_size, s.batch_size);
+    adopt(given("lr"), &mut args.lr, s.lr);
+    adopt(given("seed"), &mut args.seed, s.seed);
+    adopt(given("protocol"), &mut args.protocol, s.protocol);
+    adopt(given("limit"), &mut args.limit, s.limit);
+    adopt(given("kernel"), &mut args.kernel, s.kernel);
+    adopt(given("dendrites"), &mut args.dendrites, m.dendrites);
+    adopt(given("hidden"), &mut args.hidden, m.hidden);
+    adopt(given("window"), &mut args.window, m.window);
+    adopt(given("pool"), &mut args.pool, m.pool);
+    adopt(given("k"), &mut args.k, m.k);
+    adopt(given("c"), &mut args.c, m.c);
+    adopt(given("mean"), &mut args.mean, Some(m.mean));
+    adopt(given("std"), &mut args.std, Some(m.std));
+    if let Some(fraction) = s.val_fraction {
+        adopt(given("val_fraction"), &mut args.val_fraction, fraction);
     }
     Ok(())
 }
@@ -462,15 +451,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         clock.restart();
         Ok(())
     };
-    let data = FitData {
-        train: &data.train,
-        test: &data.test,
-        splits: &splits,
-    };
     let fitted = fit(
         &mut trainer,
         &mut state,
-        data,
+        fit_data(&data, &splits),
         args.epochs,
         on_batch,
         on_epoch,
