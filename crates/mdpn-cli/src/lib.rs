@@ -7,10 +7,12 @@ pub mod datasets;
 pub mod fetch;
 pub mod files;
 pub mod interrupt;
+pub mod metrics;
 pub mod plots;
 pub mod summary;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Train, evaluate and run MDPN (multi-dendritic pyramidal neuron) image classifiers.
 #[derive(Debug, Parser)]
@@ -21,6 +23,25 @@ pub struct Cli {
     pub threads: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the program's arguments, noting which of `train`'s options were typed (as opposed
+    /// to defaults): `train --resume` takes the others from the run.
+    pub fn from_command_line() -> Cli {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches)
+            .unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+        if let (Command::Train(args), Some(("train", train))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            let typed = train
+                .ids()
+                .filter(|id| train.value_source(id.as_str()) == Some(ValueSource::CommandLine));
+            args.typed = Some(typed.map(|id| id.to_string()).collect());
+        }
+        cli
+    }
 }
 
 #[derive(Debug, Subcommand)]

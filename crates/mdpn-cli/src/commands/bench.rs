@@ -38,6 +38,10 @@ pub struct Args {
     pub json: bool,
 }
 
+/// Images the benchmark cycles through at most: Fashion-MNIST's training set, or as many random
+/// images.
+const MAX_IMAGES: usize = 60_000;
+
 /// Median of some measurements.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -62,11 +66,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.rounds > 0 && args.train_batches > 0 && args.infer_batches > 0,
         "counts must be positive"
     );
+    anyhow::ensure!(
+        (1..=MAX_IMAGES).contains(&args.batch_size),
+        "--batch-size {} is out of range: a batch holds 1 to {MAX_IMAGES} images (the Fashion-MNIST training set the benchmark draws from)",
+        args.batch_size
+    );
     let config = Config {
         dendrites: args.dendrites,
         ..Config::default()
     };
-    let per_round = args.batch_size * args.train_batches.max(args.infer_batches);
+    let per_round = args
+        .batch_size
+        .saturating_mul(args.train_batches.max(args.infer_batches))
+        .min(MAX_IMAGES);
     let data_args = DataArgs {
         dataset: "fashion-mnist".into(),
         data_dir: args.data_dir.clone(),
@@ -89,6 +101,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let image_len = config.image_len();
     let available = images.len() / image_len;
+    anyhow::ensure!(
+        available >= args.batch_size,
+        "--batch-size {} is larger than the {available} {input} images found",
+        args.batch_size
+    );
     let batch = |i: usize| {
         let start = (i * args.batch_size) % (available - args.batch_size + 1);
         &images[start * image_len..(start + args.batch_size) * image_len]

@@ -9,8 +9,9 @@ use anyhow::{bail, Context};
 use mdpn::Task;
 
 use crate::files::write_atomic;
+use crate::metrics::read_metrics;
 use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass};
-use crate::summary::{self, read_metrics, Run, RunResult};
+use crate::summary::{self, Run, RunResult};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
