@@ -1,6 +1,7 @@
 //! Data sets on disk: a known name (see `mdpn datasets`), a folder of MNIST-style IDX files, or
 //! a folder of images. This module reads the files; the library parses their bytes.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -56,7 +57,14 @@ pub struct DataArgs {
     /// model's input when evaluating); by default all images must share one square size.
     #[arg(skip)]
     pub image_size: Option<usize>,
+    /// IDX folders: N classes, labels 0..N-1, some of which may have no training image (by
+    /// default the classes are 0 to the largest label, and each needs training images).
+    #[arg(long, value_name = "N")]
+    pub classes: Option<usize>,
 }
+
+/// Most classes `--classes` may declare (ImageNet-21k has 21,841).
+const MAX_CLASSES: usize = 1 << 16;
 
 /// Normalisation of data sets the authors did not use: MNIST's for IDX folders, 0.5 / 0.5
 /// (their choice for colour sets) for image folders.
@@ -70,6 +78,13 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     let known = fetch::known(spec)
         .map(|ds| (ds, 28))
         .or_else(|| fetch::medmnist_size(spec));
+    let idx_folder = known.is_none()
+        && IDX_FILES
+            .iter()
+            .any(|f| fetch::find_file(Path::new(spec), f).is_some());
+    if let (Some(n), false) = (args.classes, idx_folder) {
+        bail!("--classes {n} is for folders of IDX files; {spec} names its own classes");
+    }
     if let Some((ds, size)) = known {
         let (folder, source) = match fetch::locate_source(ds, data_dir, size) {
             Ok(found) => found,
@@ -86,11 +101,12 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     }
     let path = Path::new(spec);
     if path.is_dir() {
-        if IDX_FILES
-            .iter()
-            .any(|f| fetch::find_file(path, f).is_some())
-        {
-            let parts = read_idx_folder(path, None)?;
+        if idx_folder {
+            let names = args.classes.map(class_numbers).transpose()?;
+            let names: Option<Vec<&str>> = names
+                .as_ref()
+                .map(|n| n.iter().map(String::as_str).collect());
+            let parts = read_idx_folder(path, names.as_deref())?;
             return finish(spec, path.to_path_buf(), parts, IDX_FOLDER_NORM);
         }
         let parts = read_image_folder(path, args.image_size, args.color)?;
@@ -102,6 +118,14 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
         names.join(", "),
         IDX_FILES.map(|f| format!("{f}[.gz]")).join(", ")
     )
+}
+
+/// The class names `0`..`n-1` of `--classes n`.
+fn class_numbers(n: usize) -> anyhow::Result<Vec<String>> {
+    if !(2..=MAX_CLASSES).contains(&n) {
+        bail!("--classes {n}: expected 2 to {MAX_CLASSES} classes");
+    }
+    Ok((0..n).map(|c| c.to_string()).collect())
 }
 
 /// What a data set named on the command line asks of a model, known before reading it: only
@@ -279,21 +303,55 @@ fn read_idx(dir: &Path, base: &str) -> anyhow::Result<(PathBuf, Idx)> {
     Ok((path, idx))
 }
 
-/// The four MNIST-style IDX files of `folder`; without class names, labels name themselves.
+/// The four MNIST-style IDX files of `folder`. With class names (a known set, or `--classes`),
+/// labels must be below their count, and a class without training images is only warned
+/// about. Without, the classes are 0..=the largest label of either split, and every one of them
+/// needs training images: a training set of one class, or labels the test set has and the
+/// training set lacks, mean the files do not go together.
 fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Parts> {
     let mut arrays = Vec::new();
     for base in IDX_FILES {
         arrays.push(read_idx(folder, base)?);
     }
+    let label_set = |(path, labels): &(PathBuf, Idx)| -> anyhow::Result<BTreeSet<u32>> {
+        Ok(labels
+            .labels()
+            .with_context(|| format!("{} holds no class labels", path.display()))?
+            .into_iter()
+            .collect())
+    };
+    let (train, test) = (label_set(&arrays[1])?, label_set(&arrays[3])?);
+    let train_path = arrays[1].0.display();
+    let mut warning = None;
     let class_names: Vec<String> = match classes {
-        Some(c) => c.iter().map(|s| s.to_string()).collect(),
+        Some(c) => {
+            let absent: Vec<u32> = (0..c.len() as u32).filter(|l| !train.contains(l)).collect();
+            if !absent.is_empty() {
+                warning = Some(format!(
+                    "{train_path}: no training image of class {} (of {} classes)",
+                    label_list(&absent),
+                    c.len()
+                ));
+            }
+            c.iter().map(|s| s.to_string()).collect()
+        }
         None => {
-            let mut max = 0;
-            for (path, labels) in [&arrays[1], &arrays[3]] {
-                let values = labels
-                    .labels()
-                    .with_context(|| format!("{} holds no class labels", path.display()))?;
-                max = values.iter().copied().fold(max, u32::max);
+            let max = train.iter().chain(&test).copied().max().unwrap_or(0);
+            let absent: Vec<u32> = (0..=max).filter(|l| !train.contains(l)).collect();
+            if train.len() < 2 || !absent.is_empty() {
+                let problem = if train.len() < 2 {
+                    "a classifier needs training images of at least two classes".to_string()
+                } else {
+                    format!("class {} has no training image", label_list(&absent))
+                };
+                let train_list = label_list(&train.iter().copied().collect::<Vec<_>>());
+                let test_list = label_list(&test.iter().copied().collect::<Vec<_>>());
+                bail!(
+                    "{train_path}: the training labels are {train_list} {} the test labels are {test_list}; {problem}. \
+                     The classes were inferred from both label files as 0..={max}; if they are 0..N-1 \
+                     and some have no training image, pass --classes N",
+                    if train == test { "and" } else { "but" }
+                );
             }
             (0..=max).map(|c| c.to_string()).collect()
         }
@@ -311,11 +369,41 @@ fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Pa
             )
         })
     };
-    Ok(Parts {
+    let parts = Parts {
         train: set("training")?,
         validation: None,
         test: set("test")?,
-    })
+    };
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(parts)
+}
+
+/// Sorted labels as a short set, runs written as ranges: `{0..=9, 200}`.
+fn label_list(sorted: &[u32]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut rest = sorted;
+    while let Some(&first) = rest.first() {
+        let len = 1 + rest
+            .windows(2)
+            .take_while(|pair| pair[0].checked_add(1) == Some(pair[1]))
+            .count();
+        let last = rest[len - 1];
+        runs.push(match len {
+            1 => first.to_string(),
+            2 => format!("{first}, {last}"),
+            _ => format!("{first}..={last}"),
+        });
+        rest = &rest[len..];
+    }
+    const SHOWN: usize = 12;
+    if runs.len() > SHOWN {
+        let more = runs.len() - SHOWN;
+        runs.truncate(SHOWN);
+        runs.push(format!("... ({more} more runs)"));
+    }
+    format!("{{{}}}", runs.join(", "))
 }
 
 /// Images in an image folder, by class: PNG and JPEG files, in name order.

@@ -605,3 +605,115 @@ fn image_folder_trains_with_resize_and_gray_conversion() {
     let err = fails(&["train", "--dataset", flat.to_str().unwrap()]);
     assert!(err.contains("9.png"), "{err}");
 }
+
+/// An IDX folder at `dir` of 28x28 images with these training and test labels.
+fn write_idx_folder(dir: &Path, train_labels: &[u8], test_labels: &[u8]) {
+    fs::create_dir_all(dir).unwrap();
+    for (split, labels) in [("train", train_labels), ("t10k", test_labels)] {
+        let n = labels.len();
+        let images = pixels(n, 784, |i| labels[i] as u32);
+        fs::write(
+            dir.join(format!("{split}-images-idx3-ubyte")),
+            idx(&[n as u32, 28, 28], &images),
+        )
+        .unwrap();
+        fs::write(
+            dir.join(format!("{split}-labels-idx1-ubyte")),
+            idx(&[n as u32], labels),
+        )
+        .unwrap();
+    }
+}
+
+/// The classes of an IDX folder come from both splits; a class without training images, or a
+/// training set of one class, is refused unless `--classes N` says what the classes are.
+#[test]
+fn idx_folder_classes_come_from_both_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let digits: Vec<u8> = (0..40).map(|i| i % 10).collect();
+    let test: Vec<u8> = (0..20).map(|i| i % 10).collect();
+    let run = |folder: &Path, extra: &[&str]| -> Output {
+        let out = root.join("run");
+        let mut args = vec![
+            "train",
+            "--dataset",
+            folder.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--dendrites",
+            "2",
+            "--hidden",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
+            "--overwrite",
+        ];
+        args.extend(extra);
+        mdpn(&args)
+    };
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+    // All training labels 200, test labels 0..9: not a 201-class model trained on one class.
+    let one = root.join("one-class");
+    write_idx_folder(&one, &[200; 40], &test);
+    let out = run(&one, &[]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("train-labels-idx1-ubyte: the training labels are {200} but the test labels are {0..=9}")
+            && err.contains("at least two classes")
+            && err.contains("--classes N"),
+        "{err}"
+    );
+    assert!(!root.join("run/metrics.csv").exists());
+
+    // A class the test set has and the training set lacks.
+    let gap = root.join("gap");
+    let no_seven: Vec<u8> = digits.iter().map(|&l| if l == 7 { 8 } else { l }).collect();
+    write_idx_folder(&gap, &no_seven, &test);
+    let err = stderr(&run(&gap, &[]));
+    assert!(
+        err.contains("the training labels are {0..=6, 8, 9} but the test labels are {0..=9}; class {7} has no training image"),
+        "{err}"
+    );
+    // --classes 10 says so: it trains, with a warning.
+    let out = run(&gap, &["--classes", "10"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("no training image of class {7} (of 10 classes)"),
+        "{err}"
+    );
+    let config = fs::read_to_string(root.join("run/config.json")).unwrap();
+    assert!(config.contains("\"classes\": 10"), "{config}");
+    // Labels at or past N, N below 2 or absurd, and --classes where classes are named.
+    let err = stderr(&run(&gap, &["--classes", "8"]));
+    assert!(
+        err.contains("train-labels-idx1-ubyte")
+            && err.contains("label 8 of image 7 is out of range: the data set has 8 classes")
+            && !err.contains("warning"),
+        "{err}"
+    );
+    for n in ["0", "1", "1000000"] {
+        let err = stderr(&run(&gap, &["--classes", n]));
+        assert!(
+            err.contains(&format!("--classes {n}: expected 2 to 65536 classes")),
+            "{err}"
+        );
+    }
+    let err = stderr(&run(Path::new("fashion-mnist"), &["--classes", "10"]));
+    assert!(
+        err.contains("--classes 10 is for folders of IDX files"),
+        "{err}"
+    );
+
+    // Labels 0..9 in both splits: 10 classes, no warning.
+    let fine = root.join("fine");
+    write_idx_folder(&fine, &digits, &test);
+    let out = run(&fine, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success() && !err.contains("warning"), "{err}");
+    let config = fs::read_to_string(root.join("run/config.json")).unwrap();
+    assert!(config.contains("\"classes\": 10"), "{config}");
+}
