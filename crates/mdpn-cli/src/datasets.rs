@@ -3,18 +3,19 @@
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use flate2::read::GzDecoder;
 use image::imageops::FilterType;
-use image::DynamicImage;
+use image::{DynamicImage, ImageDecoder, ImageReader};
 use mdpn::splits::{Protocol, Splits};
 use mdpn::Task;
 use mdpn::{Dataset, Parts};
 use mdpn_data::idx::{self, Idx};
 use mdpn_data::{cifar, emnist, fer2013, medmnist};
+use rayon::prelude::*;
 
 use crate::fetch::{self, Format, KnownDataset, CIFAR100_FILES_BIN, CIFAR10_FILES, IDX_FILES};
 
@@ -441,6 +442,11 @@ fn class_files(root: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
 /// subfolders, or without them, when every fifth image of each class (in name order) tests.
 /// Images are resized to `size` if given (else they must all share one square size) and
 /// converted to `color` (default: rgb if any has colour).
+///
+/// The files' headers are read first, for their sizes and colours; then each image is decoded,
+/// resized and converted on its own (in parallel) straight into its place in the data set, so
+/// memory holds the resized data set and one full-size image per thread, never every image at
+/// full size.
 fn read_image_folder(
     root: &Path,
     size: Option<usize>,
@@ -474,45 +480,86 @@ fn read_image_folder(
     let mut class_names: Vec<String> = files.iter().map(|(_, c, _)| c.clone()).collect();
     class_names.sort();
     class_names.dedup();
-    let mut decoded = Vec::with_capacity(files.len());
-    for (_, _, path) in &files {
-        let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let img = decode_image(&bytes)
-            .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?;
-        decoded.push(img);
+    if let Some(n) = size {
+        if !(1..=MAX_IMAGE_FOLDER_SIDE).contains(&n) {
+            bail!(
+                "image size {n}: images of an image folder are resized to 1 to {MAX_IMAGE_FOLDER_SIDE} pixels a side (--image-size N)"
+            );
+        }
     }
+    let headers: Vec<anyhow::Result<ImageHeader>> = files
+        .par_iter()
+        .map(|(_, _, path)| {
+            image_header(path)
+                .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))
+        })
+        .collect();
+    let headers = headers.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     let side = match size {
         Some(s) => s,
         None => {
-            let (w, h) = (decoded[0].width(), decoded[0].height());
-            if let Some((img, (_, _, path))) = decoded
+            let (w, h) = (headers[0].width, headers[0].height);
+            if let Some((img, (_, _, path))) = headers
                 .iter()
                 .zip(&files)
-                .find(|(img, _)| (img.width(), img.height()) != (w, w))
+                .find(|(img, _)| (img.width, img.height) != (w, w))
             {
                 bail!(
                     "{} is {}x{} but {} is {w}x{h}; images must share one square size, or pass --image-size N to resize them",
                     path.display(),
-                    img.width(),
-                    img.height(),
+                    img.width,
+                    img.height,
                     files[0].2.display()
+                );
+            }
+            if w as usize > MAX_IMAGE_FOLDER_SIDE {
+                bail!(
+                    "the images of {} are {w}x{w}, larger than {MAX_IMAGE_FOLDER_SIDE} pixels a side; pass --image-size N to resize them",
+                    root.display()
                 );
             }
             w as usize
         }
     };
-    let color = color.unwrap_or(if decoded.iter().any(|i| i.color().has_color()) {
+    let color = color.unwrap_or(if headers.iter().any(|h| h.color) {
         Color::Rgb
     } else {
         Color::Gray
     });
     let channels = if color == Color::Rgb { 3 } else { 1 };
+    let image_len = channels * side * side;
     let mut parts: [(Vec<u8>, Vec<u32>); 3] = Default::default();
-    for (img, (split, class, _)) in decoded.into_iter().zip(&files) {
-        let (images, labels) = &mut parts[*split];
-        images.extend(planes(img, side as u32, color));
-        labels.push(class_names.binary_search(class).expect("listed") as u32);
+    for (split, (images, labels)) in parts.iter_mut().enumerate() {
+        labels.extend(
+            files
+                .iter()
+                .filter(|(s, _, _)| *s == split)
+                .map(|(_, class, _)| class_names.binary_search(class).expect("listed") as u32),
+        );
+        *images = vec![0; labels.len() * image_len];
     }
+    // Each file's place in its split's images, in file order.
+    let mut places: [_; 3] = parts
+        .each_mut()
+        .map(|(images, _)| images.chunks_exact_mut(image_len));
+    let slots: Vec<&mut [u8]> = files
+        .iter()
+        .map(|(split, _, _)| places[*split].next().expect("one place per file"))
+        .collect();
+    let done: Vec<anyhow::Result<()>> = slots
+        .into_par_iter()
+        .zip(&files)
+        .map(|(slot, (_, _, path))| {
+            let bytes =
+                fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let img = decode_image(&bytes).with_context(|| {
+                format!("{} is not a readable PNG or JPEG image", path.display())
+            })?;
+            slot.copy_from_slice(&planes(img, side as u32, color));
+            Ok(())
+        })
+        .collect();
+    done.into_iter().collect::<anyhow::Result<()>>()?;
     let [train, val, test] = parts;
     let set = |(images, labels): (Vec<u8>, Vec<u32>), which: &str| -> anyhow::Result<Dataset> {
         if labels.is_empty() {
@@ -543,15 +590,46 @@ fn read_image_folder(
 const IMAGE_MAX_SIDE: u32 = 8192;
 const IMAGE_MAX_ALLOC: u64 = 256 << 20;
 
-/// Decodes a PNG or JPEG file's bytes, within [`IMAGE_MAX_SIDE`] and [`IMAGE_MAX_ALLOC`].
-pub fn decode_image(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+/// Largest side of the images of a data set read from an image folder, resized or not: past
+/// it a data set of a few thousand images no longer fits in memory, and the model would have
+/// billions of parameters.
+const MAX_IMAGE_FOLDER_SIDE: usize = 1024;
+
+/// A reader of PNG or JPEG bytes, its format guessed from them, within [`IMAGE_MAX_SIDE`] and
+/// [`IMAGE_MAX_ALLOC`].
+fn image_reader<R: BufRead + Seek>(bytes: R) -> image::ImageResult<ImageReader<R>> {
+    let mut reader = ImageReader::new(bytes).with_guessed_format()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(IMAGE_MAX_SIDE);
     limits.max_image_height = Some(IMAGE_MAX_SIDE);
     limits.max_alloc = Some(IMAGE_MAX_ALLOC);
     reader.limits(limits);
-    reader.decode()
+    Ok(reader)
+}
+
+/// Decodes a PNG or JPEG file's bytes, within [`IMAGE_MAX_SIDE`] and [`IMAGE_MAX_ALLOC`].
+pub fn decode_image(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+    image_reader(Cursor::new(bytes))?.decode()
+}
+
+/// What an image file's header says: its size, and whether it has colour (as the decoded
+/// image's [`DynamicImage::color`] will).
+struct ImageHeader {
+    width: u32,
+    height: u32,
+    color: bool,
+}
+
+/// Reads the header of the PNG or JPEG file at `path`, not its pixels.
+fn image_header(path: &Path) -> anyhow::Result<ImageHeader> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let decoder = image_reader(BufReader::new(file))?.into_decoder()?;
+    let (width, height) = decoder.dimensions();
+    Ok(ImageHeader {
+        width,
+        height,
+        color: decoder.color_type().has_color(),
+    })
 }
 
 /// An image as the model takes it: `side`x`side`, planes in (channel, row, column) order.
