@@ -343,7 +343,12 @@ fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Pa
                 let problem = if train.len() < 2 {
                     "a classifier needs training images of at least two classes".to_string()
                 } else {
-                    format!("class {} has no training image", label_list(&absent))
+                    let (noun, verb) = if absent.len() == 1 {
+                        ("class", "has")
+                    } else {
+                        ("classes", "have")
+                    };
+                    format!("{noun} {} {verb} no training image", label_list(&absent))
                 };
                 let train_list = label_list(&train.iter().copied().collect::<Vec<_>>());
                 let test_list = label_list(&test.iter().copied().collect::<Vec<_>>());
