@@ -430,16 +430,16 @@ fn medmnist_sets_rgb_gray_and_multi_label() {
 /// A breastmnist-style npz whose three splits each hold the gray 2x2 image `image` of dtype
 /// `descr` (little-endian bytes), labelled 0.
 fn npz_of_image(descr: &str, image: &[u8]) -> Vec<u8> {
-    let mut members = Vec::new();
-    for split in ["train", "val", "test"] {
-        members.push((format!("{split}_images"), npy(descr, &[1, 2, 2], image)));
-        members.push((format!("{split}_labels"), npy("|u1", &[1, 1], &[0])));
-    }
-    let refs: Vec<(&str, Vec<u8>)> = members
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    npz(&refs, CompressionMethod::Stored)
+    let (image, label) = (npy(descr, &[1, 2, 2], image), npy("|u1", &[1, 1], &[0]));
+    let members = [
+        ("train_images", image.clone()),
+        ("train_labels", label.clone()),
+        ("val_images", image.clone()),
+        ("val_labels", label.clone()),
+        ("test_images", image),
+        ("test_labels", label),
+    ];
+    npz(&members, CompressionMethod::Stored)
 }
 
 /// Float pixels read the same from an `.npz` as from an IDX file: 0..=1 scaled by 255, 0..=255
