@@ -8,6 +8,7 @@ pub mod fer2013;
 pub mod idx;
 pub mod medmnist;
 pub mod npy;
+pub mod pixels;
 
 /// Fashion-MNIST's class names, in label order.
 pub const FASHION_MNIST_CLASSES: [&str; 10] = [

@@ -251,7 +251,7 @@ fn part_from_arrays(images: Array, labels: Array, info: &MedInfo) -> Result<Data
             labels.shape, info.name
         )));
     }
-    let pixels = to_u8(&images)?;
+    let pixels = images.pixels()?;
     // (N, H, W, C) to (N, C, H, W).
     let c = info.channels;
     let pixels = if c == 1 {
@@ -300,21 +300,4 @@ fn part_from_arrays(images: Array, labels: Array, info: &MedInfo) -> Result<Data
     } else {
         Dataset::new(pixels, values, c, h, names)
     }
-}
-
-/// Pixels as 8-bit values: u8 as stored, other types must hold 0..=255.
-fn to_u8(a: &Array) -> Result<Vec<u8>> {
-    if a.dtype == crate::npy::Dtype::U8 {
-        return Ok(a.data.clone());
-    }
-    (0..a.len())
-        .map(|i| {
-            let v = a.get(i);
-            if (0.0..=255.0).contains(&v) {
-                Ok(v.round() as u8)
-            } else {
-                Err(Error::Format(format!("pixel value {v} is outside 0..=255")))
-            }
-        })
-        .collect()
 }

@@ -262,6 +262,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 data_dir: args.data_dir.clone(),
                 color: None,
                 image_size: None,
+                classes: None,
             },
             true,
         )?;
