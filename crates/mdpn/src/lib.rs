@@ -39,12 +39,15 @@ pub mod layers;
 pub mod metrics;
 pub mod model;
 pub mod model_file;
+pub mod quantized;
+pub mod quantized_file;
 pub mod splits;
 pub mod state_dict;
 pub mod trainable;
 pub mod training;
 
 mod matmul;
+mod matmul_i8;
 mod parallel;
 mod tensor_file;
 
