@@ -86,7 +86,7 @@ impl<N: Network> Classifier for N {
 const EVAL_BATCH: usize = 256;
 
 /// Evaluates `model` on the images of `data` at `indices`.
-pub fn evaluate<N: Classifier>(
+pub fn evaluate<N: Classifier + ?Sized>(
     model: &N,
     data: &Dataset,
     indices: &[usize],
