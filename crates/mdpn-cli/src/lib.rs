@@ -54,6 +54,10 @@ pub enum Command {
     Predict(commands::predict::Args),
     /// Turn a PyTorch state dict (safetensors) of the authors' model into an mdpn model file.
     Import(commands::import::Args),
+    /// Write an int8 model file: int8 soma and axon weights, activations calibrated on training images.
+    Quantize(commands::quantize::Args),
+    /// Export a model as a standard ONNX graph.
+    Export(commands::export::Args),
     /// Measure training and inference speed and peak memory.
     Bench(commands::bench::Args),
     /// List the known data sets: present or not, where, and whether their checksums match.
@@ -79,6 +83,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Import(a) => commands::import::run(a),
+        Command::Quantize(a) => commands::quantize::run(a),
+        Command::Export(a) => commands::export::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Datasets(a) => commands::datasets::run(a),
         Command::Download(a) => commands::download::run(a),

@@ -10,7 +10,9 @@ use flate2::write::GzEncoder;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::common::{fails, gzip, idx_files, medmnist_npz, npy, ok, pixels};
+use std::process::Output;
+
+use crate::common::{fails, gzip, idx, idx_files, mdpn, medmnist_npz, npy, ok, pixels};
 
 /// `mdpn train` of a tiny model for one epoch on `dataset` under `root`; returns stdout.
 fn train(root: &Path, dataset: &str, out: &str, extra: &[&str]) -> String {

@@ -8,4 +8,5 @@ mod datasets;
 mod download;
 mod fuzz_regressions;
 mod resume;
+mod ship;
 mod study;

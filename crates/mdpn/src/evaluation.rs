@@ -52,6 +52,36 @@ pub fn per_class(task: Task, classes: usize, confusion: &[u64]) -> Vec<f64> {
         .collect()
 }
 
+/// What evaluation needs from a model: its outputs and a function from images to logits. Every
+/// trainable [`Network`] is one; so is the int8 model ([`crate::quantized::QuantizedMdpn`]).
+pub trait Classifier: Sync {
+    /// Number of classes (width of the logits).
+    fn classes(&self) -> usize;
+    /// What the model predicts.
+    fn task(&self) -> Task;
+    /// A function from a batch of images to logits `(B, classes)`.
+    #[allow(clippy::type_complexity)]
+    fn predictor(
+        &self,
+        kernel: KernelChoice,
+    ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_>;
+}
+
+impl<N: Network> Classifier for N {
+    fn classes(&self) -> usize {
+        Network::classes(self)
+    }
+    fn task(&self) -> Task {
+        Network::task(self)
+    }
+    fn predictor(
+        &self,
+        kernel: KernelChoice,
+    ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
+        Network::predictor(self, kernel)
+    }
+}
+
 /// Images per evaluation batch: larger than training batches, as no gradient is kept.
 const EVAL_BATCH: usize = 256;
 
@@ -79,7 +109,7 @@ const EVAL_BATCH: usize = 256;
 /// assert_eq!(e.per_class().len(), 2);
 /// # Ok::<(), mdpn::Error>(())
 /// ```
-pub fn evaluate<N: Network>(
+pub fn evaluate<N: Classifier + ?Sized>(
     model: &N,
     data: &Dataset,
     indices: &[usize],

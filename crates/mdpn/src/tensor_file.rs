@@ -29,9 +29,23 @@ pub(crate) fn serialize_f32(
         .iter()
         .map(|(_, _, t)| t.iter().flat_map(|v| v.to_le_bytes()).collect())
         .collect();
+    let tensors: Vec<_> = tensors
+        .iter()
+        .zip(bytes)
+        .map(|((name, shape, _), data)| (name.clone(), Dtype::F32, shape.to_vec(), data))
+        .collect();
+    serialize(&tensors, meta)
+}
+
+/// Safetensors bytes of named tensors `(name, type, shape, little-endian bytes)` with metadata
+/// and the tensors' checksum, the header's keys sorted.
+pub(crate) fn serialize(
+    tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let mut views = Vec::new();
-    for ((name, shape, _), data) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
+    for (name, dtype, shape, data) in tensors {
+        let view = TensorView::new(*dtype, shape.clone(), data)
             .map_err(|e| Error::Format(format!("{name}: {e}")))?;
         views.push((name.as_str(), view));
     }

@@ -20,8 +20,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = args.model.load()?;
-    let cfg = &file.model.config;
+    let file = args.model.load_any()?;
+    let cfg = file.config();
     // An image folder is read at the model's input size and channels.
     let color = args.data.color.or(Some(if cfg.channels == 3 {
         Color::Rgb
@@ -50,11 +50,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let indices: Vec<usize> = (0..test.len()).collect();
-    let eval = evaluate(&file.model, test, &indices, KernelChoice::Fast)?;
+    let eval = evaluate(file.classifier(), test, &indices, KernelChoice::Fast)?;
     let names: Vec<String> = if test.classes() == cfg.classes {
         test.class_names.clone()
     } else {
-        file.class_names.clone()
+        file.class_names().to_vec()
     };
     let per_class = eval.per_class();
     // Multi-label: per label [true 0 predicted 0, 0 1, 1 0, 1 1].
