@@ -13,10 +13,12 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use md5::{Digest, Md5};
-use mdpn_cli::fetch::{
-    download, fetch_file, find_file, install_debian, known, locate, obtain, search_dirs, verify,
-    Format, KnownDataset, KnownFile, NotFound, FASHION_MNIST,
-};
+use mdpn_cli::apt::install_debian;
+use mdpn_cli::download::{download, fetch_file};
+use mdpn_cli::obtain::obtain;
+use mdpn_cli::verify::verify;
+use mdpn_data::locate::{find_file, locate, search_dirs, NotFound};
+use mdpn_data::registry::{known, Format, KnownDataset, KnownFile, FASHION_MNIST};
 use tempfile::TempDir;
 
 const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
