@@ -9,6 +9,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -42,15 +43,16 @@ impl Problem {
     fn advice(self, mirror: bool) -> Option<&'static str> {
         Some(match self {
             Problem::Link => {
-                "Check the network connection, then run the same command again: it resumes."
+                "Check the network connection, then run the same command again (it resumes what arrived)."
             }
             Problem::Address if mirror => {
                 "A mirror (--mirror or $MDPN_MIRROR) must be an http:// or https:// address."
             }
             Problem::Certificate => {
-                "The server's certificate is not signed by an authority trusted here. If your \
-                 network (a company proxy) uses its own certificate authority, set SSL_CERT_FILE \
-                 to a PEM file of its certificate; without it the system's certificates are used."
+                "HTTPS servers are checked against the system's certificates, or instead against \
+                 those of the PEM file named by SSL_CERT_FILE when it is set: if your network (a \
+                 company proxy) has its own certificate authority, point SSL_CERT_FILE at a file \
+                 that holds it."
             }
             Problem::Refused(404 | 410) if mirror => {
                 "The mirror does not have this file: it must serve the official file names \
@@ -188,10 +190,16 @@ pub fn fetch_file(
         fs::create_dir_all(parent)
             .map_err(|e| local(e, format!("cannot create {}", parent.display())))?;
     }
-    let agent = ureq::AgentBuilder::new()
+    let mut agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(30))
-        .timeout_read(Duration::from_secs(60))
-        .build();
+        .timeout_read(Duration::from_secs(60));
+    let https = url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if https {
+        agent = agent.tls_config(trusted_tls()?);
+    }
+    let agent = agent.build();
     let bar = if progress {
         let style = ProgressStyle::with_template(
             "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -258,6 +266,35 @@ pub fn fetch_file(
     })
 }
 
+/// TLS that trusts the system's certificates, or instead those of `$SSL_CERT_FILE` (a PEM
+/// file) and `$SSL_CERT_DIR` when set, as OpenSSL does. Read for each file, so that the
+/// variables in effect at that moment count.
+fn trusted_tls() -> Result<Arc<rustls::ClientConfig>, FetchError> {
+    let certificates = rustls_native_certs::load_native_certs().map_err(|e| {
+        fail(
+            Problem::Certificate,
+            anyhow!(e).context(
+                "cannot read the trusted certificates (the system's, or those of SSL_CERT_FILE \
+                 and SSL_CERT_DIR when set)",
+            ),
+        )
+    })?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(certificates);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| {
+            fail(
+                Problem::Certificate,
+                anyhow!(e).context("cannot set up TLS"),
+            )
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Why a request got no response, as a [`Problem`]: a certificate or an address is reported
 /// at once, the rest is the link.
 fn transport_problem(url: &str, error: &ureq::Transport) -> FetchError {
@@ -276,7 +313,12 @@ fn transport_problem(url: &str, error: &ureq::Transport) -> FetchError {
             Problem::Address,
             anyhow!("cannot fetch {url}: not a valid address ({error})"),
         ),
-        _ => fail(Problem::Link, anyhow!("cannot fetch {url}: {error}")),
+        _ => {
+            // ureq's message starts with the address, which ours already names.
+            let text = error.to_string();
+            let text = text.strip_prefix(&format!("{url}: ")).unwrap_or(&text);
+            fail(Problem::Link, anyhow!("cannot fetch {url}: {text}"))
+        }
     }
 }
 
