@@ -359,11 +359,19 @@ fn fetch_file_retries_after_dropped_connection() {
     fetch_file(&server.url("/flaky.bin"), &dest, &md5_hex(&data), false).expect("retry");
     assert_eq!(fs::read(&dest).expect("downloaded file"), data);
     assert!(!part_of(&dest).exists(), ".part left behind");
-    let seen = server.seen();
+    assert_resumed(&server.seen(), 150_000, data.len());
+}
+
+/// The requests of one download cut off after `cut` of `len` bytes, then resumed with a Range
+/// request where it broke.
+fn assert_resumed(seen: &[Seen], cut: usize, len: usize) {
     assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 150_000));
-    assert_eq!(seen[1].range.as_deref(), Some("bytes=150000-"));
-    assert_eq!((seen[1].status, seen[1].sent), (206, 250_000));
+    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, cut));
+    assert_eq!(
+        seen[1].range.as_deref(),
+        Some(format!("bytes={cut}-").as_str())
+    );
+    assert_eq!((seen[1].status, seen[1].sent), (206, len - cut));
 }
 
 #[test]
@@ -759,11 +767,7 @@ fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
         "bad .part kept"
     );
     // The dropped connection was resumed where it broke, not restarted.
-    let seen = server.seen();
-    assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 100_000));
-    assert_eq!(seen[1].range.as_deref(), Some("bytes=100000-"));
-    assert_eq!((seen[1].status, seen[1].sent), (206, 200_000));
+    assert_resumed(&server.seen(), 100_000, body.len());
 
     // A .part left by an earlier run is resumed; $MDPN_MIRROR works like --mirror.
     fs::write(folder.join("breastmnist.npz.part"), &body[..50_000]).expect("write .part");
@@ -813,11 +817,7 @@ fn fetch_file_over_https_trusts_ssl_cert_file_resumes_and_verifies() {
     fetch_file(&server.url("/tls.bin"), &dest, &md5_hex(&data), false).expect("https download");
     assert_eq!(fs::read(&dest).expect("downloaded file"), data);
     assert!(!part_of(&dest).exists(), ".part left behind");
-    let seen = server.seen();
-    assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 120_000));
-    assert_eq!(seen[1].range.as_deref(), Some("bytes=120000-"));
-    assert_eq!((seen[1].status, seen[1].sent), (206, 180_000));
+    assert_resumed(&server.seen(), 120_000, data.len());
 
     // A .part left by an earlier run is resumed over HTTPS too.
     let dest = tmp.path().join("again.bin");
@@ -840,6 +840,36 @@ fn fetch_file_over_https_trusts_ssl_cert_file_resumes_and_verifies() {
     std::env::remove_var("SSL_CERT_FILE");
 }
 
+/// `mdpn download breastmnist --mirror MIRROR` into `root`, trusting `ssl_cert_file` if given:
+/// whether it succeeded, and its stderr.
+fn download_breastmnist(root: &Path, mirror: &str, ssl_cert_file: Option<&Path>) -> (bool, String) {
+    let root = root.to_str().expect("UTF-8 temp path");
+    let mut cmd = mdpn(&[
+        "download",
+        "breastmnist",
+        "--data-dir",
+        root,
+        "--mirror",
+        mirror,
+    ]);
+    if let Some(file) = ssl_cert_file {
+        cmd.env("SSL_CERT_FILE", file);
+    }
+    let out = cmd.output().expect("run mdpn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A failure reported at once: not retried, and without the advice of a network failure.
+fn assert_not_retried(stderr: &str) {
+    assert!(
+        !stderr.contains("retrying") && !stderr.contains("Check the network"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn mdpn_download_over_https_trusts_ssl_cert_file() {
     // As `mdpn_download_resumes_and_refuses_a_wrong_checksum`, over HTTPS: the body arrives
@@ -856,31 +886,14 @@ fn mdpn_download_over_https_trusts_ssl_cert_file() {
     let cert = tmp.path().join("loopback-ca.pem");
     fs::write(&cert, pem).expect("write certificate");
     let root = tmp.path().join("data");
-    let mirror = server.url("/mirror");
-    let args = [
-        "download",
-        "breastmnist",
-        "--data-dir",
-        root.to_str().unwrap(),
-        "--mirror",
-        &mirror,
-    ];
-    let out = mdpn(&args)
-        .env("SSL_CERT_FILE", &cert)
-        .output()
-        .expect("run mdpn");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a wrong file must fail: {stderr}");
+    let (ok, stderr) = download_breastmnist(&root, &server.url("/mirror"), Some(&cert));
+    assert!(!ok, "a wrong file must fail: {stderr}");
     assert!(
         stderr.contains("wrong checksum") && stderr.contains(&md5_hex(&body)),
         "{stderr}"
     );
     assert!(!stderr.contains("certificate"), "{stderr}");
-    let seen = server.seen();
-    assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 100_000));
-    assert_eq!(seen[1].range.as_deref(), Some("bytes=100000-"));
-    assert_eq!((seen[1].status, seen[1].sent), (206, 200_000));
+    assert_resumed(&server.seen(), 100_000, body.len());
     assert!(!root.join("breastmnist/breastmnist.npz").exists());
 }
 
@@ -896,26 +909,16 @@ fn mdpn_download_refuses_an_untrusted_certificate_at_once() {
     let tmp = TempDir::new().expect("temp dir");
     let root = tmp.path().join("data");
     let mirror = server.url("/mirror");
-    let args = [
-        "download",
-        "breastmnist",
-        "--data-dir",
-        root.to_str().unwrap(),
-        "--mirror",
-        &mirror,
-    ];
-    let check = |out: std::process::Output, what: &str| {
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!out.status.success(), "{what}: {stderr}");
+    let untrusted = |(ok, stderr): (bool, String)| {
+        assert!(!ok, "{stderr}");
         assert!(
             stderr.contains("certificate is not trusted") && stderr.contains("SSL_CERT_FILE"),
-            "{what}: {stderr}"
+            "{stderr}"
         );
-        assert!(!stderr.contains("retrying"), "{what}: {stderr}");
-        assert!(!stderr.contains("Check the network"), "{what}: {stderr}");
+        assert_not_retried(&stderr);
     };
     // The system's certificates do not include one made by the test.
-    check(mdpn_cmd(&args), "system certificates");
+    untrusted(download_breastmnist(&root, &mirror, None));
     assert_eq!(
         server.connections(),
         1,
@@ -926,18 +929,15 @@ fn mdpn_download_refuses_an_untrusted_certificate_at_once() {
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
     let cert = tmp.path().join("other-ca.pem");
     fs::write(&cert, other.cert.pem()).expect("write certificate");
-    let out = mdpn(&args).env("SSL_CERT_FILE", &cert).output();
-    check(out.expect("run mdpn"), "another authority");
+    untrusted(download_breastmnist(&root, &mirror, Some(&cert)));
     assert_eq!(server.connections(), 2);
     assert!(server.seen().is_empty(), "no request got through");
     assert!(!root.join("breastmnist/breastmnist.npz.part").exists());
     // An SSL_CERT_FILE that cannot be read is said so, before connecting.
     let missing = tmp.path().join("missing.pem");
-    let out = mdpn(&args).env("SSL_CERT_FILE", &missing).output();
-    let out = out.expect("run mdpn");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ok, stderr) = download_breastmnist(&root, &mirror, Some(&missing));
     assert!(
-        !out.status.success() && stderr.contains("cannot read the trusted certificates"),
+        !ok && stderr.contains("cannot read the trusted certificates"),
         "{stderr}"
     );
     assert_eq!(server.connections(), 2);
@@ -946,17 +946,8 @@ fn mdpn_download_refuses_an_untrusted_certificate_at_once() {
 #[test]
 fn mdpn_download_reports_a_bad_address_or_a_missing_file_at_once() {
     let tmp = TempDir::new().expect("temp dir");
-    let root = tmp.path().to_str().unwrap();
-    let out = mdpn_cmd(&[
-        "download",
-        "breastmnist",
-        "--data-dir",
-        root,
-        "--mirror",
-        "ftp://127.0.0.1:9/files",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let (ok, stderr) = download_breastmnist(tmp.path(), "ftp://127.0.0.1:9/files", None);
+    assert!(!ok, "{stderr}");
     for needle in [
         "ftp://127.0.0.1:9/files/breastmnist.npz",
         "only http:// and https:// addresses",
@@ -964,31 +955,16 @@ fn mdpn_download_reports_a_bad_address_or_a_missing_file_at_once() {
     ] {
         assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
     }
-    assert!(
-        !stderr.contains("retrying") && !stderr.contains("Check the network"),
-        "{stderr}"
-    );
+    assert_not_retried(&stderr);
 
     // A mirror without the file: one request, and the advice says so.
     let server = Server::start(vec![]);
-    let mirror = server.url("/empty");
-    let out = mdpn_cmd(&[
-        "download",
-        "breastmnist",
-        "--data-dir",
-        root,
-        "--mirror",
-        &mirror,
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let (ok, stderr) = download_breastmnist(tmp.path(), &server.url("/empty"), None);
+    assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("HTTP 404") && stderr.contains("mirror does not have this file"),
         "{stderr}"
     );
-    assert!(
-        !stderr.contains("retrying") && !stderr.contains("Check the network"),
-        "{stderr}"
-    );
+    assert_not_retried(&stderr);
     assert_eq!(server.seen().len(), 1, "a 404 is not retried");
 }

@@ -219,12 +219,8 @@ const fn npz(
     older_md5: &'static [&'static str],
 ) -> KnownFile {
     KnownFile {
-        name,
-        md5_gz: md5,
-        md5_raw: "",
-        raw_len: 0,
-        gzip: false,
         older_md5,
+        ..archive(name, md5)
     }
 }
 
