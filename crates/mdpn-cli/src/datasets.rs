@@ -1,23 +1,25 @@
 //! Data sets on disk: a known name (see `mdpn datasets`), a folder of MNIST-style IDX files, or
-//! a folder of images. This module reads the files; the library parses their bytes.
+//! a folder of images. Known sets are found and read by `mdpn_data` (and fetched when missing);
+//! this module reads the folders given by path.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Cursor, Read, Seek};
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use flate2::read::GzDecoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use mdpn::splits::{Protocol, Splits};
 use mdpn::Task;
 use mdpn::{Dataset, Parts};
-use mdpn_data::idx::{self, Idx};
-use mdpn_data::{cifar, emnist, fer2013, medmnist};
+use mdpn_data::idx::{self, Idx, IDX_FILES};
+use mdpn_data::load::{read_idx, read_known};
+use mdpn_data::locate::{find_file, locate_source, source};
+use mdpn_data::registry::{self, Format};
 use rayon::prelude::*;
 
-use crate::fetch::{self, Format, KnownDataset, CIFAR100_FILES_BIN, CIFAR10_FILES, IDX_FILES};
+use crate::obtain::obtain;
 
 /// A data set's training and test sets, with its name and default normalisation.
 pub struct Loaded {
@@ -76,22 +78,20 @@ const IMAGE_FOLDER_NORM: (f32, f32) = (0.5, 0.5);
 pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     let spec = &args.dataset;
     let data_dir = args.data_dir.as_deref();
-    let known = fetch::known(spec)
-        .map(|ds| (ds, 28))
-        .or_else(|| fetch::medmnist_size(spec));
+    let known = registry::lookup(spec);
     let idx_folder = known.is_none()
         && IDX_FILES
             .iter()
-            .any(|f| fetch::find_file(Path::new(spec), f).is_some());
+            .any(|f| find_file(Path::new(spec), f).is_some());
     if let (Some(n), false) = (args.classes, idx_folder) {
         bail!("--classes {n} is for folders of IDX files; {spec} names its own classes");
     }
     if let Some((ds, size)) = known {
-        let (folder, source) = match fetch::locate_source(ds, data_dir, size) {
+        let (folder, source) = match locate_source(ds, data_dir, size) {
             Ok(found) => found,
             Err(_) if fetch_missing && size == 28 && !ds.urls.is_empty() => {
-                let folder = fetch::obtain(ds, data_dir, None)?;
-                let source = fetch::source(ds, &folder, size)
+                let folder = obtain(ds, data_dir, None)?;
+                let source = source(ds, &folder, size)
                     .with_context(|| format!("{} is incomplete", folder.display()))?;
                 (folder, source)
             }
@@ -113,10 +113,9 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
         let parts = read_image_folder(path, args.image_size, args.color)?;
         return finish(spec, path.to_path_buf(), parts, IMAGE_FOLDER_NORM);
     }
-    let names: Vec<&str> = fetch::REGISTRY.iter().map(|d| d.name).collect();
     bail!(
         "unknown data set `{spec}`: give a known name ({}), a folder holding {}, or an image folder",
-        names.join(", "),
+        registry::names().join(", "),
         IDX_FILES.map(|f| format!("{f}[.gz]")).join(", ")
     )
 }
@@ -132,10 +131,7 @@ fn class_numbers(n: usize) -> anyhow::Result<Vec<String>> {
 /// What a data set named on the command line asks of a model, known before reading it: only
 /// known MedMNIST sets can be multi-label (ChestMNIST); folders are multi-class.
 pub fn task_of(spec: &str) -> Task {
-    let known = fetch::known(spec)
-        .map(|ds| (ds, 28))
-        .or_else(|| fetch::medmnist_size(spec));
-    match known.map(|(ds, _)| ds.format) {
+    match registry::lookup(spec).map(|(ds, _)| ds.format) {
         Some(Format::MedMnist(info)) => info.task.task(),
         _ => Task::MultiClass,
     }
@@ -189,119 +185,6 @@ pub fn splits(data: &Loaded, protocol: Protocol, seed: u64) -> anyhow::Result<Sp
         }
         _ => Splits::new(train_len, data.test.len(), protocol, seed)?,
     })
-}
-
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// Reads a known set from the [`fetch::source`] found for it.
-fn read_known(ds: &KnownDataset, source: &Path) -> anyhow::Result<Parts> {
-    let name = source.display();
-    match ds.format {
-        Format::Idx(classes) => read_idx_folder(source, Some(classes)),
-        Format::Emnist(split) if source.is_dir() => {
-            let files = split.files();
-            let mut arrays = Vec::new();
-            for base in &files {
-                arrays.push(read_idx(source, base)?);
-            }
-            let mut arrays = arrays.into_iter();
-            let mut part = |which: &str| -> anyhow::Result<Dataset> {
-                let (images_path, images) = arrays.next().expect("four files");
-                let (labels_path, labels) = arrays.next().expect("four files");
-                emnist::dataset(images, labels, split).with_context(|| {
-                    format!(
-                        "{which} set ({} with {})",
-                        images_path.display(),
-                        labels_path.display()
-                    )
-                })
-            };
-            Ok(Parts {
-                train: part("training")?,
-                validation: None,
-                test: part("test")?,
-            })
-        }
-        Format::Emnist(split) => emnist::parse_zip(&read(source)?, split)
-            .with_context(|| format!("{name} is not a valid EMNIST gzip.zip")),
-        Format::Cifar10 => {
-            let files = cifar_files(source, &CIFAR10_FILES)?;
-            let mut sets = Vec::new();
-            for (file, bytes) in CIFAR10_FILES.iter().zip(&files) {
-                sets.push(
-                    cifar::parse_cifar10(bytes)
-                        .with_context(|| format!("{file} in {name} is not a CIFAR-10 batch"))?,
-                );
-            }
-            let test = sets.pop().expect("six files");
-            Ok(Parts {
-                train: Dataset::concat(sets)?,
-                validation: None,
-                test,
-            })
-        }
-        Format::Cifar100(labels) => {
-            let files = cifar_files(source, &CIFAR100_FILES_BIN)?;
-            let parse = |i: usize| {
-                cifar::parse_cifar100(&files[i], labels).with_context(|| {
-                    format!(
-                        "{} in {name} is not a CIFAR-100 file",
-                        CIFAR100_FILES_BIN[i]
-                    )
-                })
-            };
-            Ok(Parts {
-                train: parse(0)?,
-                validation: None,
-                test: parse(1)?,
-            })
-        }
-        Format::Fer2013 => fer2013::parse(&read(source)?)
-            .with_context(|| format!("{name} is not a valid FER2013 CSV")),
-        Format::MedMnist(info) => medmnist::parse(&read(source)?, info)
-            .with_context(|| format!("{name} is not a valid {} .npz", info.name)),
-    }
-}
-
-/// The bytes of CIFAR's `names`, from a folder or from inside the `.tar.gz` at `source`.
-fn cifar_files(source: &Path, names: &[&str]) -> anyhow::Result<Vec<Vec<u8>>> {
-    if source.is_dir() {
-        return names.iter().map(|n| read(&source.join(n))).collect();
-    }
-    let file = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
-    let mut found: Vec<Option<Vec<u8>>> = vec![None; names.len()];
-    let bad = || format!("{} is not a readable .tar.gz archive", source.display());
-    for entry in archive.entries().with_context(bad)? {
-        let mut entry = entry.with_context(bad)?;
-        let path = entry.path().with_context(bad)?.into_owned();
-        let Some(i) = path
-            .file_name()
-            .and_then(|f| names.iter().position(|n| f == *n))
-        else {
-            continue;
-        };
-        // Grows with what the archive really holds, whatever its header claims.
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).with_context(bad)?;
-        found[i] = Some(bytes);
-    }
-    names
-        .iter()
-        .zip(found)
-        .map(|(n, f)| f.with_context(|| format!("{} has no member {n}", source.display())))
-        .collect()
-}
-
-/// Reads one IDX file `dir/base[.gz]`.
-fn read_idx(dir: &Path, base: &str) -> anyhow::Result<(PathBuf, Idx)> {
-    let path = fetch::find_file(dir, base)
-        .with_context(|| format!("{} has no {base} or {base}.gz", dir.display()))?;
-    let idx = Idx::parse(&read(&path)?)
-        .with_context(|| format!("{} is not a valid IDX file", path.display()))?;
-    Ok((path, idx))
 }
 
 /// The four MNIST-style IDX files of `folder`. With class names (a known set, or `--classes`),

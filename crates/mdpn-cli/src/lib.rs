@@ -1,15 +1,18 @@
 //! The `mdpn` program: the command line around the `mdpn` library. It does the file and
 //! terminal I/O; the library does the model.
 
+pub mod apt;
 pub mod checkpoints;
 pub mod commands;
 pub mod datasets;
-pub mod fetch;
+pub mod download;
 pub mod files;
 pub mod interrupt;
 pub mod metrics;
+pub mod obtain;
 pub mod plots;
 pub mod summary;
+pub mod verify;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

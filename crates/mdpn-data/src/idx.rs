@@ -8,6 +8,15 @@ use mdpn::{Dataset, Error, Result};
 
 use crate::pixels;
 
+/// The files of an MNIST-style set (without `.gz`): train images, train labels, test images,
+/// test labels.
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
 /// Largest ratio of decompressed to compressed size that deflate can reach; a header that
 /// declares more data than this allows is rejected before anything is allocated.
 const MAX_DEFLATE_RATIO: u64 = 1032;

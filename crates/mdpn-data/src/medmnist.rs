@@ -190,6 +190,19 @@ pub const MEDMNIST: [MedInfo; 12] = [
     },
 ];
 
+/// The image sides MedMNIST v3 publishes; 28 is the v2 size and the plain `<name>.npz`.
+pub const SIZES: [usize; 4] = [28, 64, 128, 224];
+
+impl MedInfo {
+    /// The file of the set at image side `size`: `<name>.npz` for 28, else `<name>_<size>.npz`.
+    pub fn file(&self, size: usize) -> String {
+        match size {
+            28 => format!("{}.npz", self.name),
+            s => format!("{}_{s}.npz", self.name),
+        }
+    }
+}
+
 /// The set named `name` (`pathmnist`), if it is one of the twelve.
 pub fn info(name: &str) -> Option<&'static MedInfo> {
     MEDMNIST.iter().find(|m| m.name == name)
