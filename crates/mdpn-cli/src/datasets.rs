@@ -32,6 +32,8 @@ pub struct Loaded {
     pub test: Dataset,
     /// Normalisation the authors used for this set (mean, std).
     pub normalisation: (f32, f32),
+    /// Whether mirror images keep their classes, where the registry knows the set.
+    pub mirror_symmetric: Option<bool>,
 }
 
 /// Colour conversion of an image folder.
@@ -98,7 +100,9 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
             Err(not_found) => return Err(not_found.into()),
         };
         let parts = read_known(ds, &source)?;
-        return finish(spec, folder, parts, ds.normalisation);
+        let mut loaded = finish(spec, folder, parts, ds.normalisation)?;
+        loaded.mirror_symmetric = Some(ds.mirror_symmetric());
+        return Ok(loaded);
     }
     let path = Path::new(spec);
     if path.is_dir() {
@@ -172,6 +176,7 @@ fn finish(
         official_validation,
         test,
         normalisation,
+        mirror_symmetric: None,
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod apt;
 pub mod checkpoints;
+pub mod claims;
 pub mod commands;
 pub mod datasets;
 pub mod download;
@@ -11,6 +12,7 @@ pub mod interrupt;
 pub mod metrics;
 pub mod obtain;
 pub mod plots;
+pub mod recipe_args;
 pub mod summary;
 pub mod verify;
 

@@ -65,6 +65,25 @@ fn known_idx_sets_and_emnist_zip_train() {
         config.contains("\"mean\": 0.1307"),
         "MNIST normalisation: {config}"
     );
+    // The registry knows that a mirrored digit is no digit: flips are refused, and the tuned
+    // recipe leaves them out.
+    let root_s = root.to_str().unwrap();
+    let flip = [
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        root_s,
+        "--flip",
+        "true",
+    ];
+    let err = fails(&flip);
+    assert!(err.contains("mnist is not mirror-symmetric"), "{err}");
+    train(root, "mnist", "run-tuned", &["--recipe", "tuned"]);
+    let config = fs::read_to_string(root.join("run-tuned/config.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["recipe"]["augment"]["flip"], false, "{config}");
+    assert_eq!(config["recipe"]["augment"]["shift"], 2, "{config}");
 
     // EMNIST letters straight from a gzip.zip laid out as NIST's.
     let emnist = root.join("emnist");

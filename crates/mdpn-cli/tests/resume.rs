@@ -254,3 +254,68 @@ fn a_cut_checkpoint_write_leaves_a_temporary_file_that_resume_drops() {
     assert_eq!(checkpoint(&run).epochs_done, 3);
     assert_eq!(temporaries(&run), Vec::<String>::new());
 }
+
+/// A run with the tuned recipe (augmentation, AdamW, smoothing, clipping) records it in its
+/// settings, resumes with it alone, and ends bitwise as the run that never stopped; the same
+/// command twice gives the same run, augmentation included.
+#[test]
+fn a_tuned_recipe_round_trips_through_the_settings_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_fashion(tmp.path(), 300, 100);
+    // A constant rate: a schedule spans the run's epochs, which a resume may raise.
+    let recipe = [
+        "--recipe",
+        "tuned",
+        "--schedule",
+        "constant",
+        "--erase",
+        "0.5",
+    ];
+    let reference = tmp.path().join("reference");
+    succeeds(train(&data, &reference, &recipe));
+    let again = tmp.path().join("again");
+    succeeds(train(&data, &again, &recipe));
+    assert_same_run(&reference, &again);
+    let plain = tmp.path().join("plain");
+    succeeds(train(&data, &plain, &[]));
+    assert_ne!(
+        fs::read(plain.join("last.safetensors")).unwrap(),
+        fs::read(reference.join("last.safetensors")).unwrap(),
+        "the recipe changes the run"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(reference.join("config.json")).unwrap()).unwrap();
+    let r = &config["recipe"];
+    assert_eq!(r["augment"]["shift"], 2, "{config}");
+    assert_eq!(r["augment"]["erase"], 0.5, "{config}");
+    assert_eq!(
+        r["label_smoothing"].as_f64().unwrap() as f32,
+        0.1,
+        "{config}"
+    );
+    assert_eq!(r["schedule"]["kind"], "constant", "{config}");
+
+    let run = tmp.path().join("run");
+    let (mut child, _) = start_paused(train(&data, &run, &recipe), "mid-epoch@2", "mid-epoch@2");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut resume = program();
+    resume
+        .args(["--threads", "2", "train", "--resume"])
+        .arg(&run);
+    succeeds(resume);
+    assert_same_run(&reference, &run);
+    // Typing another recipe on resume is refused.
+    let mut other = program();
+    other
+        .args(["--threads", "2", "train", "--resume"])
+        .arg(&run)
+        .args(["--recipe", "paper"]);
+    let out = output(other);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recipe"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -765,3 +765,174 @@ fn a_run_cut_in_its_first_checkpoint_write_starts_over_without_it() {
     assert!(run.join("result.json").exists());
     assert_eq!(temporaries(&run), Vec::<String>::new());
 }
+
+/// The arguments of a small study of `set` into `out` (2 models × 2 seeds, 3 epochs).
+fn small_study(set: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--threads",
+        "1",
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mdpn,mlp",
+        "--runs",
+        "2",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.005",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Two studies have the same runs, metrics, results, MDPN model files and summary, timings
+/// aside.
+fn assert_same_study(study: &Path, reference: &Path) {
+    let runs = run_dirs(reference);
+    assert_eq!(run_dirs(study), runs);
+    for run in &runs {
+        let (a, b) = (
+            reference.join("runs").join(run),
+            study.join("runs").join(run),
+        );
+        assert_eq!(
+            metrics_without_time(&b),
+            metrics_without_time(&a),
+            "{}",
+            run.display()
+        );
+        assert_eq!(
+            result_without_timing(&b),
+            result_without_timing(&a),
+            "{}",
+            run.display()
+        );
+        if run.starts_with("corners/mdpn") {
+            assert!(
+                fs::read(b.join("model.safetensors")).unwrap()
+                    == fs::read(a.join("model.safetensors")).unwrap(),
+                "{}: model files differ",
+                run.display()
+            );
+        }
+        assert!(
+            !b.join("claim.json").exists(),
+            "{}: claim left",
+            run.display()
+        );
+    }
+    // The summary table without its timing columns.
+    let table = |s: &Path| -> Vec<String> {
+        let text = fs::read_to_string(s.join("summary.csv")).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let timing = |i: usize| ["train_seconds_mean", "images_per_s_mean"].contains(&header[i]);
+        text.lines()
+            .map(|l| {
+                let cells = l.split(',').enumerate();
+                let kept: Vec<&str> = cells.filter(|(i, _)| !timing(*i)).map(|(_, c)| c).collect();
+                assert_eq!(kept.len(), header.len() - 2, "{l}");
+                kept.join(",")
+            })
+            .collect()
+    };
+    assert_eq!(table(study), table(reference));
+}
+
+#[test]
+fn three_workers_share_a_study_and_end_as_one_process_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 120, 60, 7);
+    let reference = tmp.path().join("reference");
+    ok(&small_study(&set, &reference, &[])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+
+    let study = tmp.path().join("shared");
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut cmd = program();
+            cmd.args(small_study(&set, &study, &["--worker"]))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let logs: Vec<String> = workers
+        .into_iter()
+        .map(|w| {
+            let out = w.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "a worker failed:\n{stderr}");
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect();
+    // Every run was trained by exactly one worker: its first epoch appears in one log only.
+    for label in ["mdpn seed 0", "mdpn seed 1", "mlp seed 0", "mlp seed 1"] {
+        let trained = logs
+            .iter()
+            .filter(|l| l.contains(&format!("{label}: epoch 1/3")))
+            .count();
+        assert_eq!(trained, 1, "{label}:\n{}", logs.join("\n---\n"));
+    }
+    assert!(study.join("summary.json").exists() && study.join("report.html").exists());
+    assert_same_study(&study, &reference);
+}
+
+#[test]
+fn a_killed_workers_run_is_taken_over_by_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 120, 60, 7);
+    let reference = tmp.path().join("reference");
+    ok(&small_study(&set, &reference, &[])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+
+    // A worker killed in the second epoch of its first run leaves its claim behind.
+    let study = tmp.path().join("shared");
+    kill_study_at(&small_study(&set, &study, &["--worker"]), "mid-epoch@2");
+    let first = study.join("runs/corners/mdpn/seed0");
+    assert!(first.join("claim.json").exists());
+    assert_eq!(epochs_in(&first), 1);
+    // Another worker on this machine sees that the claim's process is gone, takes the run
+    // over from its checkpoint, and finishes the study.
+    let log = ok(&small_study(&set, &study, &["--worker"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert!(log.contains("mdpn seed 0: resuming after epoch 1"), "{log}");
+    assert_same_study(&study, &reference);
+
+    // A live worker's claim is respected: a run held by this test process is skipped, and the
+    // worker leaves the summary to the last one.
+    let other = tmp.path().join("held");
+    let held = other.join("runs/corners/mlp/seed1");
+    fs::create_dir_all(&held).unwrap();
+    let me = format!(
+        r#"{{"host":"{}","pid":{}}}"#,
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
+        std::process::id()
+    );
+    fs::write(held.join("claim.json"), me).unwrap();
+    let log = ok(&small_study(&set, &other, &["--worker"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert!(log.contains("mlp seed 1: held by worker"), "{log}");
+    assert!(
+        log.contains("1 of 4 runs are still with other workers"),
+        "{log}"
+    );
+    assert!(!other.join("summary.json").exists());
+}

@@ -63,6 +63,28 @@ pub struct KnownDataset {
     pub files: &'static [KnownFile],
 }
 
+impl KnownDataset {
+    /// Whether a left-right mirror image keeps every class, so that training may flip images:
+    /// clothes, objects, faces, tissue and cells yes; digits, letters, X-rays, CT organs and
+    /// fundus photographs (left and right eyes) no.
+    pub fn mirror_symmetric(&self) -> bool {
+        match self.format {
+            Format::Idx(_) => self.name == "fashion-mnist",
+            Format::Emnist(_) => false,
+            Format::Cifar10 | Format::Cifar100(_) | Format::Fer2013 => true,
+            Format::MedMnist(info) => matches!(
+                info.name,
+                "pathmnist"
+                    | "dermamnist"
+                    | "octmnist"
+                    | "breastmnist"
+                    | "bloodmnist"
+                    | "tissuemnist"
+            ),
+        }
+    }
+}
+
 /// Zalando's Fashion-MNIST; the `.gz` checksums are those torchvision uses,
 /// the raw ones were measured from Debian's `dataset-fashion-mnist`.
 pub const FASHION_MNIST: KnownDataset = KnownDataset {

@@ -3,11 +3,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::ModelFile;
+use mdpn::recipe::{Recipe, SynapseInit};
 use mdpn::splits::Splits;
 use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
@@ -16,11 +18,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
+use crate::claims::{self, Attempt};
 use crate::commands::train::{fit_data, run_splits, ProtocolArg};
 use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
+use crate::recipe_args::RecipeArgs;
 use crate::summary::RunResult;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -65,6 +69,16 @@ pub struct Args {
     /// Study folder.
     #[arg(long, default_value = "studies/study")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Share the study folder with other worker processes (a job array): each run is claimed
+    /// by one worker; the last worker to finish writes the summary.
+    #[arg(long)]
+    pub worker: bool,
+    /// With --worker: take over a run whose claim and checkpoint have not changed for this many
+    /// seconds (its worker is taken for dead; on the same machine a dead worker is seen at once).
+    #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+    pub stale_after: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -182,6 +196,7 @@ fn build(
     variant: &Variant,
     data: &Loaded,
     seed: u64,
+    init: SynapseInit,
 ) -> anyhow::Result<(Built, serde_json::Value)> {
     let train = &data.train;
     let (mean, std) = data.normalisation;
@@ -193,7 +208,7 @@ fn build(
                 apply(&mut config, k, v)?;
             }
             let value = serde_json::to_value(&config)?;
-            (Built::Mdpn(Mdpn::new(config, seed)?), value)
+            (Built::Mdpn(Mdpn::with_init(config, seed, init)?), value)
         }
         ModelKind::Mlp => {
             let config = MlpConfig::sized(
@@ -254,7 +269,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
     )?;
     let total = args.datasets.len() * variants.len() * args.runs as usize;
+    let stale_after = Duration::from_secs(args.stale_after);
     let mut done = 0;
+    let mut runs = Vec::new();
     for spec in &args.datasets {
         let data = datasets::load(
             &DataArgs {
@@ -276,7 +293,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .join(&name)
                     .join(variant.folder())
                     .join(format!("seed{seed}"));
+                runs.push(dir.clone());
                 let label = format!("[{done}/{total}] {name} {} seed {seed}", variant.name());
+                let _claim = match args.worker && !dir.join("result.json").exists() {
+                    false => None,
+                    true => match claims::claim(&dir, stale_after)? {
+                        Attempt::Claimed(claim) => Some(claim),
+                        Attempt::Held(h) => {
+                            println!("{label}: held by worker {} on {}, skipped", h.pid, h.host);
+                            continue;
+                        }
+                    },
+                };
                 let stopped = run_one(&args, &data, &name, variant, seed, &dir, &label, &pause)
                     .with_context(|| format!("run {}", dir.display()))?;
                 if stopped || (interrupt::requested() && done < total) {
@@ -293,6 +321,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 pause.at("run", done);
             }
         }
+    }
+    let unfinished = runs
+        .iter()
+        .filter(|d| !d.join("result.json").exists())
+        .count();
+    if unfinished > 0 {
+        println!(
+            "this worker is done; {unfinished} of {total} runs are still with other workers, and the last worker to finish writes the summary"
+        );
+        return Ok(());
     }
     let report = crate::commands::report::write_study(&args.out)?;
     println!("study finished; report in {}", report.display());
@@ -315,10 +353,11 @@ fn run_one(
     if data.train.task == Task::MultiLabel && variant.kind != ModelKind::Mdpn {
         bail!("{}", baseline_refusal(name, variant));
     }
-    let (built, network) = build(variant, data, seed)?;
+    let recipe = args.recipe.recipe(data.mirror_symmetric, name)?;
+    let (built, network) = build(variant, data, seed, recipe.init)?;
     let (splits, val_fraction) =
         run_splits(data, args.protocol, args.val_fraction, args.limit, seed)?;
-    let settings = json!({
+    let mut settings = json!({
         "dataset": name,
         "data": data.folder.display().to_string(),
         "model": variant.name(),
@@ -331,6 +370,10 @@ fn run_one(
         "val_fraction": val_fraction,
         "limit": args.limit,
     });
+    // Studies from before recipes existed trained with the paper's, and named none.
+    if recipe != Recipe::paper() {
+        settings["recipe"] = serde_json::to_value(&recipe)?;
+    }
     let config_path = dir.join("config.json");
     let mut resume = false;
     if config_path.exists() {
@@ -372,6 +415,7 @@ fn run_one(
         model: variant.name(),
         seed,
         settings: serde_json::to_string(&settings)?,
+        recipe,
         resume,
         pause,
     };
@@ -453,6 +497,8 @@ struct RunSpec<'a> {
     seed: u64,
     /// The run's settings (JSON), recorded in its checkpoint.
     settings: String,
+    /// How it trains.
+    recipe: Recipe,
     /// Whether to continue from the run folder's checkpoint.
     resume: bool,
     pause: &'a TestPause,
@@ -472,7 +518,8 @@ impl RunSpec<'_> {
         let splits = self.splits;
         let parameters = model.parameter_count();
         let checkpoint_path = self.dir.join(CHECKPOINT);
-        let mut trainer = Trainer::new(model.clone(), args.lr, args.batch_size, self.seed)?;
+        let mut trainer = Trainer::new(model.clone(), args.lr, args.batch_size, self.seed)?
+            .with_recipe(self.recipe.clone(), args.epochs)?;
         let mut state = if self.resume {
             let state = resume(
                 self.dir,

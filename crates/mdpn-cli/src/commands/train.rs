@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::ModelFile;
+use mdpn::recipe::Recipe;
 use mdpn::splits::{Protocol, Splits};
 use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
@@ -26,11 +27,14 @@ use crate::datasets::{self, Color, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
+use crate::recipe_args::RecipeArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     /// Passes over the training set.
     #[arg(long, default_value_t = 50)]
     pub epochs: usize,
@@ -96,6 +100,9 @@ pub struct Args {
     /// `--resume` checks against the run's; `None` counts every option as typed.
     #[arg(skip)]
     pub typed: Option<Vec<String>>,
+    /// The recipe of the run `--resume` continues, when no recipe option was typed.
+    #[arg(skip)]
+    pub run_recipe: Option<Recipe>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -133,6 +140,9 @@ struct Settings {
     val_fraction: Option<f64>,
     limit: Option<usize>,
     kernel: KernelArg,
+    /// How the run trains; runs from before recipes existed used the paper's.
+    #[serde(default)]
+    recipe: Recipe,
     train_images: usize,
     validation_images: usize,
     test_images: usize,
@@ -245,6 +255,9 @@ fn adopt_run_settings(args: &mut Args, dir: &Path) -> anyhow::Result<()> {
     if let Some(fraction) = s.val_fraction {
         adopt(given("val_fraction"), &mut args.val_fraction, fraction);
     }
+    if !typed.as_ref().is_none_or(|t| RecipeArgs::any_typed(t)) {
+        args.run_recipe = Some(s.recipe);
+    }
     Ok(())
 }
 
@@ -315,6 +328,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         args.limit,
         args.seed,
     )?;
+    let recipe = match args.run_recipe.clone() {
+        Some(r) => r,
+        None => args.recipe.recipe(data.mirror_symmetric, &data.name)?,
+    };
     let settings = Settings {
         dataset: data.name.clone(),
         model: config.clone(),
@@ -325,17 +342,19 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         val_fraction,
         limit: args.limit,
         kernel: args.kernel,
+        recipe: recipe.clone(),
         train_images: splits.train.indices.len(),
         validation_images: splits.validation.indices.len(),
         test_images: splits.test.indices.len(),
     };
     let settings_json = serde_json::to_string(&settings)?;
     let mut trainer = Trainer::new(
-        Mdpn::new(config.clone(), args.seed)?,
+        Mdpn::with_init(config.clone(), args.seed, recipe.init)?,
         args.lr,
         args.batch_size,
         args.seed,
-    )?;
+    )?
+    .with_recipe(recipe, args.epochs)?;
     trainer.kernel = args.kernel.into();
     let pause = TestPause::from_env();
     let run_config = RunConfig {
