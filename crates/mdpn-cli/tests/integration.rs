@@ -10,3 +10,4 @@ mod fuzz_regressions;
 mod resume;
 mod ship;
 mod study;
+mod web;

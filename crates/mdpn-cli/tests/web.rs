@@ -1,0 +1,298 @@
+//! The browser page (`web/`) in a real headless chromium: built by `scripts/build-web.sh`,
+//! served on loopback by a real HTTP server, its probabilities compared with `mdpn predict`'s,
+//! a bad model file shown as an error on the page, and a screenshot of it taken.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use image::{ImageFormat, Rgb, RgbImage};
+use serde_json::Value;
+
+use crate::common::ok;
+
+const MODEL: &str = "models/fashion-mnist.safetensors";
+const IMAGE: &str = "img/ankle-boot.png";
+/// A path the server answers with bytes that are no model file.
+const BAD_MODEL: &str = "/test/bad.safetensors";
+/// A path the server answers with a colour image that is not 28×28, made by [`odd_image`].
+const ODD_IMAGE: &str = "/test/odd.png";
+/// Where the page POSTs its result when told to (`report=`).
+const REPORT: &str = "/test/report";
+/// Longest one chromium run may take on a busy machine.
+const CHROMIUM_LIMIT: Duration = Duration::from_secs(180);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A 45×60 RGB image: the test image tinted and stretched, so the page must resize it.
+fn odd_image() -> Vec<u8> {
+    let gray = image::open(root().join("web").join(IMAGE))
+        .expect("test image")
+        .to_luma8();
+    let img = RgbImage::from_fn(45, 60, |x, y| {
+        let v = gray.get_pixel(x * 28 / 45, y * 28 / 60)[0];
+        Rgb([v, v / 2, 255 - v])
+    });
+    let mut png = Vec::new();
+    img.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        .expect("encode PNG");
+    png
+}
+
+/// The page, served.
+struct Page {
+    base: String,
+    /// The bodies POSTed to [`REPORT`].
+    reports: Mutex<Receiver<String>>,
+}
+
+/// Builds the page once, then serves `web/` (and the test paths) on 127.0.0.1 from a thread.
+fn page() -> &'static Page {
+    static PAGE: OnceLock<Page> = OnceLock::new();
+    PAGE.get_or_init(|| {
+        let built = Command::new(root().join("scripts/build-web.sh"))
+            .status()
+            .expect("run scripts/build-web.sh");
+        assert!(built.success(), "scripts/build-web.sh failed");
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind loopback");
+        let base = format!("http://{}", server.server_addr());
+        let web = root().join("web");
+        let odd = odd_image();
+        let (report, reports) = mpsc::channel();
+        thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                let path = request.url().split('?').next().unwrap_or("").to_string();
+                let body = match path.as_str() {
+                    REPORT => {
+                        let mut body = String::new();
+                        request
+                            .as_reader()
+                            .read_to_string(&mut body)
+                            .expect("read report");
+                        report.send(body).expect("report to the test");
+                        Some(Vec::new())
+                    }
+                    BAD_MODEL => Some(b"this is not a model file".to_vec()),
+                    ODD_IMAGE => Some(odd.clone()),
+                    p if p.contains("..") => None,
+                    "/" => std::fs::read(web.join("index.html")).ok(),
+                    p => std::fs::read(web.join(p.trim_start_matches('/'))).ok(),
+                };
+                let response = match body {
+                    Some(body) => {
+                        let kind = content_type(&path);
+                        let header = tiny_http::Header::from_bytes("Content-Type", kind).unwrap();
+                        tiny_http::Response::from_data(body).with_header(header)
+                    }
+                    None => {
+                        tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404)
+                    }
+                };
+                // A browser that hung up is its own test's concern.
+                let _ = request.respond(response);
+            }
+        });
+        Page {
+            base,
+            reports: Mutex::new(reports),
+        }
+    })
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        Some("png") => "image/png",
+        Some("safetensors") => "application/octet-stream",
+        _ => "text/html; charset=utf-8",
+    }
+}
+
+/// Runs headless chromium on `url` with `extra` flags until the page's scripts are done;
+/// returns its standard output.
+fn chromium(extra: &[&str], url: &str) -> String {
+    let profile = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--virtual-time-budget=60000")
+        .args(extra)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run chromium (Debian: apt-get install chromium)");
+    let start = Instant::now();
+    while child.try_wait().expect("wait for chromium").is_none() {
+        if start.elapsed() > CHROMIUM_LIMIT {
+            child.kill().expect("kill chromium");
+            panic!("chromium did not finish {url} in {CHROMIUM_LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("chromium output");
+    assert!(output.status.success(), "chromium failed on {url}");
+    String::from_utf8(output.stdout).expect("chromium prints UTF-8")
+}
+
+/// The text of the element with `id` in chromium's dump of the DOM, and whether it is hidden.
+fn element(dom: &str, id: &str) -> (String, bool) {
+    let open = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element #{id} in the page:\n{dom}"));
+    let tag_end = open + dom[open..].find('>').expect("end of tag");
+    let close = tag_end + dom[tag_end..].find("</").expect("closing tag");
+    let text = dom[tag_end + 1..close]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let hidden = dom[open..tag_end].contains(" hidden");
+    (text, hidden)
+}
+
+/// The page's result in test mode, as JSON.
+fn test_result(query: &str) -> (Value, String) {
+    let dom = chromium(
+        &["--dump-dom"],
+        &format!("{}/index.html?{query}", page().base),
+    );
+    let (json, _) = element(&dom, "result");
+    let value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("page result is not JSON ({e}): {json:?}\n{dom}"));
+    (value, dom)
+}
+
+fn probabilities(v: &Value) -> Vec<f64> {
+    v["probabilities"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no probabilities in {v}"))
+        .iter()
+        .map(|p| p.as_f64().expect("a number"))
+        .collect()
+}
+
+/// `mdpn predict --json` on `image` with the page's default model.
+fn predict(image: &Path) -> Value {
+    let model = root().join("web").join(MODEL);
+    let out = ok(&[
+        "predict",
+        "--json",
+        "--model",
+        model.to_str().unwrap(),
+        image.to_str().unwrap(),
+    ]);
+    serde_json::from_str(&out).expect("predict prints JSON")
+}
+
+fn assert_close(page: &Value, cli: &Value) {
+    let (p, q) = (probabilities(page), probabilities(cli));
+    assert_eq!(p.len(), 10, "{page}");
+    assert_eq!(p.len(), q.len());
+    for (c, (a, b)) in p.iter().zip(&q).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5,
+            "class {c}: page {a}, mdpn predict {b}"
+        );
+    }
+    assert_eq!(page["top"][0]["name"], cli["top"][0]["name"]);
+}
+
+#[test]
+fn page_classifies_the_test_image_as_mdpn_predict_does() {
+    let (page, _) = test_result(&format!("test={IMAGE}"));
+    let cli = predict(&root().join("web").join(IMAGE));
+    assert_close(&page, &cli);
+    assert_eq!(page["top"][0]["name"], "Ankle boot");
+}
+
+/// Times classification in real time (virtual time stands still while scripts run): chromium
+/// runs the page until it POSTs its result. Prints the time; asserts only that it was measured.
+#[test]
+fn page_reports_its_time_per_image() {
+    let page = page();
+    let reports = page.reports.lock().expect("reports");
+    let profile = tempfile::tempdir().expect("temp dir");
+    let mut browser = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "{}/index.html?test={IMAGE}&report={REPORT}",
+            page.base
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run chromium (Debian: apt-get install chromium)");
+    let report = reports.recv_timeout(CHROMIUM_LIMIT);
+    browser.kill().expect("stop chromium");
+    browser.wait().expect("wait for chromium");
+    let report: Value =
+        serde_json::from_str(&report.expect("the page reports in time")).expect("report is JSON");
+    let ms = report["ms_per_image"].as_f64().expect("timing");
+    let maps = report["ms_per_dendrite_maps"].as_f64().expect("timing");
+    assert!(ms > 0.0 && maps > 0.0, "{report}");
+    println!(
+        "browser: {ms:.3} ms per image, {maps:.3} ms per image's dendrite maps ({} runs each)",
+        report["timing_runs"]
+    );
+}
+
+#[test]
+fn page_resizes_a_colour_image_as_mdpn_predict_does() {
+    let (page, _) = test_result(&format!("test={ODD_IMAGE}"));
+    assert_eq!(page["size"], serde_json::json!([45, 60]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("odd.png");
+    std::fs::write(&file, odd_image()).expect("write image");
+    let cli = predict(&file);
+    assert_eq!(cli["resized_from"], serde_json::json!([45, 60]));
+    assert_close(&page, &cli);
+}
+
+#[test]
+fn a_bad_model_file_shows_an_error_on_the_page() {
+    for (model, says) in [
+        (BAD_MODEL, "not a safetensors file"),
+        ("/test/missing.safetensors", "HTTP 404"),
+    ] {
+        let (page, dom) = test_result(&format!("model={model}&test={IMAGE}"));
+        let error = page["error"].as_str().unwrap_or_else(|| panic!("{page}"));
+        assert!(error.contains(model) && error.contains(says), "{error}");
+        let (shown, hidden) = element(&dom, "error");
+        assert!(!hidden, "the error is hidden:\n{dom}");
+        assert_eq!(shown, error);
+    }
+}
+
+#[test]
+fn screenshot_of_the_page_is_not_blank() {
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page.png");
+    chromium(
+        &[
+            &format!("--screenshot={}", file.display()),
+            "--window-size=1280,720",
+        ],
+        &format!("{}/index.html?test={IMAGE}", page().base),
+    );
+    let shot = image::open(&file).expect("screenshot is a PNG").to_rgb8();
+    assert_eq!(shot.dimensions(), (1280, 720));
+    let mut colours: Vec<[u8; 3]> = shot.pixels().map(|p| p.0).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    // The drawn image, the bars and the fifty coloured dendrite maps.
+    assert!(colours.len() > 500, "{} colours only", colours.len());
+    println!("screenshot: {}", file.display());
+}
