@@ -55,6 +55,9 @@ pub struct EpochMetrics {
     pub val_acc: f64,
     pub test_loss: f64,
     pub test_acc: f64,
+    /// Seconds the epoch took and its training images/s, where the file has them.
+    pub seconds: Option<f64>,
+    pub images_per_s: Option<f64>,
 }
 
 /// Reads a run's `metrics.csv` (as `mdpn train` and `mdpn study` write it).
@@ -83,6 +86,8 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
             val_acc: v[4],
             test_loss: v[5],
             test_acc: v[6],
+            seconds: v.get(7).copied(),
+            images_per_s: v.get(8).copied(),
         });
     }
     Ok(rows)
