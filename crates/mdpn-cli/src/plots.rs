@@ -516,7 +516,7 @@ impl Chart for Bars {
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if *i as usize % every == 0 => {
+                SegmentValue::CenterOf(i) if (*i as usize).is_multiple_of(every) => {
                     names.get(*i as usize).cloned().unwrap_or_default()
                 }
                 _ => String::new(),

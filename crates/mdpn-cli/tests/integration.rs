@@ -7,5 +7,6 @@ mod cli;
 mod datasets;
 mod download;
 mod fuzz_regressions;
+mod inspect;
 mod resume;
 mod study;

@@ -253,7 +253,8 @@ fn within_drop(
 
 /// The before/after table as Markdown and CSV.
 fn table(before: &Measures, after: &Measures) -> (String, String) {
-    let rows: [(&str, fn(&Measures) -> String); 7] = [
+    type Row = (&'static str, fn(&Measures) -> String);
+    let rows: [Row; 7] = [
         ("dendrites", |m| m.dendrites.to_string()),
         ("synapses kept", |m| m.synapses_kept.to_string()),
         ("parameters", |m| m.parameters.to_string()),
