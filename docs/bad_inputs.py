@@ -75,6 +75,9 @@ def nonsquare(f): f["train-images-idx3-ubyte"] = idx([200, 28, 14], f["train-ima
 def labels3d(f): f["train-labels-idx1-ubyte"] = idx([200, 1, 1], f["train-labels-idx1-ubyte"][8:])
 def f32(f): f["train-images-idx3-ubyte"] = idx([50, 28, 7], f["train-images-idx3-ubyte"][16:16 + 50 * 784], code=0x0D)
 def missing(f): del f["t10k-labels-idx1-ubyte"]
+def one_class(f): f["train-labels-idx1-ubyte"] = idx([200], bytes([200] * 200))
+def f32_range(f):
+    f["train-images-idx3-ubyte"] = idx([200, 28, 28], struct.pack(">2f", -1, 300) + bytes(4 * (200 * 784 - 2)), code=0x0D)
 f_images_bytes = gzip.open(f"{FASHION}/train-images-idx3-ubyte.gz").read()[:16 + 784 * 200]
 f_images_bytes = idx([200, 28, 28], f_images_bytes[16:])
 for name, edit, what in [
@@ -87,7 +90,7 @@ for name, edit, what in [
     ("overflow", overflow, "IDX header whose dimensions overflow 64 bits"),
     ("zipbomb", zipbomb, "gzipped IDX declaring 470 GB, 60 bytes compressed"),
     ("extra", extra, "IDX labels file with a byte more than declared"),
-    ("label", label, "label 200 in a folder of IDX files (classes are inferred: 201)"),
+    ("label", label, "one training label 200 in a folder of IDX files whose other labels are 0..=9"),
     ("count", count, "199 labels for 200 images"),
     ("nonsquare", nonsquare, "28x14 images"),
     ("labels3d", labels3d, "labels file with 3 dimensions"),
@@ -178,6 +181,36 @@ data_row("MedMNIST label 1.5 (f8)", "octmnist",
          {"octmnist.npz": zipped(dict(med, **{"test_labels.npy": npy([2, 1], "<f8", struct.pack("<2d", 1.5, 0))}))})
 data_row("MedMNIST .npz that is not a zip archive", "octmnist", {"octmnist.npz": b"not a zip" * 10})
 
+# Classes and pixel ranges of folders of IDX files, float MedMNIST images, image folder sizes
+for name, edit, what in [
+    ("oneclass", one_class, "training labels all 200, test labels 0..=9"),
+    ("f32range", f32_range, "IDX images stored as f32, from -1 to 300"),
+]:
+    row(what, ["train", "--dataset", dataset(name, edit=edit), "--out", "run-" + name] + tiny)
+data_row("MedMNIST images stored as f4, from 0 to 1000", "octmnist",
+         {"octmnist.npz": zipped(dict(med, **{"train_images.npy": npy([2, 28, 28], "<f4", struct.pack("<f", 1000) + bytes(4 * 1567))}))})
+row("--classes 5 for a folder of IDX files with labels 0..=9",
+    ["train", "--dataset", good, "--classes", "5", "--out", "c5"] + tiny)
+row("--classes 1", ["train", "--dataset", good, "--classes", "1", "--out", "c1"] + tiny)
+
+
+def png(path, side):
+    """A gray PNG of side x side pixels, written without an imaging library."""
+    import zlib
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    rows_ = b"".join(b"\0" + bytes(range(side)) for _ in range(side))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                           + chunk(b"IDAT", zlib.compress(rows_)) + chunk(b"IEND", b""))
+
+
+folder = os.path.join(tmp, "pictures")
+for c in ["a", "b"]:
+    for i in range(5):
+        png(os.path.join(folder, c, f"{i}.png"), 20 + i)
+row("image folder with --image-size 0", ["train", "--dataset", folder, "--image-size", "0", "--out", "p0"] + tiny)
+row("image folder with --image-size 5000", ["train", "--dataset", folder, "--image-size", "5000", "--out", "p5k"] + tiny)
+
 # Model files
 subprocess.run([MDPN, "train", "--dataset", good, "--out", "run"] + tiny, capture_output=True, cwd=tmp, env=env)
 model = open(os.path.join(tmp, "run/model.safetensors"), "rb").read()
@@ -225,6 +258,10 @@ model_row("state dict (no metadata) with --image-size 40", st(h, body), ["--imag
 h2 = json.loads(json.dumps(h)); h2["model.0.params.w"]["shape"] = [2, 25]
 h2["model.0.params.q"]["shape"] = [2, 25]
 model_row("state dict whose model.0.params.w is 2x25", st(h2, body))
+flipped = bytearray(model); flipped[8 + n + len(body) // 2] ^= 0x10
+model_row("model file with one bit flipped in a tensor", bytes(flipped))
+h = json.loads(json.dumps(header)); h["__metadata__"]["tensors_crc32"] = "not hex!"
+model_row("model file whose checksum is not 8 hex digits", st(h, body))
 ck = open(os.path.join(tmp, "run/checkpoint.safetensors"), "rb").read()
 model_row("a checkpoint given as --model", ck)
 row("model file that does not exist", ["eval", "--model", "nowhere.safetensors", "--dataset", good])
@@ -255,6 +292,8 @@ h = json.loads(json.dumps(ch)); h["adam.v.model.2.fc.w"] = h.pop("adam.v.model.2
 resume_row("checkpoint without Adam's second moment of model.2.fc.weight", st(h, ck[8 + cn:]))
 h = json.loads(json.dumps(ch)); del h["adam.v.model.2.fc.weight"]
 resume_row("checkpoint with a tensor's header entry removed", st(h, ck[8 + cn:]))
+flipped = bytearray(ck); flipped[8 + cn + (len(ck) - 8 - cn) // 2] ^= 0x10
+resume_row("checkpoint with one bit flipped in a tensor", bytes(flipped))
 resume_row("--resume with another --lr and --seed", ck, ["--lr", "0.01", "--seed", "3"])
 row("a new run into a folder that holds one", ["train", "--dataset", good, "--out", "run"] + tiny)
 # Studies

@@ -1,6 +1,6 @@
-//! Run folders' checkpoints, shared by `mdpn train` and `mdpn study`: reading and writing them,
-//! checking that a resumed run has its own settings, the rows of `metrics.csv`, and the hidden
-//! pause hook of the kill-and-resume tests.
+//! Run folders' checkpoints, shared by `mdpn train` and `mdpn study`: starting, resuming and
+//! recording a run (`metrics.csv`, then the checkpoint), checking that a resumed run has its own
+//! settings, and the hidden pause hook of the kill-and-resume tests.
 
 use std::fs;
 use std::path::Path;
@@ -8,41 +8,60 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use mdpn::checkpoint::{self, Checkpoint};
-use mdpn::evaluation::Evaluation;
-use mdpn::training::EpochStats;
+use mdpn::training::{BatchReport, Trainer};
 use mdpn::Network;
 
-use crate::files::{remove_temporaries, write_atomic_with};
+use crate::files::{remove_temporaries, write_atomic, write_atomic_with};
 use crate::interrupt;
+use crate::metrics::{self, EpochMetrics};
 
 /// The checkpoint's name in the run folder.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
 
-/// First line of a run's `metrics.csv`.
-pub const METRICS_HEADER: &str =
-    "epoch,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,seconds,images_per_s";
+/// A run before its first epoch: the trainer's model and Adam, with `settings` (JSON).
+pub fn fresh<N: Network>(trainer: &Trainer<N>, settings: String) -> Checkpoint<N> {
+    Checkpoint {
+        model: trainer.model.clone(),
+        adam: trainer.adam.clone(),
+        epochs_done: 0,
+        best: None,
+        settings,
+        metrics: metrics::header_line(),
+        extra: String::new(),
+    }
+}
 
-/// One row of `metrics.csv` (`epoch` counts from 1).
-pub fn metrics_row(
-    epoch: usize,
-    train: &EpochStats,
-    val: &Evaluation,
-    test: &Evaluation,
-    seconds: f64,
-    rate: f64,
-) -> String {
-    format!(
-        "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
-        epoch,
-        train.loss,
-        train.accuracy,
-        val.loss,
-        val.accuracy,
-        test.loss,
-        test.accuracy,
-        seconds,
-        rate
-    )
+/// The run of folder `dir` from its checkpoint, read with `load` (see [`read_checkpoint`]),
+/// refused if it was started with settings other than `settings`.
+pub fn resume<N: Network>(
+    dir: &Path,
+    load: impl FnOnce(&[u8]) -> mdpn::Result<Checkpoint<N>>,
+    settings: &str,
+) -> anyhow::Result<Checkpoint<N>> {
+    let run = read_checkpoint(&dir.join(CHECKPOINT), load)?;
+    check_settings(&run.settings, settings, dir)?;
+    Ok(run)
+}
+
+/// Makes the run folder's `metrics.csv` show the checkpoint's epochs, as a run starts or resumes:
+/// rows of an epoch that was cut short go.
+pub fn show_metrics<N: Network>(dir: &Path, run: &Checkpoint<N>) -> anyhow::Result<()> {
+    write_atomic(&dir.join("metrics.csv"), run.metrics.as_bytes())
+}
+
+/// Records an epoch that `fit` brought `run` to: its row in `metrics.csv`, then the checkpoint,
+/// written last (the caller writes its model files before). If the program dies before the
+/// checkpoint is in place, the resumed run redoes the epoch and rewrites these files with the
+/// same bytes.
+pub fn record_epoch<N: Network>(
+    dir: &Path,
+    run: &mut Checkpoint<N>,
+    row: &EpochMetrics,
+    pause: &TestPause,
+) -> anyhow::Result<()> {
+    run.metrics += &row.csv_line()?;
+    show_metrics(dir, run)?;
+    write_checkpoint(&dir.join(CHECKPOINT), run, pause)
 }
 
 /// Reads the checkpoint of a run folder to resume the run, with `load`: [`checkpoint::load`] for
@@ -80,7 +99,7 @@ pub fn check_settings(stored: &str, current: &str, out: &Path) -> anyhow::Result
     differences("", &stored, &parse(current)?, &mut diffs);
     if !diffs.is_empty() {
         bail!(
-            "cannot resume {}: this command's settings differ from the run's: {}. Repeat the run's own settings with --resume",
+            "cannot resume {}: this command's settings differ from the run's: {}. Leave them out to continue with the run's own settings",
             out.display(),
             diffs.join("; ")
         );
@@ -130,6 +149,13 @@ impl TestPause {
     pub fn from_env() -> TestPause {
         let points = std::env::var("MDPN_TEST_PAUSE").unwrap_or_default();
         TestPause(points.split(',').map(str::to_string).collect())
+    }
+
+    /// From the batch hook: the `mid-epoch` point, after the middle batch.
+    pub fn batch(&self, report: &BatchReport) {
+        if report.batch == report.batches.div_ceil(2) {
+            self.at("mid-epoch", report.epoch);
+        }
     }
 
     pub fn at(&self, point: &str, epoch: usize) {

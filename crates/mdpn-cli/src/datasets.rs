@@ -1,21 +1,25 @@
 //! Data sets on disk: a known name (see `mdpn datasets`), a folder of MNIST-style IDX files, or
-//! a folder of images. This module reads the files; the library parses their bytes.
+//! a folder of images. Known sets are found and read by `mdpn_data` (and fetched when missing);
+//! this module reads the folders given by path.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use flate2::read::GzDecoder;
 use image::imageops::FilterType;
-use image::DynamicImage;
+use image::{DynamicImage, ImageDecoder, ImageReader};
 use mdpn::splits::{Protocol, Splits};
 use mdpn::Task;
 use mdpn::{Dataset, Parts};
-use mdpn_data::idx::{self, Idx};
-use mdpn_data::{cifar, emnist, fer2013, medmnist};
+use mdpn_data::idx::{self, Idx, IDX_FILES};
+use mdpn_data::load::{read_idx, read_known};
+use mdpn_data::locate::{find_file, locate_source, source};
+use mdpn_data::registry::{self, Format};
+use rayon::prelude::*;
 
-use crate::fetch::{self, Format, KnownDataset, CIFAR100_FILES_BIN, CIFAR10_FILES, IDX_FILES};
+use crate::obtain::obtain;
 
 /// A data set's training and test sets, with its name and default normalisation.
 pub struct Loaded {
@@ -56,7 +60,14 @@ pub struct DataArgs {
     /// model's input when evaluating); by default all images must share one square size.
     #[arg(skip)]
     pub image_size: Option<usize>,
+    /// IDX folders: N classes, labels 0..N-1, some of which may have no training image (by
+    /// default the classes are 0 to the largest label, and each needs training images).
+    #[arg(long, value_name = "N")]
+    pub classes: Option<usize>,
 }
+
+/// Most classes `--classes` may declare (ImageNet-21k has 21,841).
+const MAX_CLASSES: usize = 1 << 16;
 
 /// Normalisation of data sets the authors did not use: MNIST's for IDX folders, 0.5 / 0.5
 /// (their choice for colour sets) for image folders.
@@ -67,15 +78,20 @@ const IMAGE_FOLDER_NORM: (f32, f32) = (0.5, 0.5);
 pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     let spec = &args.dataset;
     let data_dir = args.data_dir.as_deref();
-    let known = fetch::known(spec)
-        .map(|ds| (ds, 28))
-        .or_else(|| fetch::medmnist_size(spec));
+    let known = registry::lookup(spec);
+    let idx_folder = known.is_none()
+        && IDX_FILES
+            .iter()
+            .any(|f| find_file(Path::new(spec), f).is_some());
+    if let (Some(n), false) = (args.classes, idx_folder) {
+        bail!("--classes {n} is for folders of IDX files; {spec} names its own classes");
+    }
     if let Some((ds, size)) = known {
-        let (folder, source) = match fetch::locate_source(ds, data_dir, size) {
+        let (folder, source) = match locate_source(ds, data_dir, size) {
             Ok(found) => found,
             Err(_) if fetch_missing && size == 28 && !ds.urls.is_empty() => {
-                let folder = fetch::obtain(ds, data_dir, None)?;
-                let source = fetch::source(ds, &folder, size)
+                let folder = obtain(ds, data_dir, None)?;
+                let source = source(ds, &folder, size)
                     .with_context(|| format!("{} is incomplete", folder.display()))?;
                 (folder, source)
             }
@@ -86,31 +102,36 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     }
     let path = Path::new(spec);
     if path.is_dir() {
-        if IDX_FILES
-            .iter()
-            .any(|f| fetch::find_file(path, f).is_some())
-        {
-            let parts = read_idx_folder(path, None)?;
+        if idx_folder {
+            let names = args.classes.map(class_numbers).transpose()?;
+            let names: Option<Vec<&str>> = names
+                .as_ref()
+                .map(|n| n.iter().map(String::as_str).collect());
+            let parts = read_idx_folder(path, names.as_deref())?;
             return finish(spec, path.to_path_buf(), parts, IDX_FOLDER_NORM);
         }
         let parts = read_image_folder(path, args.image_size, args.color)?;
         return finish(spec, path.to_path_buf(), parts, IMAGE_FOLDER_NORM);
     }
-    let names: Vec<&str> = fetch::REGISTRY.iter().map(|d| d.name).collect();
     bail!(
         "unknown data set `{spec}`: give a known name ({}), a folder holding {}, or an image folder",
-        names.join(", "),
+        registry::names().join(", "),
         IDX_FILES.map(|f| format!("{f}[.gz]")).join(", ")
     )
+}
+
+/// The class names `0`..`n-1` of `--classes n`.
+fn class_numbers(n: usize) -> anyhow::Result<Vec<String>> {
+    if !(2..=MAX_CLASSES).contains(&n) {
+        bail!("--classes {n}: expected 2 to {MAX_CLASSES} classes");
+    }
+    Ok((0..n).map(|c| c.to_string()).collect())
 }
 
 /// What a data set named on the command line asks of a model, known before reading it: only
 /// known MedMNIST sets can be multi-label (ChestMNIST); folders are multi-class.
 pub fn task_of(spec: &str) -> Task {
-    let known = fetch::known(spec)
-        .map(|ds| (ds, 28))
-        .or_else(|| fetch::medmnist_size(spec));
-    match known.map(|(ds, _)| ds.format) {
+    match registry::lookup(spec).map(|(ds, _)| ds.format) {
         Some(Format::MedMnist(info)) => info.task.task(),
         _ => Task::MultiClass,
     }
@@ -166,134 +187,60 @@ pub fn splits(data: &Loaded, protocol: Protocol, seed: u64) -> anyhow::Result<Sp
     })
 }
 
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// Reads a known set from the [`fetch::source`] found for it.
-fn read_known(ds: &KnownDataset, source: &Path) -> anyhow::Result<Parts> {
-    let name = source.display();
-    match ds.format {
-        Format::Idx(classes) => read_idx_folder(source, Some(classes)),
-        Format::Emnist(split) if source.is_dir() => {
-            let files = split.files();
-            let mut arrays = Vec::new();
-            for base in &files {
-                arrays.push(read_idx(source, base)?);
-            }
-            let mut arrays = arrays.into_iter();
-            let mut part = |which: &str| -> anyhow::Result<Dataset> {
-                let (images_path, images) = arrays.next().expect("four files");
-                let (labels_path, labels) = arrays.next().expect("four files");
-                emnist::dataset(images, labels, split).with_context(|| {
-                    format!(
-                        "{which} set ({} with {})",
-                        images_path.display(),
-                        labels_path.display()
-                    )
-                })
-            };
-            Ok(Parts {
-                train: part("training")?,
-                validation: None,
-                test: part("test")?,
-            })
-        }
-        Format::Emnist(split) => emnist::parse_zip(&read(source)?, split)
-            .with_context(|| format!("{name} is not a valid EMNIST gzip.zip")),
-        Format::Cifar10 => {
-            let files = cifar_files(source, &CIFAR10_FILES)?;
-            let mut sets = Vec::new();
-            for (file, bytes) in CIFAR10_FILES.iter().zip(&files) {
-                sets.push(
-                    cifar::parse_cifar10(bytes)
-                        .with_context(|| format!("{file} in {name} is not a CIFAR-10 batch"))?,
-                );
-            }
-            let test = sets.pop().expect("six files");
-            Ok(Parts {
-                train: Dataset::concat(sets)?,
-                validation: None,
-                test,
-            })
-        }
-        Format::Cifar100(labels) => {
-            let files = cifar_files(source, &CIFAR100_FILES_BIN)?;
-            let parse = |i: usize| {
-                cifar::parse_cifar100(&files[i], labels).with_context(|| {
-                    format!(
-                        "{} in {name} is not a CIFAR-100 file",
-                        CIFAR100_FILES_BIN[i]
-                    )
-                })
-            };
-            Ok(Parts {
-                train: parse(0)?,
-                validation: None,
-                test: parse(1)?,
-            })
-        }
-        Format::Fer2013 => fer2013::parse(&read(source)?)
-            .with_context(|| format!("{name} is not a valid FER2013 CSV")),
-        Format::MedMnist(info) => medmnist::parse(&read(source)?, info)
-            .with_context(|| format!("{name} is not a valid {} .npz", info.name)),
-    }
-}
-
-/// The bytes of CIFAR's `names`, from a folder or from inside the `.tar.gz` at `source`.
-fn cifar_files(source: &Path, names: &[&str]) -> anyhow::Result<Vec<Vec<u8>>> {
-    if source.is_dir() {
-        return names.iter().map(|n| read(&source.join(n))).collect();
-    }
-    let file = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
-    let mut found: Vec<Option<Vec<u8>>> = vec![None; names.len()];
-    let bad = || format!("{} is not a readable .tar.gz archive", source.display());
-    for entry in archive.entries().with_context(bad)? {
-        let mut entry = entry.with_context(bad)?;
-        let path = entry.path().with_context(bad)?.into_owned();
-        let Some(i) = path
-            .file_name()
-            .and_then(|f| names.iter().position(|n| f == *n))
-        else {
-            continue;
-        };
-        // Grows with what the archive really holds, whatever its header claims.
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).with_context(bad)?;
-        found[i] = Some(bytes);
-    }
-    names
-        .iter()
-        .zip(found)
-        .map(|(n, f)| f.with_context(|| format!("{} has no member {n}", source.display())))
-        .collect()
-}
-
-/// Reads one IDX file `dir/base[.gz]`.
-fn read_idx(dir: &Path, base: &str) -> anyhow::Result<(PathBuf, Idx)> {
-    let path = fetch::find_file(dir, base)
-        .with_context(|| format!("{} has no {base} or {base}.gz", dir.display()))?;
-    let idx = Idx::parse(&read(&path)?)
-        .with_context(|| format!("{} is not a valid IDX file", path.display()))?;
-    Ok((path, idx))
-}
-
-/// The four MNIST-style IDX files of `folder`; without class names, labels name themselves.
+/// The four MNIST-style IDX files of `folder`. With class names (a known set, or `--classes`),
+/// labels must be below their count, and a class without training images is only warned
+/// about. Without, the classes are 0..=the largest label of either split, and every one of them
+/// needs training images: a training set of one class, or labels the test set has and the
+/// training set lacks, mean the files do not go together.
 fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Parts> {
     let mut arrays = Vec::new();
     for base in IDX_FILES {
         arrays.push(read_idx(folder, base)?);
     }
+    let label_set = |(path, labels): &(PathBuf, Idx)| -> anyhow::Result<BTreeSet<u32>> {
+        Ok(labels
+            .labels()
+            .with_context(|| format!("{} holds no class labels", path.display()))?
+            .into_iter()
+            .collect())
+    };
+    let (train, test) = (label_set(&arrays[1])?, label_set(&arrays[3])?);
+    let train_path = arrays[1].0.display();
+    let mut warning = None;
     let class_names: Vec<String> = match classes {
-        Some(c) => c.iter().map(|s| s.to_string()).collect(),
+        Some(c) => {
+            let absent: Vec<u32> = (0..c.len() as u32).filter(|l| !train.contains(l)).collect();
+            if !absent.is_empty() {
+                warning = Some(format!(
+                    "{train_path}: no training image of class {} (of {} classes)",
+                    label_list(&absent),
+                    c.len()
+                ));
+            }
+            c.iter().map(|s| s.to_string()).collect()
+        }
         None => {
-            let mut max = 0;
-            for (path, labels) in [&arrays[1], &arrays[3]] {
-                let values = labels
-                    .labels()
-                    .with_context(|| format!("{} holds no class labels", path.display()))?;
-                max = values.iter().copied().fold(max, u32::max);
+            let max = train.iter().chain(&test).copied().max().unwrap_or(0);
+            let absent: Vec<u32> = (0..=max).filter(|l| !train.contains(l)).collect();
+            if train.len() < 2 || !absent.is_empty() {
+                let problem = if train.len() < 2 {
+                    "a classifier needs training images of at least two classes".to_string()
+                } else {
+                    let (noun, verb) = if absent.len() == 1 {
+                        ("class", "has")
+                    } else {
+                        ("classes", "have")
+                    };
+                    format!("{noun} {} {verb} no training image", label_list(&absent))
+                };
+                let train_list = label_list(&train.iter().copied().collect::<Vec<_>>());
+                let test_list = label_list(&test.iter().copied().collect::<Vec<_>>());
+                bail!(
+                    "{train_path}: the training labels are {train_list} {} the test labels are {test_list}; {problem}. \
+                     The classes were inferred from both label files as 0..={max}; if they are 0..N-1 \
+                     and some have no training image, pass --classes N",
+                    if train == test { "and" } else { "but" }
+                );
             }
             (0..=max).map(|c| c.to_string()).collect()
         }
@@ -311,11 +258,41 @@ fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Pa
             )
         })
     };
-    Ok(Parts {
+    let parts = Parts {
         train: set("training")?,
         validation: None,
         test: set("test")?,
-    })
+    };
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(parts)
+}
+
+/// Sorted labels as a short set, runs written as ranges: `{0..=9, 200}`.
+fn label_list(sorted: &[u32]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut rest = sorted;
+    while let Some(&first) = rest.first() {
+        let len = 1 + rest
+            .windows(2)
+            .take_while(|pair| pair[0].checked_add(1) == Some(pair[1]))
+            .count();
+        let last = rest[len - 1];
+        runs.push(match len {
+            1 => first.to_string(),
+            2 => format!("{first}, {last}"),
+            _ => format!("{first}..={last}"),
+        });
+        rest = &rest[len..];
+    }
+    const SHOWN: usize = 12;
+    if runs.len() > SHOWN {
+        let more = runs.len() - SHOWN;
+        runs.truncate(SHOWN);
+        runs.push(format!("... ({more} more runs)"));
+    }
+    format!("{{{}}}", runs.join(", "))
 }
 
 /// Images in an image folder, by class: PNG and JPEG files, in name order.
@@ -353,6 +330,11 @@ fn class_files(root: &Path) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
 /// subfolders, or without them, when every fifth image of each class (in name order) tests.
 /// Images are resized to `size` if given (else they must all share one square size) and
 /// converted to `color` (default: rgb if any has colour).
+///
+/// The files' headers are read first, for their sizes and colours; then each image is decoded,
+/// resized and converted on its own (in parallel) straight into its place in the data set, so
+/// memory holds the resized data set and one full-size image per thread, never every image at
+/// full size.
 fn read_image_folder(
     root: &Path,
     size: Option<usize>,
@@ -386,45 +368,86 @@ fn read_image_folder(
     let mut class_names: Vec<String> = files.iter().map(|(_, c, _)| c.clone()).collect();
     class_names.sort();
     class_names.dedup();
-    let mut decoded = Vec::with_capacity(files.len());
-    for (_, _, path) in &files {
-        let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let img = decode_image(&bytes)
-            .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?;
-        decoded.push(img);
+    if let Some(n) = size {
+        if !(1..=MAX_IMAGE_FOLDER_SIDE).contains(&n) {
+            bail!(
+                "image size {n}: images of an image folder are resized to 1 to {MAX_IMAGE_FOLDER_SIDE} pixels a side (--image-size N)"
+            );
+        }
     }
+    let headers: Vec<anyhow::Result<ImageHeader>> = files
+        .par_iter()
+        .map(|(_, _, path)| {
+            image_header(path)
+                .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))
+        })
+        .collect();
+    let headers = headers.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
     let side = match size {
         Some(s) => s,
         None => {
-            let (w, h) = (decoded[0].width(), decoded[0].height());
-            if let Some((img, (_, _, path))) = decoded
+            let (w, h) = (headers[0].width, headers[0].height);
+            if let Some((img, (_, _, path))) = headers
                 .iter()
                 .zip(&files)
-                .find(|(img, _)| (img.width(), img.height()) != (w, w))
+                .find(|(img, _)| (img.width, img.height) != (w, w))
             {
                 bail!(
                     "{} is {}x{} but {} is {w}x{h}; images must share one square size, or pass --image-size N to resize them",
                     path.display(),
-                    img.width(),
-                    img.height(),
+                    img.width,
+                    img.height,
                     files[0].2.display()
+                );
+            }
+            if w as usize > MAX_IMAGE_FOLDER_SIDE {
+                bail!(
+                    "the images of {} are {w}x{w}, larger than {MAX_IMAGE_FOLDER_SIDE} pixels a side; pass --image-size N to resize them",
+                    root.display()
                 );
             }
             w as usize
         }
     };
-    let color = color.unwrap_or(if decoded.iter().any(|i| i.color().has_color()) {
+    let color = color.unwrap_or(if headers.iter().any(|h| h.color) {
         Color::Rgb
     } else {
         Color::Gray
     });
     let channels = if color == Color::Rgb { 3 } else { 1 };
+    let image_len = channels * side * side;
     let mut parts: [(Vec<u8>, Vec<u32>); 3] = Default::default();
-    for (img, (split, class, _)) in decoded.into_iter().zip(&files) {
-        let (images, labels) = &mut parts[*split];
-        images.extend(planes(img, side as u32, color));
-        labels.push(class_names.binary_search(class).expect("listed") as u32);
+    for (split, (images, labels)) in parts.iter_mut().enumerate() {
+        labels.extend(
+            files
+                .iter()
+                .filter(|(s, _, _)| *s == split)
+                .map(|(_, class, _)| class_names.binary_search(class).expect("listed") as u32),
+        );
+        *images = vec![0; labels.len() * image_len];
     }
+    // Each file's place in its split's images, in file order.
+    let mut places: [_; 3] = parts
+        .each_mut()
+        .map(|(images, _)| images.chunks_exact_mut(image_len));
+    let slots: Vec<&mut [u8]> = files
+        .iter()
+        .map(|(split, _, _)| places[*split].next().expect("one place per file"))
+        .collect();
+    let done: Vec<anyhow::Result<()>> = slots
+        .into_par_iter()
+        .zip(&files)
+        .map(|(slot, (_, _, path))| {
+            let bytes =
+                fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let img = decode_image(&bytes).with_context(|| {
+                format!("{} is not a readable PNG or JPEG image", path.display())
+            })?;
+            slot.copy_from_slice(&planes(img, side as u32, color));
+            Ok(())
+        })
+        .collect();
+    done.into_iter().collect::<anyhow::Result<()>>()?;
     let [train, val, test] = parts;
     let set = |(images, labels): (Vec<u8>, Vec<u32>), which: &str| -> anyhow::Result<Dataset> {
         if labels.is_empty() {
@@ -455,15 +478,46 @@ fn read_image_folder(
 const IMAGE_MAX_SIDE: u32 = 8192;
 const IMAGE_MAX_ALLOC: u64 = 256 << 20;
 
-/// Decodes a PNG or JPEG file's bytes, within [`IMAGE_MAX_SIDE`] and [`IMAGE_MAX_ALLOC`].
-pub fn decode_image(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+/// Largest side of the images of a data set read from an image folder, resized or not: past
+/// it a data set of a few thousand images no longer fits in memory, and the model would have
+/// billions of parameters.
+const MAX_IMAGE_FOLDER_SIDE: usize = 1024;
+
+/// A reader of PNG or JPEG bytes, its format guessed from them, within [`IMAGE_MAX_SIDE`] and
+/// [`IMAGE_MAX_ALLOC`].
+fn image_reader<R: BufRead + Seek>(bytes: R) -> image::ImageResult<ImageReader<R>> {
+    let mut reader = ImageReader::new(bytes).with_guessed_format()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(IMAGE_MAX_SIDE);
     limits.max_image_height = Some(IMAGE_MAX_SIDE);
     limits.max_alloc = Some(IMAGE_MAX_ALLOC);
     reader.limits(limits);
-    reader.decode()
+    Ok(reader)
+}
+
+/// Decodes a PNG or JPEG file's bytes, within [`IMAGE_MAX_SIDE`] and [`IMAGE_MAX_ALLOC`].
+pub fn decode_image(bytes: &[u8]) -> image::ImageResult<DynamicImage> {
+    image_reader(Cursor::new(bytes))?.decode()
+}
+
+/// What an image file's header says: its size, and whether it has colour (as the decoded
+/// image's [`DynamicImage::color`] will).
+struct ImageHeader {
+    width: u32,
+    height: u32,
+    color: bool,
+}
+
+/// Reads the header of the PNG or JPEG file at `path`, not its pixels.
+fn image_header(path: &Path) -> anyhow::Result<ImageHeader> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let decoder = image_reader(BufReader::new(file))?.into_decoder()?;
+    let (width, height) = decoder.dimensions();
+    Ok(ImageHeader {
+        width,
+        height,
+        color: decoder.color_type().has_color(),
+    })
 }
 
 /// An image as the model takes it: `side`x`side`, planes in (channel, row, column) order.

@@ -1,16 +1,21 @@
 //! The `mdpn` program: the command line around the `mdpn` library. It does the file and
 //! terminal I/O; the library does the model.
 
+pub mod apt;
 pub mod checkpoints;
 pub mod commands;
 pub mod datasets;
-pub mod fetch;
+pub mod download;
 pub mod files;
 pub mod interrupt;
+pub mod metrics;
+pub mod obtain;
 pub mod plots;
 pub mod summary;
+pub mod verify;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Train, evaluate and run MDPN (multi-dendritic pyramidal neuron) image classifiers.
 #[derive(Debug, Parser)]
@@ -23,6 +28,25 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the program's arguments, noting which of `train`'s options were typed (as opposed
+    /// to defaults): `train --resume` takes the others from the run.
+    pub fn from_command_line() -> Cli {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches)
+            .unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+        if let (Command::Train(args), Some(("train", train))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            let typed = train
+                .ids()
+                .filter(|id| train.value_source(id.as_str()) == Some(ValueSource::CommandLine));
+            args.typed = Some(typed.map(|id| id.to_string()).collect());
+        }
+        cli
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model and write its run folder.
@@ -33,6 +57,10 @@ pub enum Command {
     Predict(commands::predict::Args),
     /// Turn a PyTorch state dict (safetensors) of the authors' model into an mdpn model file.
     Import(commands::import::Args),
+    /// Write an int8 model file: int8 soma and axon weights, activations calibrated on training images.
+    Quantize(commands::quantize::Args),
+    /// Export a model as a standard ONNX graph.
+    Export(commands::export::Args),
     /// Measure training and inference speed and peak memory.
     Bench(commands::bench::Args),
     /// List the known data sets: present or not, where, and whether their checksums match.
@@ -62,6 +90,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(a),
         Command::Predict(a) => commands::predict::run(a),
         Command::Import(a) => commands::import::run(a),
+        Command::Quantize(a) => commands::quantize::run(a),
+        Command::Export(a) => commands::export::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Datasets(a) => commands::datasets::run(a),
         Command::Download(a) => commands::download::run(a),

@@ -1,10 +1,8 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     quiet_broken_pipe();
-    let cli = mdpn_cli::Cli::parse();
+    let cli = mdpn_cli::Cli::from_command_line();
     match mdpn_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<mdpn_cli::interrupt::Interrupted>() {

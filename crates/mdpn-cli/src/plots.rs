@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::summary::EpochMetrics;
+use crate::metrics::EpochMetrics;
 
 /// Font files tried in order, unless `$MDPN_FONT` names one.
 const FONT_FILES: [&str; 3] = [

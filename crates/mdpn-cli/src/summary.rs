@@ -1,4 +1,4 @@
-//! What a finished run leaves (`result.json`, `metrics.csv`) and the study's summary table:
+//! What a finished run leaves (`result.json`) and the study's summary table:
 //! mean ± standard deviation over seeds of every (data set, model).
 
 use std::fs;
@@ -43,54 +43,6 @@ impl RunResult {
     pub fn per_class(&self) -> Vec<f64> {
         mdpn::evaluation::per_class(self.task, self.class_names.len(), &self.confusion)
     }
-}
-
-/// One epoch of `metrics.csv`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EpochMetrics {
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub train_acc: f64,
-    pub val_loss: f64,
-    pub val_acc: f64,
-    pub test_loss: f64,
-    pub test_acc: f64,
-    /// Seconds the epoch took and its training images/s, where the file has them.
-    pub seconds: Option<f64>,
-    pub images_per_s: Option<f64>,
-}
-
-/// Reads a run's `metrics.csv` (as `mdpn train` and `mdpn study` write it).
-pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|f| f.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{} line {}: not a row of numbers", path.display(), n + 1))?;
-        anyhow::ensure!(
-            v.len() >= 7,
-            "{} line {}: expected at least 7 columns, found {}",
-            path.display(),
-            n + 1,
-            v.len()
-        );
-        rows.push(EpochMetrics {
-            epoch: v[0] as usize,
-            train_loss: v[1],
-            train_acc: v[2],
-            val_loss: v[3],
-            val_acc: v[4],
-            test_loss: v[5],
-            test_acc: v[6],
-            seconds: v.get(7).copied(),
-            images_per_s: v.get(8).copied(),
-        });
-    }
-    Ok(rows)
 }
 
 /// A finished run and its folder.

@@ -297,6 +297,58 @@ fn bench_prints_json() {
     assert!(v["peak_rss_mb"].as_f64().unwrap() > 1.0);
 }
 
+/// A batch larger than the images the benchmark has is a clear error, not a panic.
+#[test]
+fn bench_refuses_batches_it_cannot_fill() {
+    for size in ["70000", "0"] {
+        let err = fails(&["bench", "--batch-size", size, "--rounds", "1"]);
+        assert!(
+            err.contains(&format!("--batch-size {size} is out of range"))
+                && err.contains("1 to 60000 images"),
+            "{err}"
+        );
+    }
+}
+
+/// Without validation images no epoch is better than another: the kept model is the last
+/// epoch's, and the program says so.
+#[test]
+fn without_validation_the_model_is_the_last_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_fashion(tmp.path(), 600, 200);
+    let out = tmp.path().join("run");
+    let stdout = ok(&[
+        "train",
+        "--dataset",
+        data.to_str().unwrap(),
+        "--val-fraction",
+        "0",
+        "--epochs",
+        "3",
+        "--dendrites",
+        "4",
+        "--hidden",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let config: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["validation_images"], 0);
+    assert_eq!(config["train_images"], 600);
+    assert!(
+        stdout.contains("no validation set:") && stdout.contains("is the last epoch's model"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("no validation  test acc"), "{stdout}");
+    assert!(
+        fs::read(out.join("model.safetensors")).unwrap()
+            == fs::read(out.join("last.safetensors")).unwrap(),
+        "model.safetensors is not the last epoch's model"
+    );
+    assert_eq!(metrics_without_time(&out).len(), 4, "header and 3 epochs");
+}
+
 /// The bar: one epoch of default training on the real Fashion-MNIST reaches 85% test
 /// accuracy (about half a minute on two cores).
 #[test]

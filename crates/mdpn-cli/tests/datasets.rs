@@ -10,7 +10,9 @@ use flate2::write::GzEncoder;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::common::{fails, gzip, idx_files, medmnist_npz, npy, ok, pixels};
+use std::process::Output;
+
+use crate::common::{fails, gzip, idx, idx_files, mdpn, medmnist_npz, npy, ok, pixels};
 
 /// `mdpn train` of a tiny model for one epoch on `dataset` under `root`; returns stdout.
 fn train(root: &Path, dataset: &str, out: &str, extra: &[&str]) -> String {
@@ -496,4 +498,287 @@ fn image_folder_trains_with_resize_and_gray_conversion() {
     fs::write(flat.join("a/9.png"), b"not a png").unwrap();
     let err = fails(&["train", "--dataset", flat.to_str().unwrap()]);
     assert!(err.contains("9.png"), "{err}");
+}
+
+/// An IDX folder at `dir` of 28x28 images with these training and test labels.
+fn write_idx_folder(dir: &Path, train_labels: &[u8], test_labels: &[u8]) {
+    fs::create_dir_all(dir).unwrap();
+    for (split, labels) in [("train", train_labels), ("t10k", test_labels)] {
+        let n = labels.len();
+        let images = pixels(n, 784, |i| labels[i] as u32);
+        fs::write(
+            dir.join(format!("{split}-images-idx3-ubyte")),
+            idx(&[n as u32, 28, 28], &images),
+        )
+        .unwrap();
+        fs::write(
+            dir.join(format!("{split}-labels-idx1-ubyte")),
+            idx(&[n as u32], labels),
+        )
+        .unwrap();
+    }
+}
+
+/// The classes of an IDX folder come from both splits; a class without training images, or a
+/// training set of one class, is refused unless `--classes N` says what the classes are.
+#[test]
+fn idx_folder_classes_come_from_both_splits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let digits: Vec<u8> = (0..40).map(|i| i % 10).collect();
+    let test: Vec<u8> = (0..20).map(|i| i % 10).collect();
+    let run = |folder: &Path, extra: &[&str]| -> Output {
+        let out = root.join("run");
+        let mut args = vec![
+            "train",
+            "--dataset",
+            folder.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--dendrites",
+            "2",
+            "--hidden",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
+            "--overwrite",
+        ];
+        args.extend(extra);
+        mdpn(&args)
+    };
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+    // All training labels 200, test labels 0..9: not a 201-class model trained on one class.
+    let one = root.join("one-class");
+    write_idx_folder(&one, &[200; 40], &test);
+    let out = run(&one, &[]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("train-labels-idx1-ubyte: the training labels are {200} but the test labels are {0..=9}")
+            && err.contains("at least two classes")
+            && err.contains("--classes N"),
+        "{err}"
+    );
+    assert!(!root.join("run/metrics.csv").exists());
+
+    // A class the test set has and the training set lacks.
+    let gap = root.join("gap");
+    let no_seven: Vec<u8> = digits.iter().map(|&l| if l == 7 { 8 } else { l }).collect();
+    write_idx_folder(&gap, &no_seven, &test);
+    let err = stderr(&run(&gap, &[]));
+    assert!(
+        err.contains("the training labels are {0..=6, 8, 9} but the test labels are {0..=9}; class {7} has no training image"),
+        "{err}"
+    );
+    // --classes 10 says so: it trains, with a warning.
+    let out = run(&gap, &["--classes", "10"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("no training image of class {7} (of 10 classes)"),
+        "{err}"
+    );
+    let config = fs::read_to_string(root.join("run/config.json")).unwrap();
+    assert!(config.contains("\"classes\": 10"), "{config}");
+    // Labels at or past N, N below 2 or absurd, and --classes where classes are named.
+    let err = stderr(&run(&gap, &["--classes", "8"]));
+    assert!(
+        err.contains("train-labels-idx1-ubyte")
+            && err.contains("label 8 of image 7 is out of range: the data set has 8 classes")
+            && !err.contains("warning"),
+        "{err}"
+    );
+    for n in ["0", "1", "1000000"] {
+        let err = stderr(&run(&gap, &["--classes", n]));
+        assert!(
+            err.contains(&format!("--classes {n}: expected 2 to 65536 classes")),
+            "{err}"
+        );
+    }
+    let err = stderr(&run(Path::new("fashion-mnist"), &["--classes", "10"]));
+    assert!(
+        err.contains("--classes 10 is for folders of IDX files"),
+        "{err}"
+    );
+
+    // Labels 0..9 in both splits: 10 classes, no warning.
+    let fine = root.join("fine");
+    write_idx_folder(&fine, &digits, &test);
+    let out = run(&fine, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success() && !err.contains("warning"), "{err}");
+    let config = fs::read_to_string(root.join("run/config.json")).unwrap();
+    assert!(config.contains("\"classes\": 10"), "{config}");
+}
+
+/// An image's planes as the image-folder reader first made them: the whole image decoded,
+/// resized to `side` (triangle filter) when it is another size, then converted.
+fn reference_planes(path: &Path, side: u32, rgb: bool) -> Vec<u8> {
+    let img = image::open(path).unwrap();
+    let img = if (img.width(), img.height()) != (side, side) {
+        img.resize_exact(side, side, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    if rgb {
+        let rgb = img.to_rgb8();
+        (0..3)
+            .flat_map(|ch| rgb.pixels().map(move |p| p[ch]).collect::<Vec<_>>())
+            .collect()
+    } else {
+        img.to_luma8().into_raw()
+    }
+}
+
+/// An image folder of real PNG and JPEG files of several sizes and colour types reads, one
+/// image at a time, into the data set that decoding them all first gave, pixel for pixel,
+/// whatever the thread count; `--image-size` is bounded.
+#[test]
+fn image_folder_reads_each_image_as_before() {
+    use mdpn_cli::datasets::{load, Color, DataArgs};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mixed");
+    // (class, file, image): colour and gray, 8 and 16 bits, with alpha, PNG and JPEG, square
+    // and not, smaller and larger than the sizes asked for.
+    let texture = |x: u32, y: u32, k: u32| ((x * 37 + y * 11 + k * 53 + x * y) % 256) as u8;
+    let mut files: Vec<(&str, String, image::DynamicImage)> = Vec::new();
+    for (c, class) in ["cat", "dog"].iter().enumerate() {
+        let k = c as u32;
+        for i in 0..6u32 {
+            let (w, h) = (9 + 7 * i, 31 - 3 * i);
+            let img: image::DynamicImage = match i {
+                0 => image::RgbImage::from_fn(w, h, |x, y| {
+                    image::Rgb([texture(x, y, k), texture(y, x, k), 90])
+                })
+                .into(),
+                1 => image::GrayImage::from_fn(w, h, |x, y| image::Luma([texture(x, y, k)])).into(),
+                2 => image::RgbaImage::from_fn(w, h, |x, y| {
+                    image::Rgba([texture(x, y, k), 20, texture(y, x, 1), 200])
+                })
+                .into(),
+                3 => image::ImageBuffer::<image::Luma<u16>, _>::from_fn(w, h, |x, y| {
+                    image::Luma([texture(x, y, k) as u16 * 257 + x as u16])
+                })
+                .into(),
+                _ => image::RgbImage::from_fn(w, h, |x, y| {
+                    image::Rgb([texture(x, y, k), texture(x, y, 3), texture(y, x, k)])
+                })
+                .into(),
+            };
+            let ext = if i >= 4 { "jpg" } else { "png" };
+            files.push((class, format!("{i}.{ext}"), img));
+        }
+    }
+    for (class, name, img) in &files {
+        fs::create_dir_all(root.join(class)).unwrap();
+        let img = if name.ends_with("jpg") {
+            image::DynamicImage::ImageRgb8(img.to_rgb8())
+        } else {
+            img.clone()
+        };
+        img.save(root.join(class).join(name)).unwrap();
+    }
+    let read = |size: Option<usize>, color: Option<Color>| {
+        load(
+            &DataArgs {
+                dataset: root.to_str().unwrap().into(),
+                image_size: size,
+                color,
+                ..Default::default()
+            },
+            false,
+        )
+        .unwrap()
+    };
+    // Without split folders, the fifth file of each class (in name order) tests.
+    let expected = |side: u32, rgb: bool, test: bool| -> Vec<u8> {
+        files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (i % 6 == 4) == test)
+            .flat_map(|(_, (class, name, _))| {
+                reference_planes(&root.join(class).join(name), side, rgb)
+            })
+            .collect()
+    };
+    for (size, color, rgb) in [
+        (13, None, true),
+        (24, Some(Color::Gray), false),
+        (20, Some(Color::Rgb), true),
+    ] {
+        let data = read(Some(size), color);
+        assert_eq!(
+            (data.train.size, data.train.channels),
+            (size, 1 + 2 * rgb as usize)
+        );
+        assert_eq!(data.train.labels, vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
+        assert_eq!(data.test.labels, vec![0, 1]);
+        assert!(
+            data.train.images == expected(size as u32, rgb, false),
+            "training images at {size} differ from the reference"
+        );
+        assert!(
+            data.test.images == expected(size as u32, rgb, true),
+            "test images at {size} differ from the reference"
+        );
+        // The same data set on one thread.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| read(Some(size), color));
+        assert!(one.train.images == data.train.images && one.test.images == data.test.images);
+    }
+
+    // Gray images of one size, read as they are: gray by default.
+    let gray = tmp.path().join("gray");
+    for class in ["a", "b"] {
+        fs::create_dir_all(gray.join(class)).unwrap();
+        for i in 0..5u32 {
+            image::GrayImage::from_fn(11, 11, |x, y| image::Luma([texture(x, y, i)]))
+                .save(gray.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let data = load(
+        &DataArgs {
+            dataset: gray.to_str().unwrap().into(),
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
+    assert_eq!((data.train.size, data.train.channels), (11, 1));
+    assert_eq!(
+        &data.test.images[..121],
+        &reference_planes(&gray.join("a/4.png"), 11, false)[..]
+    );
+
+    // --image-size 0 or absurd is refused with the bound, before any image is decoded.
+    let dataset = root.to_str().unwrap();
+    for n in ["0", "5000", "18446744073709551615"] {
+        let err = fails(&["train", "--dataset", dataset, "--image-size", n]);
+        assert!(
+            err.contains(&format!(
+                "image size {n}: images of an image folder are resized to 1 to 1024 pixels a side"
+            )),
+            "{err}"
+        );
+    }
+    // Images past the bound need --image-size.
+    let big = tmp.path().join("big");
+    for class in ["a", "b"] {
+        fs::create_dir_all(big.join(class)).unwrap();
+        for i in 0..2 {
+            image::GrayImage::new(1100, 1100)
+                .save(big.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let err = fails(&["train", "--dataset", big.to_str().unwrap()]);
+    assert!(
+        err.contains("are 1100x1100, larger than 1024 pixels a side; pass --image-size N"),
+        "{err}"
+    );
 }

@@ -1,4 +1,4 @@
-//! Finding and fetching datasets, against a real HTTP server on loopback and
+//! Finding and fetching datasets, against a real HTTP and HTTPS server on loopback and
 //! Debian's real Fashion-MNIST files.
 
 use std::collections::HashMap;
@@ -6,18 +6,23 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use flate2::read::GzDecoder;
 use md5::{Digest, Md5};
-use mdpn_cli::fetch::{
-    download, fetch_file, find_file, install_debian, known, locate, obtain, search_dirs, verify,
-    Format, KnownDataset, KnownFile, NotFound, FASHION_MNIST,
-};
+use mdpn_cli::apt::install_debian;
+use mdpn_cli::download::{download, fetch_file};
+use mdpn_cli::obtain::obtain;
+use mdpn_cli::verify::verify;
+use mdpn_data::locate::{find_file, locate, search_dirs, NotFound};
+use mdpn_data::registry::{known, Format, KnownDataset, KnownFile, FASHION_MNIST};
+use rustls::pki_types::PrivatePkcs8KeyDer;
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tempfile::TempDir;
 
-use crate::common::{gzip, mdpn};
+use crate::common::{gzip, mdpn, program};
 
 const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -37,31 +42,66 @@ struct Seen {
     sent: usize,
 }
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 that serves `routes`, honours
+/// A tiny HTTP/1.1 server on 127.0.0.1, plain or over TLS, that serves `routes`, honours
 /// `Range: bytes=N-` and can hang up mid-body; it closes every connection
 /// after one response.
 struct Server {
     base: String,
     log: Arc<Mutex<Vec<Seen>>>,
+    /// Connections accepted, also those whose TLS handshake the client broke off.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Server {
     fn start(routes: Vec<(&str, Route)>) -> Server {
+        Server::listen(routes, None)
+    }
+
+    /// The server over HTTPS, with a self-signed certificate for 127.0.0.1 made here; also
+    /// gives that certificate as PEM, for a client to trust.
+    fn start_https(routes: Vec<(&str, Route)>) -> (Server, String) {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+            .expect("self-signed certificate");
+        let key = PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key.into())
+        .expect("server certificate");
+        let server = Server::listen(routes, Some(Arc::new(config)));
+        (server, made.cert.pem())
+    }
+
+    fn listen(routes: Vec<(&str, Route)>, tls: Option<Arc<ServerConfig>>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", listener.local_addr().expect("local addr"));
         let routes: HashMap<String, Route> = routes
             .into_iter()
             .map(|(p, r)| (p.to_string(), r))
             .collect();
         let log = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&log);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::clone(&connections);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 // A client that gives up is its own test's concern.
-                let _ = serve(stream, &routes, &seen);
+                let _ = match &tls {
+                    None => serve_plain(stream, &routes, &seen),
+                    Some(config) => serve_tls(stream, config, &routes, &seen),
+                };
             }
         });
-        Server { base, log }
+        Server {
+            base,
+            log,
+            connections,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -71,14 +111,43 @@ impl Server {
     fn seen(&self) -> Vec<Seen> {
         self.log.lock().expect("server log").clone()
     }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
 }
 
-fn serve(
+fn serve_plain(
     mut stream: TcpStream,
     routes: &HashMap<String, Route>,
     log: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
+    respond(&mut stream, routes, log)?;
+    stream.shutdown(Shutdown::Both)
+}
+
+/// One exchange over TLS, ended with a close_notify: the client sees a clean end of stream
+/// where the plain server hangs up.
+fn serve_tls(
+    stream: TcpStream,
+    config: &Arc<ServerConfig>,
+    routes: &HashMap<String, Route>,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let conn = ServerConnection::new(Arc::clone(config)).map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, stream);
+    respond(&mut tls, routes, log)?;
+    tls.conn.send_close_notify();
+    tls.flush()?;
+    tls.sock.shutdown(Shutdown::Both)
+}
+
+fn respond(
+    stream: &mut (impl Read + Write),
+    routes: &HashMap<String, Route>,
+    log: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&mut *stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
@@ -94,6 +163,8 @@ fn serve(
             }
         }
     }
+    // A GET has no body: nothing the reader took ahead is lost.
+    drop(reader);
     let first = !log
         .lock()
         .expect("server log")
@@ -158,8 +229,7 @@ fn serve(
     };
     record(status, sent);
     stream.write_all(&body[..sent])?;
-    stream.flush()?;
-    stream.shutdown(Shutdown::Both)
+    stream.flush()
 }
 
 /// Deterministic, incompressible-looking bytes.
@@ -283,11 +353,19 @@ fn fetch_file_retries_after_dropped_connection() {
     fetch_file(&server.url("/flaky.bin"), &dest, &md5_hex(&data), false).expect("retry");
     assert_eq!(fs::read(&dest).expect("downloaded file"), data);
     assert!(!part_of(&dest).exists(), ".part left behind");
-    let seen = server.seen();
+    assert_resumed(&server.seen(), 150_000, data.len());
+}
+
+/// The requests of one download cut off after `cut` of `len` bytes, then resumed with a Range
+/// request where it broke.
+fn assert_resumed(seen: &[Seen], cut: usize, len: usize) {
     assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 150_000));
-    assert_eq!(seen[1].range.as_deref(), Some("bytes=150000-"));
-    assert_eq!((seen[1].status, seen[1].sent), (206, 250_000));
+    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, cut));
+    assert_eq!(
+        seen[1].range.as_deref(),
+        Some(format!("bytes={cut}-").as_str())
+    );
+    assert_eq!((seen[1].status, seen[1].sent), (206, len - cut));
 }
 
 #[test]
@@ -668,19 +746,14 @@ fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
         "bad .part kept"
     );
     // The dropped connection was resumed where it broke, not restarted.
-    let seen = server.seen();
-    assert_eq!(seen.len(), 2, "{seen:?}");
-    assert_eq!((seen[0].range.as_deref(), seen[0].sent), (None, 100_000));
-    assert_eq!(seen[1].range.as_deref(), Some("bytes=100000-"));
-    assert_eq!((seen[1].status, seen[1].sent), (206, 200_000));
+    assert_resumed(&server.seen(), 100_000, body.len());
 
     // A .part left by an earlier run is resumed; $MDPN_MIRROR works like --mirror.
     fs::write(folder.join("breastmnist.npz.part"), &body[..50_000]).expect("write .part");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mdpn"))
-        .args(["download", "breastmnist", "--data-dir", root])
-        .env("MDPN_MIRROR", server.url("/mirror"))
-        .output()
-        .expect("run mdpn");
+    let mut cmd = program();
+    cmd.args(["download", "breastmnist", "--data-dir", root])
+        .env("MDPN_MIRROR", server.url("/mirror"));
+    let out = cmd.output().expect("run mdpn");
     assert!(!out.status.success());
     let last = server.seen().pop().expect("a request");
     assert_eq!(last.range.as_deref(), Some("bytes=50000-"));
@@ -697,4 +770,180 @@ fn mdpn_download_resumes_and_refuses_a_wrong_checksum() {
         !out.status.success() && stderr.contains("no download address"),
         "{stderr}"
     );
+}
+
+/// The only test that sets `$SSL_CERT_FILE` in this process, and the only one here that
+/// fetches over HTTPS in-process (spawned programs get their own, see [`mdpn`]).
+#[test]
+fn fetch_file_over_https_trusts_ssl_cert_file_resumes_and_verifies() {
+    let data = bytes(300_000, 21);
+    let route = |drop_first_after| Route {
+        body: data.clone(),
+        drop_first_after,
+    };
+    let (server, pem) = Server::start_https(vec![
+        ("/tls.bin", route(Some(120_000))),
+        ("/again.bin", route(None)),
+    ]);
+    let tmp = TempDir::new().expect("temp dir");
+    let cert = tmp.path().join("loopback-ca.pem");
+    fs::write(&cert, pem).expect("write certificate");
+    std::env::set_var("SSL_CERT_FILE", &cert);
+
+    // Cut off mid-body, retried from where it broke with a Range request, checked by md5.
+    let dest = tmp.path().join("tls.bin");
+    fetch_file(&server.url("/tls.bin"), &dest, &md5_hex(&data), false).expect("https download");
+    assert_eq!(fs::read(&dest).expect("downloaded file"), data);
+    assert!(!part_of(&dest).exists(), ".part left behind");
+    assert_resumed(&server.seen(), 120_000, data.len());
+
+    // A .part left by an earlier run is resumed over HTTPS too.
+    let dest = tmp.path().join("again.bin");
+    fs::write(part_of(&dest), &data[..50_000]).expect("write .part");
+    fetch_file(&server.url("/again.bin"), &dest, &md5_hex(&data), false).expect("resume");
+    assert_eq!(fs::read(&dest).expect("downloaded file"), data);
+    let last = server.seen().pop().expect("a request");
+    assert_eq!(last.range.as_deref(), Some("bytes=50000-"));
+    assert_eq!((last.status, last.sent), (206, 250_000));
+
+    // The md5 is checked: the bytes that came over TLS hash to what the server holds.
+    let other = tmp.path().join("other.bin");
+    let err = fetch_file(&server.url("/again.bin"), &other, &md5_hex(b"x"), false)
+        .expect_err("wrong checksum");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("wrong checksum") && msg.contains(&md5_hex(&data)),
+        "{msg}"
+    );
+    std::env::remove_var("SSL_CERT_FILE");
+}
+
+/// `mdpn download breastmnist --mirror MIRROR` into `root`, trusting `ssl_cert_file` if given:
+/// whether it succeeded, and its stderr.
+fn download_breastmnist(root: &Path, mirror: &str, ssl_cert_file: Option<&Path>) -> (bool, String) {
+    let root = root.to_str().expect("UTF-8 temp path");
+    let mut cmd = program();
+    cmd.args([
+        "download",
+        "breastmnist",
+        "--data-dir",
+        root,
+        "--mirror",
+        mirror,
+    ]);
+    if let Some(file) = ssl_cert_file {
+        cmd.env("SSL_CERT_FILE", file);
+    }
+    let out = cmd.output().expect("run mdpn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A failure reported at once: not retried, and without the advice of a network failure.
+fn assert_not_retried(stderr: &str) {
+    assert!(
+        !stderr.contains("retrying") && !stderr.contains("Check the network"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn mdpn_download_over_https_trusts_ssl_cert_file() {
+    // As `mdpn_download_resumes_and_refuses_a_wrong_checksum`, over HTTPS: the body arrives
+    // whole (its md5 is reported), across a dropped connection resumed with a Range request.
+    let body = bytes(300_000, 22);
+    let (server, pem) = Server::start_https(vec![(
+        "/mirror/breastmnist.npz",
+        Route {
+            body: body.clone(),
+            drop_first_after: Some(100_000),
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let cert = tmp.path().join("loopback-ca.pem");
+    fs::write(&cert, pem).expect("write certificate");
+    let root = tmp.path().join("data");
+    let (ok, stderr) = download_breastmnist(&root, &server.url("/mirror"), Some(&cert));
+    assert!(!ok, "a wrong file must fail: {stderr}");
+    assert!(
+        stderr.contains("wrong checksum") && stderr.contains(&md5_hex(&body)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("certificate"), "{stderr}");
+    assert_resumed(&server.seen(), 100_000, body.len());
+    assert!(!root.join("breastmnist/breastmnist.npz").exists());
+}
+
+#[test]
+fn mdpn_download_refuses_an_untrusted_certificate_at_once() {
+    let (server, _) = Server::start_https(vec![(
+        "/mirror/breastmnist.npz",
+        Route {
+            body: bytes(1000, 23),
+            drop_first_after: None,
+        },
+    )]);
+    let tmp = TempDir::new().expect("temp dir");
+    let root = tmp.path().join("data");
+    let mirror = server.url("/mirror");
+    let untrusted = |(ok, stderr): (bool, String)| {
+        assert!(!ok, "{stderr}");
+        assert!(
+            stderr.contains("certificate is not trusted") && stderr.contains("SSL_CERT_FILE"),
+            "{stderr}"
+        );
+        assert_not_retried(&stderr);
+    };
+    // The system's certificates do not include one made by the test.
+    untrusted(download_breastmnist(&root, &mirror, None));
+    assert_eq!(
+        server.connections(),
+        1,
+        "a certificate error is not retried"
+    );
+    // Nor does an SSL_CERT_FILE of another authority: the file replaces the system's.
+    let other =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let cert = tmp.path().join("other-ca.pem");
+    fs::write(&cert, other.cert.pem()).expect("write certificate");
+    untrusted(download_breastmnist(&root, &mirror, Some(&cert)));
+    assert_eq!(server.connections(), 2);
+    assert!(server.seen().is_empty(), "no request got through");
+    assert!(!root.join("breastmnist/breastmnist.npz.part").exists());
+    // An SSL_CERT_FILE that cannot be read is said so, before connecting.
+    let missing = tmp.path().join("missing.pem");
+    let (ok, stderr) = download_breastmnist(&root, &mirror, Some(&missing));
+    assert!(
+        !ok && stderr.contains("cannot read the trusted certificates"),
+        "{stderr}"
+    );
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn mdpn_download_reports_a_bad_address_or_a_missing_file_at_once() {
+    let tmp = TempDir::new().expect("temp dir");
+    let (ok, stderr) = download_breastmnist(tmp.path(), "ftp://127.0.0.1:9/files", None);
+    assert!(!ok, "{stderr}");
+    for needle in [
+        "ftp://127.0.0.1:9/files/breastmnist.npz",
+        "only http:// and https:// addresses",
+        "must be an http:// or https:// address",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+    assert_not_retried(&stderr);
+
+    // A mirror without the file: one request, and the advice says so.
+    let server = Server::start(vec![]);
+    let (ok, stderr) = download_breastmnist(tmp.path(), &server.url("/empty"), None);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("HTTP 404") && stderr.contains("mirror does not have this file"),
+        "{stderr}"
+    );
+    assert_not_retried(&stderr);
+    assert_eq!(server.seen().len(), 1, "a 404 is not retried");
 }

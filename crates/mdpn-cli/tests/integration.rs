@@ -9,4 +9,5 @@ mod download;
 mod fuzz_regressions;
 mod inspect;
 mod resume;
+mod ship;
 mod study;

@@ -160,6 +160,55 @@ fn resume_refuses_other_settings_and_missing_checkpoints() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
 }
 
+/// `mdpn train --resume RUN_DIR` alone continues with the run's own settings; a setting typed
+/// with it that differs from the run's is refused, and `--epochs` may be raised.
+#[test]
+fn resume_alone_takes_the_runs_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_fashion(tmp.path(), 300, 100);
+    let reference = tmp.path().join("reference");
+    succeeds(train(&data, &reference, &[]));
+    let run = tmp.path().join("run");
+    let (mut child, _) = start_paused(train(&data, &run, &[]), "mid-epoch@2", "mid-epoch@2");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(checkpoint(&run).epochs_done, 1);
+
+    let resume = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdpn"));
+        cmd.args(["--threads", "2", "train", "--resume"])
+            .arg(&run)
+            .args(extra)
+            .env("MDPN_NO_APT", "1");
+        cmd
+    };
+    let out = output(resume(&["--seed", "9", "--batch-size", "32"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("seed: run 5, command 9"), "{stderr}");
+    assert!(!stderr.contains("batch_size"), "{stderr}");
+    assert_eq!(
+        checkpoint(&run).epochs_done,
+        1,
+        "a refused resume trains nothing"
+    );
+
+    succeeds(resume(&[]));
+    assert_same_run(&reference, &run);
+
+    succeeds(resume(&["--epochs", "4"]));
+    assert_eq!(checkpoint(&run).epochs_done, 4);
+    assert_eq!(
+        metrics_without_time(&run).len(),
+        5,
+        "header and four epochs"
+    );
+    assert_eq!(
+        metrics_without_time(&run)[..4],
+        metrics_without_time(&reference)[..]
+    );
+}
+
 #[test]
 fn non_finite_training_stops_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();

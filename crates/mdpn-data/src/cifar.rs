@@ -4,6 +4,23 @@
 use mdpn::Dataset;
 use mdpn::{Error, Result};
 
+/// CIFAR-10's official download, and the folder it unpacks to with its six batch files.
+pub const CIFAR10_ARCHIVE: &str = "cifar-10-binary.tar.gz";
+pub const CIFAR10_FOLDER: &str = "cifar-10-batches-bin";
+pub const CIFAR10_FILES: [&str; 6] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+    "test_batch.bin",
+];
+
+/// CIFAR-100's official download, and the folder it unpacks to with its two files.
+pub const CIFAR100_ARCHIVE: &str = "cifar-100-binary.tar.gz";
+pub const CIFAR100_FOLDER: &str = "cifar-100-binary";
+pub const CIFAR100_FILES: [&str; 2] = ["train.bin", "test.bin"];
+
 /// Bytes of one image's pixels.
 const PIXELS: usize = 3 * 32 * 32;
 

@@ -7,6 +7,9 @@ use crate::npy::{open_zip, read_member};
 use mdpn::{Dataset, Parts};
 use mdpn::{Error, Result};
 
+/// NIST's download, holding every split's IDX files.
+pub const ARCHIVE: &str = "gzip.zip";
+
 /// The six EMNIST splits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {

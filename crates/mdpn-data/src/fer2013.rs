@@ -5,6 +5,9 @@
 use mdpn::{Dataset, Parts};
 use mdpn::{Error, Result};
 
+/// The CSV files of FER2013 that are read, in order of preference.
+pub const FILES: [&str; 2] = ["fer2013.csv", "icml_face_data.csv"];
+
 /// The seven emotions, in label order.
 pub const CLASSES: [&str; 7] = [
     "Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral",

@@ -6,6 +6,17 @@ use flate2::read::GzDecoder;
 
 use mdpn::{Dataset, Error, Result};
 
+use crate::pixels;
+
+/// The files of an MNIST-style set (without `.gz`): train images, train labels, test images,
+/// test labels.
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
 /// Largest ratio of decompressed to compressed size that deflate can reach; a header that
 /// declares more data than this allows is rejected before anything is allocated.
 const MAX_DEFLATE_RATIO: u64 = 1032;
@@ -122,46 +133,34 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
 }
 
 impl Idx {
-    /// The values as `f64`, whatever the type code (all IDX types convert exactly).
-    fn values(&self) -> Vec<f64> {
-        let size = element_size(self.type_code).unwrap_or(1);
-        self.data
-            .chunks_exact(size)
-            .map(|b| match self.type_code {
-                0x08 => b[0] as f64,
-                0x09 => b[0] as i8 as f64,
-                0x0B => i16::from_be_bytes([b[0], b[1]]) as f64,
-                0x0C => i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
-                0x0D => f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
-                _ => f64::from_be_bytes(b.try_into().expect("8 bytes")),
-            })
-            .collect()
+    /// Number of values.
+    fn len(&self) -> usize {
+        self.data.len() / element_size(self.type_code).unwrap_or(1)
     }
 
-    /// The array as 8-bit pixels: u8 as stored; other integer types must hold 0..=255; floating
-    /// point types hold either 0..=1 (scaled by 255) or 0..=255, rounded.
+    /// Value `i` as `f64`, whatever the type code (all IDX types convert exactly).
+    fn get(&self, i: usize) -> f64 {
+        let size = element_size(self.type_code).unwrap_or(1);
+        let b = &self.data[i * size..][..size];
+        match self.type_code {
+            0x08 => b[0] as f64,
+            0x09 => b[0] as i8 as f64,
+            0x0B => i16::from_be_bytes([b[0], b[1]]) as f64,
+            0x0C => i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            0x0D => f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            _ => f64::from_be_bytes(b.try_into().expect("8 bytes")),
+        }
+    }
+
+    /// The array as 8-bit pixels: u8 as stored, any other type by the rule of
+    /// [`pixels::to_u8`] (floats in 0..=1 are scaled by 255).
     pub fn pixels(self) -> Result<Vec<u8>> {
         if self.type_code == 0x08 {
             return Ok(self.data);
         }
-        let values = self.values();
         let float = matches!(self.type_code, 0x0D | 0x0E);
-        let max = values.iter().copied().fold(0.0, f64::max);
-        let scale = if float && max <= 1.0 { 255.0 } else { 1.0 };
-        values
-            .iter()
-            .map(|&v| {
-                let p = (v * scale).round();
-                if (0.0..=255.0).contains(&p) {
-                    Ok(p as u8)
-                } else {
-                    Err(Error::Format(format!(
-                        "pixel value {v} is outside 0..=255 (IDX type {:#04x})",
-                        self.type_code
-                    )))
-                }
-            })
-            .collect()
+        pixels::to_u8(self.len(), float, |i| self.get(i))
+            .map_err(|e| Error::Format(format!("IDX type {:#04x}: {e}", self.type_code)))
     }
 
     /// The array as class labels: whole numbers of any type, none negative.
@@ -169,10 +168,9 @@ impl Idx {
         if self.type_code == 0x08 {
             return Ok(self.data.iter().map(|&l| l as u32).collect());
         }
-        self.values()
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
+        (0..self.len())
+            .map(|i| {
+                let v = self.get(i);
                 if v.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&v) {
                     Ok(v as u32)
                 } else {

@@ -190,6 +190,19 @@ pub const MEDMNIST: [MedInfo; 12] = [
     },
 ];
 
+/// The image sides MedMNIST v3 publishes; 28 is the v2 size and the plain `<name>.npz`.
+pub const SIZES: [usize; 4] = [28, 64, 128, 224];
+
+impl MedInfo {
+    /// The file of the set at image side `size`: `<name>.npz` for 28, else `<name>_<size>.npz`.
+    pub fn file(&self, size: usize) -> String {
+        match size {
+            28 => format!("{}.npz", self.name),
+            s => format!("{}_{s}.npz", self.name),
+        }
+    }
+}
+
 /// The set named `name` (`pathmnist`), if it is one of the twelve.
 pub fn info(name: &str) -> Option<&'static MedInfo> {
     MEDMNIST.iter().find(|m| m.name == name)
@@ -251,7 +264,7 @@ fn part_from_arrays(images: Array, labels: Array, info: &MedInfo) -> Result<Data
             labels.shape, info.name
         )));
     }
-    let pixels = to_u8(&images)?;
+    let pixels = images.pixels()?;
     // (N, H, W, C) to (N, C, H, W).
     let c = info.channels;
     let pixels = if c == 1 {
@@ -300,21 +313,4 @@ fn part_from_arrays(images: Array, labels: Array, info: &MedInfo) -> Result<Data
     } else {
         Dataset::new(pixels, values, c, h, names)
     }
-}
-
-/// Pixels as 8-bit values: u8 as stored, other types must hold 0..=255.
-fn to_u8(a: &Array) -> Result<Vec<u8>> {
-    if a.dtype == crate::npy::Dtype::U8 {
-        return Ok(a.data.clone());
-    }
-    (0..a.len())
-        .map(|i| {
-            let v = a.get(i);
-            if (0.0..=255.0).contains(&v) {
-                Ok(v.round() as u8)
-            } else {
-                Err(Error::Format(format!("pixel value {v} is outside 0..=255")))
-            }
-        })
-        .collect()
 }

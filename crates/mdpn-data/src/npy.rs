@@ -7,6 +7,8 @@ use zip::ZipArchive;
 
 use mdpn::{Error, Result};
 
+use crate::pixels;
+
 /// Largest ratio of decompressed to compressed size that deflate can reach.
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
@@ -73,6 +75,17 @@ impl Array {
             Dtype::I64 => i64::from_le_bytes(b.try_into().expect("8 bytes")) as f64,
             Dtype::F64 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
         }
+    }
+
+    /// The array as 8-bit pixels: u8 as stored, any other type by the rule of
+    /// [`pixels::to_u8`] (floats in 0..=1 are scaled by 255).
+    pub fn pixels(&self) -> Result<Vec<u8>> {
+        if self.dtype == Dtype::U8 {
+            return Ok(self.data.clone());
+        }
+        let float = matches!(self.dtype, Dtype::F32 | Dtype::F64);
+        pixels::to_u8(self.len(), float, |i| self.get(i))
+            .map_err(|e| Error::Format(format!("{:?} array: {e}", self.dtype)))
     }
 }
 

@@ -92,7 +92,10 @@ fn idx_reads_every_type_code() {
     assert!(e.contains("label 7 of image 1 is out of range"), "{e}");
     let neg = idx(0x09, &[1, 1, 1], &[0xff]);
     let e = err(Idx::parse(&neg).unwrap().pixels());
-    assert!(e.contains("pixel value -1"), "{e}");
+    assert!(
+        e.contains("pixel values range from -1 to -1; expected integers in 0..=255"),
+        "{e}"
+    );
     let absurd = idx(0x08, &[4_000_000_000, 28, 28], &[0; 16]);
     let e = err(Idx::parse(&absurd));
     assert!(e.contains("truncated"), "{e}");
@@ -422,6 +425,84 @@ fn medmnist_sets_rgb_gray_and_multi_label() {
     assert!(e.contains("at least one pixel"), "{e}");
     let e = err(medmnist::parse(b"not a zip at all", path));
     assert!(e.contains("not a valid .npz archive"), "{e}");
+}
+
+/// A breastmnist-style npz whose three splits each hold the gray 2x2 image `image` of dtype
+/// `descr` (little-endian bytes), labelled 0.
+fn npz_of_image(descr: &str, image: &[u8]) -> Vec<u8> {
+    let (image, label) = (npy(descr, &[1, 2, 2], image), npy("|u1", &[1, 1], &[0]));
+    let members = [
+        ("train_images", image.clone()),
+        ("train_labels", label.clone()),
+        ("val_images", image.clone()),
+        ("val_labels", label.clone()),
+        ("test_images", image),
+        ("test_labels", label),
+    ];
+    npz(&members, CompressionMethod::Stored)
+}
+
+/// Float pixels read the same from an `.npz` as from an IDX file: 0..=1 scaled by 255, 0..=255
+/// as they are, anything else refused with the range found and the ranges expected.
+#[test]
+fn float_pixels_follow_one_rule_in_every_format() {
+    let breast = medmnist::info("breastmnist").unwrap();
+    let label = Idx::parse(&idx(0x08, &[1], &[0])).unwrap();
+    // Through the IDX reader (big-endian) and the MedMNIST reader (little-endian).
+    let from_idx = |code: u8, be: Vec<u8>| {
+        idx::dataset(
+            Idx::parse(&idx(code, &[1, 2, 2], &be))?,
+            label.clone(),
+            &["a"],
+        )
+        .map(|d| d.images)
+    };
+    let from_npz = |descr: &str, le: Vec<u8>| {
+        medmnist::parse(&npz_of_image(descr, &le), breast).map(|p| p.train.images)
+    };
+    let f32s = |v: [f32; 4]| {
+        let be: Vec<u8> = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+        let le: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        (be, le)
+    };
+    let f64s = |v: [f64; 4]| {
+        let be: Vec<u8> = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+        let le: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        (be, le)
+    };
+
+    let (be, le) = f32s([0.0, 0.25, 0.5, 1.0]);
+    assert_eq!(from_idx(0x0D, be).unwrap(), vec![0, 64, 128, 255]);
+    assert_eq!(from_npz("<f4", le).unwrap(), vec![0, 64, 128, 255]);
+    let (be, le) = f64s([0.0, 0.25, 0.5, 1.0]);
+    assert_eq!(from_idx(0x0E, be).unwrap(), vec![0, 64, 128, 255]);
+    assert_eq!(from_npz("<f8", le).unwrap(), vec![0, 64, 128, 255]);
+    // Past 1, floats are taken as 0..=255 and rounded.
+    let (be, le) = f32s([0.0, 1.4, 127.6, 255.0]);
+    assert_eq!(from_idx(0x0D, be).unwrap(), vec![0, 1, 128, 255]);
+    assert_eq!(from_npz("<f4", le).unwrap(), vec![0, 1, 128, 255]);
+
+    // Out of range: the message gives the range found and the ranges expected.
+    let expected = "expected floats in 0..=1 (scaled by 255) or in 0..=255";
+    let (be, le) = f32s([-0.5, 0.0, 0.5, 300.0]);
+    for e in [err(from_idx(0x0D, be)), err(from_npz("<f4", le))] {
+        assert!(
+            e.contains("pixel values range from -0.5 to 300") && e.contains(expected),
+            "{e}"
+        );
+    }
+    let (be, le) = f64s([0.0, f64::NAN, 0.5, 1.0]);
+    for e in [err(from_idx(0x0E, be)), err(from_npz("<f8", le))] {
+        assert!(e.contains("pixel 1 is NaN") && e.contains(expected), "{e}");
+    }
+    let e = err(from_npz(
+        "<i2",
+        [-3i16, 0, 7, 256].map(i16::to_le_bytes).concat(),
+    ));
+    assert!(
+        e.contains("pixel values range from -3 to 256; expected integers in 0..=255"),
+        "{e}"
+    );
 }
 
 /// `bytes` with the `u32` at `offset` into its first zip central directory entry set to `value`

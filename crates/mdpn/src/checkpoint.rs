@@ -6,7 +6,9 @@
 //! moments as `adam.m.<name>` and `adam.v.<name>`, and metadata: `format`
 //! (`mdpn-checkpoint`), `format_version`, `network` (`mdpn`, `mlp`, `cnn`; absent means MDPN),
 //! `config` (JSON), `state` (JSON: epochs done, best validation, Adam's settings and step count),
-//! `settings`, `metrics` and optionally `extra` (the run's own records, kept as given). The
+//! `settings`, `metrics`, optionally `extra` (the run's own records, kept as given), and
+//! `tensors_crc32`, the CRC-32 of the data section (every tensor's bytes), so that a damaged
+//! checkpoint is refused rather than resumed from (files without one still load). The
 //! shuffle of each epoch depends only on the seed and the epoch number, so no random-generator
 //! state needs saving.
 
@@ -19,7 +21,7 @@ use crate::adam::Adam;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::Mdpn;
-use crate::tensor_file::{describe, f32_tensor, json, serialize_f32};
+use crate::tensor_file::{describe, f32_tensor, json, serialize_f32, verify_checksum};
 use crate::trainable::{Network, ParamSet};
 
 /// Value of the `format` metadata key of checkpoints.
@@ -131,11 +133,12 @@ impl<'a> Parsed<'a> {
     fn new(bytes: &'a [u8]) -> Result<Parsed<'a>> {
         let bad = |e| Error::Format(format!("not a safetensors checkpoint: {}", describe(e)));
         let st = SafeTensors::deserialize(bytes).map_err(bad)?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+        let (header_len, header) = SafeTensors::read_metadata(bytes).map_err(bad)?;
         let parsed = Parsed {
             st,
             meta: header.metadata().clone().unwrap_or_default(),
         };
+        verify_checksum(bytes, header_len, &parsed.meta)?;
         match parsed.field("format")? {
             f if f == FORMAT => {}
             other => {

@@ -12,6 +12,9 @@ pub enum Error {
     /// Arrays whose sizes do not fit the model or each other.
     #[error("shape mismatch: {0}")]
     Shape(String),
+    /// Tables of the 8-bit kernel given to a model they were not built from.
+    #[error("the 8-bit kernel's tables were built from another model; build them with this model's `tables()`")]
+    ForeignTables,
     /// Training produced a non-finite loss or parameter.
     #[error("training diverged: {0}")]
     Diverged(String),

@@ -52,11 +52,64 @@ pub fn per_class(task: Task, classes: usize, confusion: &[u64]) -> Vec<f64> {
         .collect()
 }
 
+/// What evaluation needs from a model: its outputs and a function from images to logits. Every
+/// trainable [`Network`] is one; so is the int8 model ([`crate::quantized::QuantizedMdpn`]).
+pub trait Classifier: Sync {
+    /// Number of classes (width of the logits).
+    fn classes(&self) -> usize;
+    /// What the model predicts.
+    fn task(&self) -> Task;
+    /// A function from a batch of images to logits `(B, classes)`.
+    #[allow(clippy::type_complexity)]
+    fn predictor(
+        &self,
+        kernel: KernelChoice,
+    ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_>;
+}
+
+impl<N: Network> Classifier for N {
+    fn classes(&self) -> usize {
+        Network::classes(self)
+    }
+    fn task(&self) -> Task {
+        Network::task(self)
+    }
+    fn predictor(
+        &self,
+        kernel: KernelChoice,
+    ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
+        Network::predictor(self, kernel)
+    }
+}
+
 /// Images per evaluation batch: larger than training batches, as no gradient is kept.
 const EVAL_BATCH: usize = 256;
 
 /// Evaluates `model` on the images of `data` at `indices`.
-pub fn evaluate<N: Network>(
+///
+/// ```
+/// use mdpn::evaluation::evaluate;
+/// use mdpn::{Config, Dataset, KernelChoice, Mdpn};
+///
+/// // Four 12×12 gray images of two classes.
+/// let images: Vec<u8> = (0..4 * 144).map(|i| (i * 7 % 256) as u8).collect();
+/// let names = vec!["dark".to_string(), "bright".to_string()];
+/// let data = Dataset::new(images, vec![0, 1, 0, 1], 1, 12, names)?;
+/// let config = Config {
+///     image_size: 12,
+///     dendrites: 4,
+///     hidden: 8,
+///     classes: 2,
+///     ..Config::default()
+/// };
+/// let model = Mdpn::new(config, 0)?;
+/// let e = evaluate(&model, &data, &[0, 1, 2, 3], KernelChoice::Fast)?;
+/// assert_eq!(e.confusion.iter().sum::<u64>(), 4); // [true class][predicted class]
+/// assert!((0.0..=1.0).contains(&e.accuracy) && e.loss > 0.0);
+/// assert_eq!(e.per_class().len(), 2);
+/// # Ok::<(), mdpn::Error>(())
+/// ```
+pub fn evaluate<N: Classifier + ?Sized>(
     model: &N,
     data: &Dataset,
     indices: &[usize],

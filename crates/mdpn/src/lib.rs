@@ -42,6 +42,8 @@ pub mod metrics;
 pub mod model;
 pub mod model_file;
 pub mod prune;
+pub mod quantized;
+pub mod quantized_file;
 pub mod recipe;
 pub mod splits;
 pub mod state_dict;
@@ -50,6 +52,7 @@ pub mod trainable;
 pub mod training;
 
 mod matmul;
+mod matmul_i8;
 mod parallel;
 mod tensor_file;
 

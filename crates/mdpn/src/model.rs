@@ -156,6 +156,21 @@ pub struct Mdpn {
 impl Mdpn {
     /// A freshly initialised model: synapse weights and thresholds from N(0, 1), linear layers
     /// as PyTorch initialises them. The same seed gives the same model.
+    ///
+    /// ```
+    /// use mdpn::{Config, Mdpn};
+    ///
+    /// // 8 dendrites of 5×5 synapses over 28×28 gray images, 16 soma units, 10 classes.
+    /// let config = Config { dendrites: 8, hidden: 16, ..Config::default() };
+    /// let model = Mdpn::new(config.clone(), 7)?;
+    /// assert_eq!(model.params.w.len(), 8 * 5 * 5);
+    /// assert_eq!(model.params.soma.inputs, 6 * 6 * 8); // 24×24 windows, pooled 4×4
+    /// assert_eq!(model, Mdpn::new(config.clone(), 7)?);
+    /// assert_ne!(model, Mdpn::new(config, 8)?);
+    /// // Settings that cannot make a model are refused.
+    /// assert!(Mdpn::new(Config { window: 40, ..Config::default() }, 0).is_err());
+    /// # Ok::<(), mdpn::Error>(())
+    /// ```
     pub fn new(config: Config, seed: u64) -> Result<Mdpn> {
         Mdpn::with_init(config, seed, SynapseInit::default())
     }
@@ -224,18 +239,52 @@ impl Mdpn {
         Ok(images.len() / len)
     }
 
-    /// Tables for the 8-bit kernel at the current parameters.
-    pub fn tables(&self) -> Tables {
+    /// Tables for the 8-bit kernel at the current parameters, to pass to [`Mdpn::forward`] for
+    /// many batches. They borrow the model, so they cannot outlive a change of its parameters:
+    /// build them again after each update.
+    ///
+    /// ```
+    /// use mdpn::{Config, Images, KernelChoice, Mdpn};
+    ///
+    /// let mut model = Mdpn::new(Config::default(), 0)?;
+    /// let images = vec![0u8; 2 * 28 * 28];
+    /// let tables = model.tables();
+    /// let before = model.forward(Images::U8(&images), KernelChoice::Fast, Some(&tables))?;
+    /// drop(tables);
+    /// model.params.axon.bias[0] += 1.0;
+    /// let after = model.forward(Images::U8(&images), KernelChoice::Fast, Some(&model.tables()))?;
+    /// assert!((after.logits[0] - before.logits[0] - 1.0).abs() < 1e-5);
+    /// # Ok::<(), mdpn::Error>(())
+    /// ```
+    ///
+    /// Changing the parameters while their tables live does not compile:
+    ///
+    /// ```compile_fail,E0502
+    /// use mdpn::{Config, Images, KernelChoice, Mdpn};
+    ///
+    /// let mut model = Mdpn::new(Config::default(), 0)?;
+    /// let tables = model.tables();
+    /// model.params.w[0] += 1.0;
+    /// model.forward(Images::U8(&[0; 784]), KernelChoice::Fast, Some(&tables))?;
+    /// # Ok::<(), mdpn::Error>(())
+    /// ```
+    pub fn tables(&self) -> Tables<'_> {
         Tables::new(&self.config, &self.params.w, &self.params.q)
     }
 
-    /// Forward pass of a batch through all five layers.
+    /// Forward pass of a batch through all five layers. `tables` must be this model's
+    /// ([`Mdpn::tables`]); another model's are refused with [`Error::ForeignTables`].
     pub fn forward(
         &self,
         images: Images,
         choice: KernelChoice,
         tables: Option<&Tables>,
     ) -> Result<Forward> {
+        if let Some(tables) = tables {
+            if !tables.tabulates(&self.config, &self.params.w, &self.params.q) {
+                return Err(Error::ForeignTables);
+            }
+        }
         let batch = self.batch_len(images)?;
         let synapses = (&self.params.w[..], &self.params.q[..]);
         let (membrane, winners) =
@@ -259,6 +308,25 @@ impl Mdpn {
 
     /// Class probabilities `(B, classes)` of a batch: softmax, or one sigmoid per label for a
     /// multi-label model.
+    ///
+    /// ```
+    /// use mdpn::{Config, Images, KernelChoice, Mdpn};
+    ///
+    /// let model = Mdpn::new(Config { dendrites: 4, hidden: 8, ..Config::default() }, 0)?;
+    /// // Two 28×28 images, one after the other: raw 8-bit pixels, normalised by the model.
+    /// let images: Vec<u8> = (0..2 * 28 * 28).map(|i| (i % 251) as u8).collect();
+    /// let p = model.probabilities(Images::U8(&images), KernelChoice::Fast)?;
+    /// assert_eq!(p.len(), 2 * 10);
+    /// for row in p.chunks(10) {
+    ///     assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    /// }
+    /// // The reference kernel agrees with the 8-bit table kernel.
+    /// let plain = model.probabilities(Images::U8(&images), KernelChoice::Plain)?;
+    /// assert!(p.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-5));
+    /// // A batch that is not a whole number of images is an error, not a panic.
+    /// assert!(model.probabilities(Images::U8(&images[1..]), KernelChoice::Fast).is_err());
+    /// # Ok::<(), mdpn::Error>(())
+    /// ```
     pub fn probabilities(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
         let mut p = self.logits(images, choice)?;
         match self.config.task {

@@ -1,6 +1,9 @@
 //! Model files: safetensors with the authors' tensor names plus metadata, so that any
 //! safetensors reader (and the authors' PyTorch `load_state_dict`) can read them.
 //!
+//! The metadata also records `tensors_crc32`, a checksum of the tensors: a damaged file is
+//! refused on load. Files without one (older model files, state dicts) load unchecked.
+//!
 //! A file without our metadata is taken as a PyTorch `state_dict` of the authors' model
 //! ([`crate::state_dict`]).
 
@@ -13,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::model::{Mdpn, Params, TENSOR_NAMES};
 use crate::state_dict::{infer_config, StateDictOptions};
-use crate::tensor_file::{describe, f32_tensor, json, serialize_f32};
+use crate::tensor_file::{describe, f32_tensor, json, serialize_f32, verify_checksum};
 
 /// Value of the `format` metadata key in our model files.
 pub const FORMAT: &str = "mdpn";
@@ -32,6 +35,25 @@ pub struct ModelFile {
 }
 
 /// Serialises a model file.
+///
+/// ```
+/// use mdpn::model_file::{self, ModelFile};
+/// use mdpn::state_dict::StateDictOptions;
+/// use mdpn::{Config, Mdpn};
+///
+/// let file = ModelFile {
+///     model: Mdpn::new(Config { dendrites: 4, hidden: 8, ..Config::default() }, 0)?,
+///     class_names: (0..10).map(|c| c.to_string()).collect(),
+///     dataset: Some("fashion-mnist".into()),
+///     program: "my program 1.0".into(),
+/// };
+/// let bytes = model_file::save(&file)?;
+/// assert_eq!(model_file::load(&bytes, &StateDictOptions::default())?, file);
+/// // Any safetensors reader sees the authors' tensor names.
+/// let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+/// assert_eq!(st.tensor("model.0.params.w").unwrap().shape(), [4, 5, 5]);
+/// # Ok::<(), mdpn::Error>(())
+/// ```
 pub fn save(file: &ModelFile) -> Result<Vec<u8>> {
     let model = &file.model;
     let mut meta = HashMap::new();
@@ -75,11 +97,31 @@ pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Pa
 }
 
 /// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
+/// A file whose tensors do not have the checksum it was written with is refused.
+///
+/// ```
+/// use mdpn::model_file::{self, ModelFile};
+/// use mdpn::state_dict::StateDictOptions;
+/// use mdpn::{Config, Mdpn};
+///
+/// let model = Mdpn::new(Config { dendrites: 4, hidden: 8, ..Config::default() }, 0)?;
+/// let class_names = (0..10).map(|c| c.to_string()).collect();
+/// let file = ModelFile { model, class_names, dataset: None, program: "doc".into() };
+/// let mut bytes = model_file::save(&file)?;
+/// let loaded = model_file::load(&bytes, &StateDictOptions::default())?;
+/// assert_eq!(loaded.model, file.model);
+/// // One bit flipped in the last tensor value.
+/// *bytes.last_mut().unwrap() ^= 1;
+/// let err = model_file::load(&bytes, &StateDictOptions::default()).unwrap_err();
+/// assert!(err.to_string().starts_with("the file is damaged"));
+/// # Ok::<(), mdpn::Error>(())
+/// ```
 pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
     let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
     let st = SafeTensors::deserialize(bytes).map_err(bad)?;
-    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
+    verify_checksum(bytes, header_len, &meta)?;
     let mut tensors = Vec::new();
     for name in TENSOR_NAMES {
         let what = format!("an MDPN model holds {}", TENSOR_NAMES.join(", "));

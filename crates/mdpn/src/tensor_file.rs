@@ -1,5 +1,12 @@
-//! Safetensors plumbing shared by model files and checkpoints: deterministic bytes, f32 tensors
-//! read with errors that name them, and the reader's errors in words.
+//! Safetensors plumbing shared by model files and checkpoints: deterministic bytes, a checksum
+//! of the tensors, f32 tensors read with errors that name them, and the reader's errors in
+//! words.
+//!
+//! The checksum is CRC-32 (IEEE, the one of zlib and PNG) over the file's data section, every
+//! byte after the JSON header, stored as 8 hex digits under [`CHECKSUM_KEY`]. It guards against
+//! accidental damage (a flipped bit, a torn write): it detects every error of up to 32
+//! consecutive bits and any other with probability 1 − 2⁻³². A cryptographic hash would add
+//! nothing: whoever can change the tensors can rewrite a checksum stored beside them.
 
 use std::collections::HashMap;
 
@@ -8,8 +15,12 @@ use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::error::{Error, Result};
 
-/// Safetensors bytes of named f32 tensors `(name, shape, values)` with metadata, the header's
-/// keys sorted so that the same content always gives the same bytes.
+/// Metadata key of the tensors' checksum.
+pub(crate) const CHECKSUM_KEY: &str = "tensors_crc32";
+
+/// Safetensors bytes of named f32 tensors `(name, shape, values)` with metadata and the
+/// tensors' checksum, the header's keys sorted so that the same content always gives the same
+/// bytes.
 pub(crate) fn serialize_f32(
     tensors: &[(String, &[usize], &[f32])],
     meta: HashMap<String, String>,
@@ -18,9 +29,23 @@ pub(crate) fn serialize_f32(
         .iter()
         .map(|(_, _, t)| t.iter().flat_map(|v| v.to_le_bytes()).collect())
         .collect();
+    let tensors: Vec<_> = tensors
+        .iter()
+        .zip(bytes)
+        .map(|((name, shape, _), data)| (name.clone(), Dtype::F32, shape.to_vec(), data))
+        .collect();
+    serialize(&tensors, meta)
+}
+
+/// Safetensors bytes of named tensors `(name, type, shape, little-endian bytes)` with metadata
+/// and the tensors' checksum, the header's keys sorted.
+pub(crate) fn serialize(
+    tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let mut views = Vec::new();
-    for ((name, shape, _), data) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, shape.to_vec(), data)
+    for (name, dtype, shape, data) in tensors {
+        let view = TensorView::new(*dtype, shape.clone(), data)
             .map_err(|e| Error::Format(format!("{name}: {e}")))?;
         views.push((name.as_str(), view));
     }
@@ -76,16 +101,18 @@ pub(crate) fn f32_tensor(
     Ok((view.shape().to_vec(), values))
 }
 
-/// The same safetensors bytes with the header's keys in sorted order: the metadata is a
-/// `HashMap`, so without this the same model could be written as different bytes.
-pub(crate) fn sorted_header(bytes: &[u8]) -> Vec<u8> {
+/// The same safetensors bytes with the checksum of their data section added to the metadata
+/// and the header's keys in sorted order: the metadata is a `HashMap`, so without this the same
+/// model could be written as different bytes.
+fn sorted_header(bytes: &[u8]) -> Vec<u8> {
     type Sorted = std::collections::BTreeMap<String, serde_json::Value>;
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8-byte length")) as usize;
     let mut header: Sorted = serde_json::from_slice(&bytes[8..8 + n]).expect("header just written");
-    if let Some(meta) = header.get_mut("__metadata__") {
-        let sorted: Sorted = serde_json::from_value(meta.take()).expect("metadata is an object");
-        *meta = serde_json::to_value(sorted).expect("JSON value serialises");
-    }
+    let meta = header.entry("__metadata__".into()).or_default();
+    let mut sorted: Sorted = serde_json::from_value(meta.take()).unwrap_or_default();
+    let crc = format!("{:08x}", crc32fast::hash(&bytes[8 + n..]));
+    sorted.insert(CHECKSUM_KEY.into(), crc.into());
+    *meta = serde_json::to_value(sorted).expect("JSON value serialises");
     let mut text = serde_json::to_vec(&header).expect("JSON value serialises");
     // Tensor data stays aligned to 8 bytes, as safetensors pads it.
     while !text.len().is_multiple_of(8) {
@@ -95,6 +122,35 @@ pub(crate) fn sorted_header(bytes: &[u8]) -> Vec<u8> {
     out.extend(text);
     out.extend(&bytes[8 + n..]);
     out
+}
+
+/// Refuses a file whose metadata `meta` records a checksum that its data section (after the
+/// header of `header_len` bytes, as the safetensors reader measured it) does not have. Files
+/// without one (PyTorch state dicts, files written before checksums) pass.
+pub(crate) fn verify_checksum(
+    bytes: &[u8],
+    header_len: usize,
+    meta: &HashMap<String, String>,
+) -> Result<()> {
+    let Some(recorded) = meta.get(CHECKSUM_KEY) else {
+        return Ok(());
+    };
+    let hex = recorded.len() == 8 && recorded.bytes().all(|b| b.is_ascii_hexdigit());
+    let expected = u32::from_str_radix(recorded, 16)
+        .ok()
+        .filter(|_| hex)
+        .ok_or_else(|| {
+            Error::Format(format!(
+                "the `{CHECKSUM_KEY}` metadata is `{recorded}`, expected 8 hex digits"
+            ))
+        })?;
+    let found = crc32fast::hash(&bytes[8 + header_len..]);
+    if found != expected {
+        return Err(Error::Format(format!(
+            "the file is damaged: its tensors' CRC-32 is {found:08x}, but it was written with {expected:08x} (metadata `{CHECKSUM_KEY}`)"
+        )));
+    }
+    Ok(())
 }
 
 /// A metadata value as JSON.

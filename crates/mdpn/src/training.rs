@@ -1,13 +1,16 @@
-//! One training epoch: shuffled batches → gradients → Adam, for any [`Network`].
+//! Training, for any [`Network`]: one epoch (shuffled batches → gradients → Adam), and [`fit`],
+//! the run's loop of epochs (train → validate → test → end-of-epoch hook → stop check).
 
 use rand::seq::SliceRandom;
 
 use crate::adam::Adam;
+use crate::checkpoint::{Best, Checkpoint};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::evaluation::{evaluate, Evaluation};
 use crate::model::{Images, KernelChoice, Mdpn};
 use crate::recipe::Recipe;
-use crate::splits::rng;
+use crate::splits::{rng, Source, Splits, Subset};
 use crate::trainable::{Network, ParamSet};
 
 /// Random stream of the shuffle of epoch `e` is `EPOCH_STREAM + e`, so an epoch's order depends
@@ -20,6 +23,8 @@ const AUGMENT_STREAM: u64 = 2 << 32;
 /// What one training batch gave, for progress displays.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchReport {
+    /// The epoch, counting from 1.
+    pub epoch: usize,
     /// Batches done in this epoch, and in all.
     pub batch: usize,
     pub batches: usize,
@@ -38,6 +43,40 @@ pub struct EpochStats {
 }
 
 /// A model (MDPN or a baseline), its optimiser, and the settings of its training run.
+///
+/// ```
+/// use mdpn::training::Trainer;
+/// use mdpn::{Config, Dataset, Mdpn};
+///
+/// // 64 12×12 images: class 0 bright on the left half, class 1 on the right.
+/// let (n, side) = (64, 12);
+/// let labels: Vec<u32> = (0..n).map(|i| i % 2).collect();
+/// let images: Vec<u8> = (0..n as usize * side * side)
+///     .map(|i| {
+///         let (image, col) = (i / (side * side), i % side);
+///         let lit = (col < side / 2) == (labels[image] == 0);
+///         if lit { 200 + (i % 50) as u8 } else { (i % 30) as u8 }
+///     })
+///     .collect();
+/// let data = Dataset::new(images, labels, 1, side, vec!["left".into(), "right".into()])?;
+/// let config = Config {
+///     image_size: 12,
+///     dendrites: 4,
+///     hidden: 8,
+///     classes: 2,
+///     ..Config::default()
+/// };
+/// // Adam at learning rate 1e-2, batches of 16, shuffled with seed 0.
+/// let mut trainer = Trainer::new(Mdpn::new(config, 0)?, 1e-2, 16, 0)?;
+/// let all: Vec<usize> = (0..data.len()).collect();
+/// let first = trainer.train_epoch(&data, &all, 0, |_| {})?;
+/// let mut last = first;
+/// for epoch in 1..5 {
+///     last = trainer.train_epoch(&data, &all, epoch, |report| assert!(report.loss.is_finite()))?;
+/// }
+/// assert!(last.loss < first.loss, "{last:?} after {first:?}");
+/// # Ok::<(), mdpn::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Trainer<N: Network = Mdpn> {
     pub model: N,
@@ -141,6 +180,7 @@ impl<N: Network> Trainer<N> {
             seen += chunk.len();
             let decisions = seen * self.model.decisions_per_image();
             on_batch(&BatchReport {
+                epoch: epoch + 1,
                 batch: b + 1,
                 batches,
                 images: chunk.len(),
@@ -154,6 +194,114 @@ impl<N: Network> Trainer<N> {
             accuracy: correct as f64 / decisions as f64,
         })
     }
+}
+
+/// The images a run trains, validates and tests on: the data set's two sources and its splits.
+#[derive(Clone, Copy, Debug)]
+pub struct FitData<'a> {
+    pub train: &'a Dataset,
+    pub test: &'a Dataset,
+    pub splits: &'a Splits,
+}
+
+impl FitData<'_> {
+    fn source(&self, subset: &Subset) -> &Dataset {
+        match subset.source {
+            Source::Train => self.train,
+            Source::Test => self.test,
+        }
+    }
+}
+
+/// What an epoch gave, for the end-of-epoch hook of [`fit`].
+#[derive(Clone, Debug)]
+pub struct EpochEnd {
+    /// The epoch, counting from 1, and the run's number of epochs.
+    pub epoch: usize,
+    pub epochs: usize,
+    pub train: EpochStats,
+    pub validation: Evaluation,
+    pub test: Evaluation,
+    /// Whether this epoch's model is the run's best so far, the one to keep: the highest
+    /// validation accuracy (the first epoch that reached it), or, without validation images,
+    /// the last epoch.
+    pub best: bool,
+}
+
+/// How [`fit`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fitted {
+    /// Every epoch is done.
+    Finished,
+    /// The stop check asked to stop, after the epoch `run.epochs_done`, before the last.
+    Stopped,
+}
+
+/// Trains `run` up to `epochs` epochs: the loop of a training run, shared by every front end.
+///
+/// The run continues from `run` (a fresh checkpoint, or one read back to resume): its model,
+/// Adam's state, the epochs done and the best epoch so far; `trainer` gives the batch size, seed
+/// and kernel. After each epoch the model is validated and tested, `run` is brought up to date
+/// (model, Adam, epochs done, best) and handed with the epoch's results to `on_epoch`, which
+/// records it (metrics, model files, and last the checkpoint: a run that dies before loses only
+/// that epoch). Then `stop` is asked whether to end the run early. `on_batch` sees every training
+/// batch. The hooks do the I/O. A diverged epoch ends the run with `run` at the last finished
+/// epoch; an error of a hook ends it with that error.
+pub fn fit<N: Network, E: From<Error>>(
+    trainer: &mut Trainer<N>,
+    run: &mut Checkpoint<N>,
+    data: FitData,
+    epochs: usize,
+    mut on_batch: impl FnMut(&BatchReport),
+    mut on_epoch: impl FnMut(&EpochEnd, &mut Checkpoint<N>) -> std::result::Result<(), E>,
+    mut stop: impl FnMut() -> bool,
+) -> std::result::Result<Fitted, E> {
+    trainer.model = run.model.clone();
+    trainer.adam = run.adam.clone();
+    let splits = data.splits;
+    for epoch in run.epochs_done..epochs {
+        let train = trainer.train_epoch(
+            data.source(&splits.train),
+            &splits.train.indices,
+            epoch,
+            &mut on_batch,
+        )?;
+        let on = |subset: &Subset| {
+            evaluate(
+                &trainer.model,
+                data.source(subset),
+                &subset.indices,
+                trainer.kernel,
+            )
+        };
+        let (validation, test) = (on(&splits.validation)?, on(&splits.test)?);
+        let best = splits.validation.indices.is_empty()
+            || run
+                .best
+                .is_none_or(|b| validation.accuracy > b.val_accuracy);
+        if best {
+            run.best = Some(Best {
+                epoch: epoch + 1,
+                val_accuracy: validation.accuracy,
+            });
+        }
+        run.epochs_done = epoch + 1;
+        run.model = trainer.model.clone();
+        run.adam = trainer.adam.clone();
+        let end = EpochEnd {
+            epoch: epoch + 1,
+            epochs,
+            train,
+            validation,
+            test,
+            best,
+        };
+        on_epoch(&end, run)?;
+        if epoch + 1 < epochs && stop() {
+            return Ok(Fitted::Stopped);
+        }
+    }
+    Ok(Fitted::Finished)
 }
 
 /// Scales `grads` down so that their global L2 norm is at most `max`, as PyTorch's

@@ -73,6 +73,13 @@ fn state_dict_without_metadata_is_inferred() {
     let back = model_file::load(&bytes, &StateDictOptions::default()).unwrap();
     assert_eq!(back.model, file.model);
     assert_eq!(back.class_names.len(), 10);
+    // So do a model file written before checksums existed, and one whose checksum another
+    // tool wrote: this fuzz seed's is Python's `zlib.crc32` of the bytes after the header.
+    let older = without_checksum(&model_file::save(&file).unwrap());
+    let back = model_file::load(&older, &StateDictOptions::default()).unwrap();
+    assert_eq!(back, file);
+    let seed = include_bytes!("../../../fuzz/regressions/model_file/seed-model-checksum");
+    assert!(model_file::load(seed, &StateDictOptions::default()).is_ok());
     // A larger image with the same pooled map is accepted when asked for; one that does not fit is not.
     let at30 = model_file::load(
         &bytes,
@@ -109,6 +116,19 @@ fn bad_model_files_give_clear_errors() {
     };
     assert!(load(b"").contains("not a safetensors file"));
     assert!(load(&bytes[..bytes.len() / 2]).contains("not a safetensors file"));
+    // One flipped bit in a tensor; a checksum that is not one.
+    let damaged = load(&flip_a_tensor_bit(&bytes));
+    assert!(damaged.starts_with("the file is damaged"), "{damaged}");
+    assert!(damaged.contains("CRC-32 is "), "{damaged}");
+    let crc = recorded_crc(&bytes);
+    assert!(
+        damaged.contains(&format!("written with {crc}")),
+        "{damaged}"
+    );
+    let garbled = edit_header(&bytes, |h| {
+        h["__metadata__"]["tensors_crc32"] = "xyz".into()
+    });
+    assert!(load(&garbled).contains("expected 8 hex digits"));
     let newer = edit_header(&bytes, |h| {
         h["__metadata__"]["format_version"] = "99".into()
     });
@@ -219,6 +239,11 @@ fn checkpoint_round_trips_exactly() {
         let ck = checkpoint(config);
         let bytes = mdpn::checkpoint::save(&ck).unwrap();
         assert_eq!(mdpn::checkpoint::load(&bytes).unwrap(), ck);
+        // Checkpoints written before checksums existed load the same.
+        assert_eq!(
+            mdpn::checkpoint::load(&without_checksum(&bytes)).unwrap(),
+            ck
+        );
         // Any safetensors reader sees the model's tensors under the authors' names.
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         assert!(st.tensor("model.0.params.w").is_ok());
@@ -239,6 +264,13 @@ fn bad_checkpoints_give_clear_errors() {
         .contains("not a safetensors checkpoint: the file is cut short"));
     let newer = edit_header(&bytes, |h| h["__metadata__"]["format_version"] = "2".into());
     assert!(load(&newer).contains("newer than this program reads"));
+    let damaged = load(&flip_a_tensor_bit(&bytes));
+    assert!(damaged.starts_with("the file is damaged"), "{damaged}");
+    let crc = recorded_crc(&bytes);
+    assert!(
+        damaged.contains(&format!("written with {crc}")),
+        "{damaged}"
+    );
     let model = model_file::save(&model_file(config)).unwrap();
     assert!(
         load(&model).contains("format is `mdpn`, expected `mdpn-checkpoint`"),
@@ -334,4 +366,28 @@ fn a_checkpoint_declaring_a_model_larger_than_its_file_is_refused() {
     });
     let err = mdpn::checkpoint::load(&huge).unwrap_err().to_string();
     assert!(err.contains("the file has"), "{err}");
+}
+
+/// The bytes with one bit flipped in the middle of the data section (the tensors).
+fn flip_a_tensor_bit(bytes: &[u8]) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut damaged = bytes.to_vec();
+    damaged[8 + n + (bytes.len() - 8 - n) / 2] ^= 0x10;
+    damaged
+}
+
+/// The CRC-32 recorded in a file's metadata.
+fn recorded_crc(bytes: &[u8]) -> String {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    meta.metadata().as_ref().unwrap()["tensors_crc32"].clone()
+}
+
+/// The file as written before checksums existed.
+fn without_checksum(bytes: &[u8]) -> Vec<u8> {
+    edit_header(bytes, |h| {
+        h["__metadata__"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tensors_crc32");
+    })
 }

@@ -168,3 +168,15 @@ fn gray_model_matches_pytorch_reference() {
 fn rgb_model_matches_pytorch_reference() {
     check("rgb_small.safetensors");
 }
+
+/// The paper's default model (M = 50: six full groups of eight dendrites and a partial one).
+#[test]
+fn default_model_matches_pytorch_reference() {
+    check("gray_default.safetensors");
+}
+
+/// RGB with M = 13: one full group of eight dendrites and a partial one of five, per channel.
+#[test]
+fn rgb_partial_group_model_matches_pytorch_reference() {
+    check("rgb_tail.safetensors");
+}

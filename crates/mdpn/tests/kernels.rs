@@ -149,6 +149,45 @@ fn table_kernel_matches_plain_kernel() {
     }
 }
 
+/// Tables of another model, even one of the same shape or an identical clone, are refused:
+/// they would compute that model's dendrites (or index out of range) without a word.
+#[test]
+fn another_models_tables_are_refused() {
+    let config = Config {
+        dendrites: 4,
+        hidden: 8,
+        ..Config::default()
+    };
+    let images = random_images(&config, 2, 5);
+    let a = Mdpn::new(config.clone(), 1).unwrap();
+    let clone = a.clone();
+    let bigger = Mdpn::new(
+        Config {
+            dendrites: 9,
+            ..config
+        },
+        2,
+    )
+    .unwrap();
+    for (other, what) in [(&clone, "a clone"), (&bigger, "a larger model")] {
+        for choice in [KernelChoice::Fast, KernelChoice::Plain] {
+            let err = a
+                .forward(Images::U8(&images), choice, Some(&other.tables()))
+                .err()
+                .unwrap_or_else(|| panic!("{what}'s tables were accepted ({choice:?})"));
+            assert!(matches!(err, mdpn::Error::ForeignTables), "{what}: {err}");
+            assert!(
+                err.to_string().contains("built from another model"),
+                "{err}"
+            );
+        }
+    }
+    let own = a.tables();
+    assert!(a
+        .forward(Images::U8(&images), KernelChoice::Fast, Some(&own))
+        .is_ok());
+}
+
 #[test]
 fn blank_images_send_every_pool_cell_to_its_first_window() {
     let config = Config {

@@ -1,12 +1,13 @@
 //! Gradients of MDPN's ablation settings and of the baselines against finite differences, and
-//! the baselines in the training loop.
+//! the baselines in the training loop and in `fit`, the loop of a run.
 
 use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
+use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::config::{Integration, SynapseFn};
 use mdpn::evaluation::evaluate;
-use mdpn::splits::rng;
+use mdpn::splits::{rng, Protocol, Splits};
 use mdpn::trainable::ParamSet;
-use mdpn::training::Trainer;
+use mdpn::training::{fit, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::Dataset;
 use mdpn::{Config, Images, KernelChoice, Mdpn, Network};
 use rand::Rng;
@@ -246,4 +247,130 @@ fn baselines_learn_deterministically_in_the_trainer() {
     let (acc, a) = train(cnn());
     assert!(acc > 0.9, "cnn accuracy {acc}");
     assert_eq!(a, train(cnn()).1);
+}
+
+fn mlp_trainer() -> Trainer<Mlp> {
+    let model = Mlp::new(MlpConfig::sized(144, 2, 2000, 0.5, 0.5), 1).unwrap();
+    Trainer::new(model, 1e-2, 16, 3).unwrap()
+}
+
+fn fresh_run(trainer: &Trainer<Mlp>) -> Checkpoint<Mlp> {
+    Checkpoint {
+        model: trainer.model.clone(),
+        adam: trainer.adam.clone(),
+        epochs_done: 0,
+        best: None,
+        settings: "{}".into(),
+        metrics: String::new(),
+        extra: String::new(),
+    }
+}
+
+/// The hook of these tests: each epoch's test accuracy appended to the run's records.
+fn record_test_accuracy(end: &EpochEnd, run: &mut Checkpoint<Mlp>) -> mdpn::Result<()> {
+    run.metrics += &format!("{} {} {}\n", end.epoch, end.test.accuracy, end.best);
+    Ok(())
+}
+
+/// The training loop `fit`: a run stopped by its stop check and resumed from its saved
+/// checkpoint ends bitwise equal to one that never stopped.
+#[test]
+fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
+    let (train, test) = (easy_dataset(), easy_dataset());
+    let splits = Splits::new(96, 96, Protocol::Holdout { fraction: 0.25 }, 7).unwrap();
+    let data = FitData {
+        train: &train,
+        test: &test,
+        splits: &splits,
+    };
+    let epochs = 4;
+
+    let mut t = mlp_trainer();
+    let mut straight = fresh_run(&t);
+    let mut batches = 0;
+    let done = fit(
+        &mut t,
+        &mut straight,
+        data,
+        epochs,
+        |_| batches += 1,
+        record_test_accuracy,
+        || false,
+    );
+    assert_eq!(done.unwrap(), Fitted::Finished);
+    assert_eq!(straight.epochs_done, epochs);
+    assert_eq!(batches, epochs * 72usize.div_ceil(16));
+    assert_eq!(straight.metrics.lines().count(), epochs);
+
+    // Stopped after its first epoch, saved, read back into a new network and continued.
+    let mut t = mlp_trainer();
+    let mut first = fresh_run(&t);
+    let done = fit(
+        &mut t,
+        &mut first,
+        data,
+        epochs,
+        |_| {},
+        record_test_accuracy,
+        || true,
+    );
+    assert_eq!(done.unwrap(), Fitted::Stopped);
+    assert_eq!(first.epochs_done, 1);
+    let bytes = checkpoint::save(&first).unwrap();
+    let mut resumed = checkpoint::load_into(&bytes, mlp_trainer().model).unwrap();
+    let mut t = mlp_trainer();
+    let done = fit(
+        &mut t,
+        &mut resumed,
+        data,
+        epochs,
+        |_| {},
+        record_test_accuracy,
+        || false,
+    );
+    assert_eq!(done.unwrap(), Fitted::Finished);
+    assert_eq!(resumed, straight);
+    assert_eq!(t.model, straight.model);
+
+    // A failing hook ends the run with its error.
+    let mut t = mlp_trainer();
+    let mut run = fresh_run(&t);
+    let fail = |end: &EpochEnd, _: &mut Checkpoint<Mlp>| match end.epoch {
+        2 => Err(mdpn::Error::Format("disk full".into())),
+        _ => Ok(()),
+    };
+    let err = fit(&mut t, &mut run, data, epochs, |_| {}, fail, || false).unwrap_err();
+    assert_eq!(err.to_string(), "disk full");
+}
+
+/// Without validation images every epoch's model is in turn the one to keep.
+#[test]
+fn without_validation_images_the_best_epoch_is_the_last() {
+    let (train, test) = (easy_dataset(), easy_dataset());
+    let splits = Splits::new(96, 96, Protocol::Holdout { fraction: 0.0 }, 7).unwrap();
+    assert!(splits.validation.indices.is_empty());
+    let data = FitData {
+        train: &train,
+        test: &test,
+        splits: &splits,
+    };
+    let mut t = mlp_trainer();
+    let mut run = fresh_run(&t);
+    let done = fit(
+        &mut t,
+        &mut run,
+        data,
+        3,
+        |_| {},
+        record_test_accuracy,
+        || false,
+    );
+    assert_eq!(done.unwrap(), Fitted::Finished);
+    assert_eq!(run.best.unwrap().epoch, 3);
+    for line in run.metrics.lines() {
+        assert!(
+            line.ends_with("true"),
+            "every epoch is kept in turn: {line}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::train::KernelArg;
+use super::ModelArgs;
 use crate::datasets::{self, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -33,10 +34,18 @@ pub struct Args {
     /// Folder searched first for Fashion-MNIST (random images are used if it is not found).
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
+    /// Time inference of this model file (f32 or int8) instead of a fresh default model;
+    /// training is then not timed.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
 }
+
+/// Images the benchmark cycles through at most: Fashion-MNIST's training set, or as many random
+/// images.
+const MAX_IMAGES: usize = 60_000;
 
 /// Median of some measurements.
 fn median(mut v: Vec<f64>) -> f64 {
@@ -62,11 +71,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.rounds > 0 && args.train_batches > 0 && args.infer_batches > 0,
         "counts must be positive"
     );
-    let config = Config {
-        dendrites: args.dendrites,
-        ..Config::default()
+    anyhow::ensure!(
+        (1..=MAX_IMAGES).contains(&args.batch_size),
+        "--batch-size {} is out of range: a batch holds 1 to {MAX_IMAGES} images (the Fashion-MNIST training set the benchmark draws from)",
+        args.batch_size
+    );
+    let file = args
+        .model
+        .as_deref()
+        .map(|p| ModelArgs::path(p).load_any())
+        .transpose()?;
+    let config = match &file {
+        Some(f) => f.config().clone(),
+        None => Config {
+            dendrites: args.dendrites,
+            ..Config::default()
+        },
     };
-    let per_round = args.batch_size * args.train_batches.max(args.infer_batches);
+    if config.channels != 1 || config.image_size != 28 {
+        anyhow::bail!(
+            "bench runs on 28x28 gray Fashion-MNIST images; the model takes other images"
+        );
+    }
+    let per_round = args
+        .batch_size
+        .saturating_mul(args.train_batches.max(args.infer_batches))
+        .min(MAX_IMAGES);
     let data_args = DataArgs {
         dataset: "fashion-mnist".into(),
         data_dir: args.data_dir.clone(),
@@ -89,17 +119,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let image_len = config.image_len();
     let available = images.len() / image_len;
+    anyhow::ensure!(
+        available >= args.batch_size,
+        "--batch-size {} is larger than the {available} {input} images found",
+        args.batch_size
+    );
     let batch = |i: usize| {
         let start = (i * args.batch_size) % (available - args.batch_size + 1);
         &images[start * image_len..(start + args.batch_size) * image_len]
     };
     let labels: Vec<u32> = (0..args.batch_size as u32).map(|i| i % 10).collect();
-    let mut trainer = Trainer::new(Mdpn::new(config, 0)?, 1e-3, args.batch_size, 0)?;
+    let mut trainer = Trainer::new(Mdpn::new(config.clone(), 0)?, 1e-3, args.batch_size, 0)?;
     trainer.kernel = args.kernel.into();
 
     let mut train_rates = Vec::new();
     let mut infer_rates = Vec::new();
+    let model_tables = file.as_ref().map(|f| f.tables());
     for round in 0..=args.rounds {
+        if let (Some(file), Some(tables)) = (&file, &model_tables) {
+            let start = Instant::now();
+            for b in 0..args.infer_batches {
+                file.logits(batch(b), tables)?;
+            }
+            if round > 0 {
+                infer_rates.push(
+                    (args.infer_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64(),
+                );
+            }
+            continue;
+        }
         let start = Instant::now();
         for b in 0..args.train_batches {
             let step = trainer
@@ -122,7 +170,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             infer_rates.push(infer);
         }
     }
-    let train = median(train_rates);
+    let train = (!train_rates.is_empty()).then(|| median(train_rates));
     let infer = median(infer_rates);
     let rss = peak_rss_mb();
     let threads = crate::threads();
@@ -134,7 +182,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "infer_images_per_s": infer,
                 "peak_rss_mb": rss,
                 "threads": threads,
-                "dendrites": args.dendrites,
+                "dendrites": config.dendrites,
+                "model": args.model.as_ref().map(|p| p.display().to_string()),
                 "batch_size": args.batch_size,
                 "image_size": 28,
                 "input": input,
@@ -143,11 +192,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
         );
     } else {
+        let model = args
+            .model
+            .as_ref()
+            .map_or("a fresh model".into(), |p| p.display().to_string());
         println!(
-            "MDPN M={} batch {} 28x28 ({input} images), {:?} kernel, {threads} threads, median of {} rounds",
-            args.dendrites, args.batch_size, args.kernel, args.rounds
+            "MDPN M={} ({model}) batch {} 28x28 ({input} images), {:?} kernel, {threads} threads, median of {} rounds",
+            config.dendrites, args.batch_size, args.kernel, args.rounds
         );
-        println!("training   {train:>9.0} images/s");
+        if let Some(train) = train {
+            println!("training   {train:>9.0} images/s");
+        }
         println!("inference  {infer:>9.0} images/s");
         match rss {
             Some(mb) => println!("peak RSS   {mb:>9.1} MB"),

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::fetch::{self, KnownDataset, KnownFile};
+use mdpn_data::locate::{find_file, locate_source};
+use mdpn_data::registry::{KnownDataset, KnownFile, REGISTRY};
+
+use crate::verify::verify;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -21,7 +24,7 @@ pub struct Args {
 /// raw or gzipped, by the md5 of its content when we know it, since a re-compressed `.gz`
 /// (Debian's) differs from the official one but can hold the same data.
 fn checksum(file: &KnownFile, path: &Path) -> anyhow::Result<&'static str> {
-    if fetch::verify(file, path)? {
+    if verify(file, path)? {
         return Ok("ok");
     }
     let decisive = if file.gzip {
@@ -34,13 +37,13 @@ fn checksum(file: &KnownFile, path: &Path) -> anyhow::Result<&'static str> {
 
 /// The state of one data set: folder, what was read there, and the checksum verdict.
 fn status(ds: &KnownDataset, data_dir: Option<&Path>) -> anyhow::Result<serde_json::Value> {
-    let Ok((folder, source)) = fetch::locate_source(ds, data_dir, 28) else {
+    let Ok((folder, source)) = locate_source(ds, data_dir, 28) else {
         return Ok(json!({"name": ds.name, "present": false}));
     };
     let mut files = Vec::new();
     let mut verdict = "ok";
     for file in ds.files {
-        let Some(path) = fetch::find_file(&folder, file.name) else {
+        let Some(path) = find_file(&folder, file.name) else {
             continue;
         };
         let state = checksum(file, &path)?;
@@ -65,7 +68,7 @@ fn status(ds: &KnownDataset, data_dir: Option<&Path>) -> anyhow::Result<serde_js
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    for ds in fetch::REGISTRY {
+    for ds in REGISTRY {
         rows.push(status(ds, args.data_dir.as_deref())?);
     }
     if args.json {

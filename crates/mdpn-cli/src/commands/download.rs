@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::fetch;
+use mdpn_data::registry;
+
+use crate::download::download;
+use crate::obtain::download_dir;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -19,22 +22,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ds = fetch::known(&args.name).with_context(|| {
-        let names: Vec<&str> = fetch::REGISTRY.iter().map(|d| d.name).collect();
+    let ds = registry::known(&args.name).with_context(|| {
         format!(
             "unknown data set `{}`; known: {}",
             args.name,
-            names.join(", ")
+            registry::names().join(", ")
         )
     })?;
-    let root = match args.data_dir {
-        Some(dir) => dir,
-        None => dirs::cache_dir()
-            .context("no user cache folder is known here; pass --data-dir DIR")?
-            .join("mdpn"),
-    };
-    let dest = root.join(ds.folder);
-    fetch::download(ds, &dest, args.mirror.as_deref(), true)?;
+    let dest = download_dir(ds, args.data_dir.as_deref())?;
+    download(ds, &dest, args.mirror.as_deref(), true)?;
     println!("{} is in {}", ds.name, dest.display());
     Ok(())
 }

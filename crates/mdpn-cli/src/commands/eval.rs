@@ -19,16 +19,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = args.model.load()?;
-    let cfg = &file.model.config;
+    let file = args.model.load_any()?;
+    let cfg = file.config();
     let data = super::load_data_for(cfg, &args.data)?;
     let test = &data.test;
     let indices: Vec<usize> = (0..test.len()).collect();
-    let eval = evaluate(&file.model, test, &indices, KernelChoice::Fast)?;
+    let eval = evaluate(file.classifier(), test, &indices, KernelChoice::Fast)?;
     let names: Vec<String> = if test.classes() == cfg.classes {
         test.class_names.clone()
     } else {
-        file.class_names.clone()
+        file.class_names().to_vec()
     };
     let per_class = eval.per_class();
     // Multi-label: per label [true 0 predicted 0, 0 1, 1 0, 1 1].

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use image::imageops::FilterType;
-use mdpn::{Images, KernelChoice};
 use serde_json::json;
 
 use super::ModelArgs;
@@ -26,8 +25,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = args.model.load()?;
-    let cfg = &file.model.config;
+    let file = args.model.load_any()?;
+    let cfg = file.config();
     let side = cfg.image_size as u32;
     for path in &args.images {
         let bytes =
@@ -57,16 +56,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 path.display()
             );
         }
-        let probs = file
-            .model
-            .probabilities(Images::U8(&pixels), KernelChoice::Fast)?;
+        let probs = file.probabilities(&pixels)?;
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
         let top = &order[..args.top_k.min(order.len())];
         if args.json {
             let top: Vec<_> = top
                 .iter()
-                .map(|&c| json!({"class": c, "name": file.class_names[c], "probability": probs[c]}))
+                .map(|&c| json!({"class": c, "name": file.class_names()[c], "probability": probs[c]}))
                 .collect();
             let resized_from = resized.then_some([w, h]);
             println!(
@@ -84,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 println!(
                     "  {:>6.2}%  {} ({c})",
                     100.0 * probs[c],
-                    file.class_names[c]
+                    file.class_names()[c]
                 );
             }
         }

@@ -9,8 +9,10 @@ use anyhow::{bail, Context};
 use mdpn::Task;
 
 use crate::files::write_atomic;
+use crate::metrics::read_metrics;
+use crate::metrics::EpochMetrics;
 use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass};
-use crate::summary::{self, read_metrics, EpochMetrics, Run, RunResult};
+use crate::summary::{self, Run, RunResult};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -387,26 +389,22 @@ fn run_headline(
             format!("{:.2}%", 100.0 * last.test_acc),
         ]);
     }
-    let seconds: Option<f64> = result
+    let epochs = (!metrics.is_empty()).then_some(metrics);
+    let seconds = result
         .map(|r| r.train_seconds)
-        .or_else(|| metrics.iter().map(|e| e.seconds).sum());
+        .or_else(|| epochs.map(|m| m.iter().map(|e| e.seconds).sum()));
     if let Some(t) = seconds {
         let what = if result.is_some() {
             "Training time"
         } else {
             "Time (epochs with evaluation)"
         };
-        rows.push(vec![
-            what.into(),
-            format!("{:.0} min {:.0} s", (t / 60.0).floor(), t % 60.0),
-        ]);
+        let t = t.round() as u64;
+        rows.push(vec![what.into(), format!("{} min {} s", t / 60, t % 60)]);
     }
-    let rates: Option<Vec<f64>> = metrics.iter().map(|e| e.images_per_s).collect();
-    let rate = result.map(|r| r.images_per_s).or_else(|| {
-        rates
-            .filter(|r| !r.is_empty())
-            .map(|r| r.iter().sum::<f64>() / r.len() as f64)
-    });
+    let rate = result
+        .map(|r| r.images_per_s)
+        .or_else(|| epochs.map(|m| m.iter().map(|e| e.images_per_s).sum::<f64>() / m.len() as f64));
     if let Some(rate) = rate {
         rows.push(vec!["Training images/s".into(), format!("{rate:.0}")]);
     }

@@ -3,28 +3,24 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
-use mdpn::checkpoint::{self, Best, Checkpoint};
-use mdpn::evaluation::evaluate;
+use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::ModelFile;
-use mdpn::splits::{Protocol, Source, Splits, Subset};
-use mdpn::training::Trainer;
+use mdpn::splits::Splits;
+use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
-use mdpn::{Config, KernelChoice, Mdpn, Network, Task};
+use mdpn::{Config, Mdpn, Network, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::checkpoints::{
-    check_settings, metrics_row, read_checkpoint, write_checkpoint, TestPause, CHECKPOINT,
-    METRICS_HEADER,
-};
-use crate::commands::train::ProtocolArg;
+use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
+use crate::commands::train::{fit_data, run_splits, ProtocolArg};
 use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
+use crate::metrics::{EpochClock, EpochMetrics};
 use crate::summary::RunResult;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -266,6 +262,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 data_dir: args.data_dir.clone(),
                 color: None,
                 image_size: None,
+                classes: None,
             },
             true,
         )?;
@@ -319,6 +316,8 @@ fn run_one(
         bail!("{}", baseline_refusal(name, variant));
     }
     let (built, network) = build(variant, data, seed)?;
+    let (splits, val_fraction) =
+        run_splits(data, args.protocol, args.val_fraction, args.limit, seed)?;
     let settings = json!({
         "dataset": name,
         "data": data.folder.display().to_string(),
@@ -329,8 +328,7 @@ fn run_one(
         "batch_size": args.batch_size,
         "lr": args.lr,
         "protocol": args.protocol,
-        "val_fraction": (args.protocol == ProtocolArg::Holdout && data.official_validation == 0)
-            .then_some(args.val_fraction),
+        "val_fraction": val_fraction,
         "limit": args.limit,
     });
     let config_path = dir.join("config.json");
@@ -363,16 +361,6 @@ fn run_one(
             }))?
             .as_bytes(),
         )?;
-    }
-    let protocol = match args.protocol {
-        ProtocolArg::Holdout => Protocol::Holdout {
-            fraction: args.val_fraction,
-        },
-        ProtocolArg::Paper => Protocol::Paper,
-    };
-    let mut splits = datasets::splits(data, protocol, seed)?;
-    if let Some(limit) = args.limit {
-        splits.train.indices.truncate(limit);
     }
     let run = RunSpec {
         args,
@@ -471,17 +459,10 @@ struct RunSpec<'a> {
 }
 
 impl RunSpec<'_> {
-    fn pick(&self, s: &Subset) -> &Dataset {
-        match s.source {
-            Source::Train => &self.data.train,
-            Source::Test => &self.data.test,
-        }
-    }
-
-    /// Trains `model` for the study's epochs, evaluating after each and writing `metrics.csv`
-    /// and, last, the checkpoint; `save` writes the model of the best validation epoch (MDPN
-    /// only: the baselines have no model file). Returns `None` when Ctrl-C stopped the run
-    /// after an epoch before its last.
+    /// Trains `model` for the study's epochs through [`fit`], evaluating after each and writing
+    /// `metrics.csv` and, last, the checkpoint; `save` writes the model of the best validation
+    /// epoch (MDPN only: the baselines have no model file). Returns `None` when Ctrl-C stopped
+    /// the run after an epoch before its last.
     fn train<N: Network>(
         &self,
         model: N,
@@ -493,22 +474,15 @@ impl RunSpec<'_> {
         let checkpoint_path = self.dir.join(CHECKPOINT);
         let mut trainer = Trainer::new(model.clone(), args.lr, args.batch_size, self.seed)?;
         let mut state = if self.resume {
-            let state = read_checkpoint(&checkpoint_path, |b| checkpoint::load_into(b, model))?;
-            check_settings(&state.settings, &self.settings, self.dir)?;
-            trainer.model = state.model.clone();
-            trainer.adam = state.adam.clone();
+            let state = resume(
+                self.dir,
+                |b| checkpoint::load_into(b, model),
+                &self.settings,
+            )?;
             println!("{}: resuming after epoch {}", self.label, state.epochs_done);
             state
         } else {
-            Checkpoint {
-                model,
-                adam: trainer.adam.clone(),
-                epochs_done: 0,
-                best: None,
-                settings: self.settings.clone(),
-                metrics: format!("{METRICS_HEADER}\n"),
-                extra: String::new(),
-            }
+            fresh(&trainer, self.settings.clone())
         };
         let mut progress: Progress = if state.extra.is_empty() {
             Progress::default()
@@ -520,72 +494,58 @@ impl RunSpec<'_> {
                 )
             })?
         };
-        // The run folder shows the checkpoint's epochs: rows of an epoch cut short go.
-        write_atomic(&self.dir.join("metrics.csv"), state.metrics.as_bytes())?;
-        for epoch in state.epochs_done..args.epochs {
-            let start = Instant::now();
-            let stats = trainer.train_epoch(
-                self.pick(&splits.train),
-                &splits.train.indices,
-                epoch,
-                |r| {
-                    if r.batch == r.batches.div_ceil(2) {
-                        self.pause.at("mid-epoch", epoch + 1);
-                    }
-                },
-            )?;
-            let seconds_train = start.elapsed().as_secs_f64();
-            progress.train_seconds += seconds_train;
-            let val = evaluate(
-                &trainer.model,
-                self.pick(&splits.validation),
-                &splits.validation.indices,
-                KernelChoice::Fast,
-            )?;
-            let test = evaluate(
-                &trainer.model,
-                self.pick(&splits.test),
-                &splits.test.indices,
-                KernelChoice::Fast,
-            )?;
-            let seconds = start.elapsed().as_secs_f64();
-            let rate = splits.train.indices.len() as f64 / seconds_train;
+        show_metrics(self.dir, &state)?;
+        let clock = EpochClock::starting_now();
+        let on_batch = |r: &BatchReport| {
+            clock.batch(r);
+            self.pause.batch(r);
+        };
+        let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<N>| -> anyhow::Result<()> {
+            let time = clock.epoch();
+            progress.train_seconds += time.train_seconds;
+            let row = EpochMetrics::new(end, time, splits.train.indices.len());
+            let (val, test) = (&end.validation, &end.test);
             println!(
-                "{}: epoch {}/{}  train acc {:.2}%  val acc {:.2}%  test acc {:.2}%{}  {:.1}s ({:.0} img/s)",
+                "{}: epoch {}/{}  train acc {:.2}%  {}  test acc {:.2}%{}  {:.1}s ({:.0} img/s)",
                 self.label,
-                epoch + 1,
-                args.epochs,
-                100.0 * stats.accuracy,
-                100.0 * val.accuracy,
+                end.epoch,
+                end.epochs,
+                100.0 * end.train.accuracy,
+                match splits.validation.indices.len() {
+                    0 => "no validation".to_string(),
+                    _ => format!("val acc {:.2}%", 100.0 * val.accuracy),
+                },
                 100.0 * test.accuracy,
-                test.auc.map(|a| format!("  test AUC {a:.4}")).unwrap_or_default(),
-                seconds,
-                rate
+                test.auc
+                    .map(|a| format!("  test AUC {a:.4}"))
+                    .unwrap_or_default(),
+                row.seconds,
+                row.images_per_s
             );
-            state.metrics += &metrics_row(epoch + 1, &stats, &val, &test, seconds, rate);
-            // The checkpoint comes last: if the program dies before it, the resumed run redoes
-            // this epoch and rewrites these files with the same bytes.
-            write_atomic(&self.dir.join("metrics.csv"), state.metrics.as_bytes())?;
-            if state.best.is_none_or(|b| val.accuracy > b.val_accuracy) {
-                state.best = Some(Best {
-                    epoch: epoch + 1,
-                    val_accuracy: val.accuracy,
-                });
+            if end.best {
                 progress.best_test = Some(Evaluated {
                     accuracy: test.accuracy,
                     auc: test.auc,
-                    confusion: test.confusion,
+                    confusion: test.confusion.clone(),
                 });
-                save(&trainer.model, &self.dir.join("model.safetensors"))?;
+                save(&run.model, &self.dir.join("model.safetensors"))?;
             }
-            state.epochs_done = epoch + 1;
-            state.model = trainer.model.clone();
-            state.adam = trainer.adam.clone();
-            state.extra = serde_json::to_string(&progress)?;
-            write_checkpoint(&checkpoint_path, &state, self.pause)?;
-            if interrupt::requested() && epoch + 1 < args.epochs {
-                return Ok(None);
-            }
+            run.extra = serde_json::to_string(&progress)?;
+            record_epoch(self.dir, run, &row, self.pause)?;
+            clock.restart();
+            Ok(())
+        };
+        let fitted = fit(
+            &mut trainer,
+            &mut state,
+            fit_data(self.data, splits),
+            args.epochs,
+            on_batch,
+            on_epoch,
+            interrupt::requested,
+        )?;
+        if fitted == Fitted::Stopped {
+            return Ok(None);
         }
         let (Some(best), Some(test)) = (state.best, progress.best_test) else {
             bail!("{} holds no finished epoch", checkpoint_path.display());

@@ -1,31 +1,31 @@
 //! `mdpn train`: train a model, evaluate it after every epoch, and write the run folder.
 //!
-//! After every epoch the run folder gets a checkpoint (`checkpoint.safetensors`), written last
-//! and atomically, from which `--resume` continues the run bitwise as if it had never stopped.
+//! The epochs run in [`fit`]; this command loads the data and, from fit's hooks, shows the
+//! progress and writes the run folder. After every epoch the run folder gets a checkpoint
+//! (`checkpoint.safetensors`), written last and atomically, from which `--resume` continues the
+//! run with its own settings, bitwise as if it had never stopped.
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use mdpn::checkpoint::{self, Best, Checkpoint};
-use mdpn::evaluation::evaluate;
+use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::ModelFile;
-use mdpn::splits::{Protocol, Source, Subset};
-use mdpn::training::Trainer;
-use mdpn::Dataset;
+use mdpn::splits::{Protocol, Splits};
+use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoints::{
-    check_settings, metrics_row, read_checkpoint, write_checkpoint, TestPause, CHECKPOINT,
-    METRICS_HEADER,
+    check_settings, fresh, record_epoch, resume, show_metrics, write_checkpoint, TestPause,
+    CHECKPOINT,
 };
-use crate::datasets::{self, DataArgs};
+use crate::datasets::{self, Color, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
+use crate::metrics::{EpochClock, EpochMetrics};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -88,20 +88,24 @@ pub struct Args {
     /// Image folders: resize every image to N x N.
     #[arg(long)]
     pub image_size: Option<usize>,
-    /// Continue the run in this folder from its last checkpoint. Give the run's settings again
-    /// (any that differ are refused); `--epochs` may be raised.
+    /// Continue the run in this folder from its last checkpoint, with the run's own settings.
+    /// Options given with it must match the run's, except `--epochs`, which may be raised.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "overwrite")]
     pub resume: Option<PathBuf>,
+    /// Ids of the options typed on the command line ([`crate::Cli::from_command_line`]), which
+    /// `--resume` checks against the run's; `None` counts every option as typed.
+    #[arg(skip)]
+    pub typed: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProtocolArg {
     Holdout,
     Paper,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KernelArg {
     Fast,
@@ -118,10 +122,10 @@ impl From<KernelArg> for KernelChoice {
 }
 
 /// Every setting that changes a run's results: `--resume` refuses a command that differs.
-#[derive(Serialize)]
-struct Settings<'a> {
-    dataset: &'a str,
-    model: &'a Config,
+#[derive(Serialize, Deserialize)]
+struct Settings {
+    dataset: String,
+    model: Config,
     batch_size: usize,
     lr: f32,
     seed: u64,
@@ -135,17 +139,130 @@ struct Settings<'a> {
 }
 
 /// Everything about a run, written to `config.json`.
-#[derive(Serialize)]
-struct RunConfig<'a> {
+#[derive(Serialize, Deserialize)]
+struct RunConfig {
     program: String,
     data_folder: String,
     #[serde(flatten)]
-    settings: &'a Settings<'a>,
+    settings: Settings,
     epochs: usize,
     threads: usize,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// A run's splits by `protocol`: the holdout protocol holds out `val_fraction` of the training
+/// set, unless the set has an official validation split; `limit` keeps the first training
+/// images only. Also the fraction in effect, recorded in the run's settings (`None` where none).
+pub fn run_splits(
+    data: &Loaded,
+    protocol: ProtocolArg,
+    val_fraction: f64,
+    limit: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<(Splits, Option<f64>)> {
+    let fraction =
+        (protocol == ProtocolArg::Holdout && data.official_validation == 0).then_some(val_fraction);
+    let protocol = match protocol {
+        ProtocolArg::Holdout => Protocol::Holdout {
+            fraction: val_fraction,
+        },
+        ProtocolArg::Paper => Protocol::Paper,
+    };
+    let mut splits = datasets::splits(data, protocol, seed)?;
+    if let Some(limit) = limit {
+        splits.train.indices.truncate(limit);
+    }
+    Ok((splits, fraction))
+}
+
+/// The images `fit` trains, validates and tests on.
+pub fn fit_data<'a>(data: &'a Loaded, splits: &'a Splits) -> FitData<'a> {
+    FitData {
+        train: &data.train,
+        test: &data.test,
+        splits,
+    }
+}
+
+/// `--resume`: the settings not typed on the command line are the run's own, from its
+/// `config.json` (which holds the checkpoint's settings, the data folder and the epochs), so
+/// that `mdpn train --resume RUN_DIR` alone continues the run. Those typed are checked against
+/// the run's later.
+fn adopt_run_settings(args: &mut Args, dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("config.json");
+    if !path.exists() {
+        // Nothing recorded: resuming fails for want of a checkpoint, or compares what was typed.
+        return Ok(());
+    }
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let run: RunConfig = serde_json::from_str(&text)
+        .with_context(|| format!("cannot resume: {} is not a run's settings", path.display()))?;
+    let typed = args.typed.clone();
+    let given = |id: &str| typed.as_ref().is_none_or(|t| t.iter().any(|x| x == id));
+    /// Sets an option to the run's value unless it was typed.
+    fn adopt<T>(typed: bool, option: &mut T, run: T) {
+        if !typed {
+            *option = run;
+        }
+    }
+    let m = run.settings.model.clone();
+    let s = run.settings;
+    adopt(given("dataset"), &mut args.data.dataset, s.dataset);
+    adopt(
+        given("data_dir"),
+        &mut args.data.data_dir,
+        Some(run.data_folder.into()),
+    );
+    adopt(
+        given("color"),
+        &mut args.data.color,
+        Some(if m.channels == 3 {
+            Color::Rgb
+        } else {
+            Color::Gray
+        }),
+    );
+    adopt(
+        given("image_size"),
+        &mut args.image_size,
+        Some(m.image_size),
+    );
+    adopt(given("epochs"), &mut args.epochs, run.epochs);
+    adopt(given("batch_size"), &mut args.batch_size, s.batch_size);
+    adopt(given("lr"), &mut args.lr, s.lr);
+    adopt(given("seed"), &mut args.seed, s.seed);
+    adopt(given("protocol"), &mut args.protocol, s.protocol);
+    adopt(given("limit"), &mut args.limit, s.limit);
+    adopt(given("kernel"), &mut args.kernel, s.kernel);
+    adopt(given("dendrites"), &mut args.dendrites, m.dendrites);
+    adopt(given("hidden"), &mut args.hidden, m.hidden);
+    adopt(given("window"), &mut args.window, m.window);
+    adopt(given("pool"), &mut args.pool, m.pool);
+    adopt(given("k"), &mut args.k, m.k);
+    adopt(given("c"), &mut args.c, m.c);
+    adopt(given("mean"), &mut args.mean, Some(m.mean));
+    adopt(given("std"), &mut args.std, Some(m.std));
+    if let Some(fraction) = s.val_fraction {
+        adopt(given("val_fraction"), &mut args.val_fraction, fraction);
+    }
+    Ok(())
+}
+
+/// The progress bar of one epoch's training images.
+fn epoch_bar(images: usize, epoch: usize, epochs: usize) -> ProgressBar {
+    let bar = ProgressBar::new(images as u64).with_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{epoch}/{epochs}"));
+    bar
+}
+
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    if let Some(dir) = args.resume.clone() {
+        adopt_run_settings(&mut args, &dir)?;
+    }
     let data = datasets::load(
         &DataArgs {
             image_size: args.image_size,
@@ -191,25 +308,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         task: data.train.task,
         ..Config::default()
     };
-    let protocol = match args.protocol {
-        ProtocolArg::Holdout => Protocol::Holdout {
-            fraction: args.val_fraction,
-        },
-        ProtocolArg::Paper => Protocol::Paper,
-    };
-    let mut splits = datasets::splits(&data, protocol, args.seed)?;
-    if let Some(limit) = args.limit {
-        splits.train.indices.truncate(limit);
-    }
+    let (splits, val_fraction) = run_splits(
+        &data,
+        args.protocol,
+        args.val_fraction,
+        args.limit,
+        args.seed,
+    )?;
     let settings = Settings {
-        dataset: &data.name,
-        model: &config,
+        dataset: data.name.clone(),
+        model: config.clone(),
         batch_size: args.batch_size,
         lr: args.lr,
         seed: args.seed,
         protocol: args.protocol,
-        val_fraction: (args.protocol == ProtocolArg::Holdout && data.official_validation == 0)
-            .then_some(args.val_fraction),
+        val_fraction,
         limit: args.limit,
         kernel: args.kernel,
         train_images: splits.train.indices.len(),
@@ -228,24 +341,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let run_config = RunConfig {
         program: program(),
         data_folder: data.folder.display().to_string(),
-        settings: &settings,
+        settings,
         epochs: args.epochs,
         threads: crate::threads(),
     };
+    let settings = &run_config.settings;
     let run_config_json = serde_json::to_string_pretty(&run_config)?;
     let resumed = match &args.resume {
         Some(_) if checkpoint_path.exists() => {
-            let state = read_checkpoint(&checkpoint_path, checkpoint::load)?;
-            check_settings(&state.settings, &settings_json, &out)?;
-            trainer.model = state.model.clone();
-            trainer.adam = state.adam.clone();
-            Some(state)
+            Some(resume(&out, checkpoint::load, &settings_json)?)
         }
         // Killed before its first checkpoint: the run starts again, if it is the same run.
         Some(_) if out.join("config.json").exists() && !out.join("metrics.csv").exists() => {
             let config_json = fs::read_to_string(out.join("config.json"))
                 .with_context(|| format!("cannot read {}", out.join("config.json").display()))?;
-            check_settings(&config_json, &run_config_json, &out)?;
+            check_settings(&config_json, &settings_json, &out)?;
             None
         }
         Some(_) => bail!(
@@ -260,21 +370,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut state = match resumed {
         Some(state) => state,
         None => {
-            let state = Checkpoint {
-                model: trainer.model.clone(),
-                adam: trainer.adam.clone(),
-                epochs_done: 0,
-                best: None,
-                settings: settings_json,
-                metrics: format!("{METRICS_HEADER}\n"),
-                extra: String::new(),
-            };
+            let state = fresh(&trainer, settings_json);
             write_checkpoint(&checkpoint_path, &state, &pause)?;
             state
         }
     };
-    // The run folder shows the checkpoint's epochs: rows of an epoch that was cut short go.
-    write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
+    show_metrics(&out, &state)?;
     println!(
         "{} MDPN ({} dendrites, {} parameters) on {}: {} train / {} validation / {} test images, {} threads -> {}",
         if state.epochs_done > 0 {
@@ -292,12 +393,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out.display()
     );
 
-    let pick = |s: &Subset| -> &Dataset {
-        match s.source {
-            Source::Train => &data.train,
-            Source::Test => &data.test,
-        }
-    };
     let model_file = |model: &Mdpn| ModelFile {
         model: model.clone(),
         class_names: data.train.class_names.clone(),
@@ -307,101 +402,95 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     interrupt::install(
         "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
     )?;
-    for epoch in state.epochs_done..args.epochs {
-        let bar = ProgressBar::new(splits.train.indices.len() as u64).with_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{}/{}", epoch + 1, args.epochs));
-        let start = Instant::now();
-        let stats = trainer
-            .train_epoch(pick(&splits.train), &splits.train.indices, epoch, |r| {
-                bar.inc(r.images as u64);
-                let rate = bar.position() as f64 / start.elapsed().as_secs_f64();
-                bar.set_message(format!(
-                    "loss {:.4} acc {:.2}% {:.0} img/s",
-                    r.loss,
-                    100.0 * r.accuracy,
-                    rate
-                ));
-                if r.batch == r.batches.div_ceil(2) {
-                    pause.at("mid-epoch", epoch + 1);
-                }
-            })
-            .map_err(|e| {
-                let kept = match epoch {
-                    0 => "the initial checkpoint".to_string(),
-                    n => format!("the checkpoint and model files of epoch {n}, the last good one"),
-                };
-                anyhow!("{e}; {} keeps {kept}", out.display())
-            })?;
-        let train_seconds = start.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        let kernel = trainer.kernel;
-        let val = evaluate(
-            &trainer.model,
-            pick(&splits.validation),
-            &splits.validation.indices,
-            kernel,
-        )?;
-        let test = evaluate(
-            &trainer.model,
-            pick(&splits.test),
-            &splits.test.indices,
-            kernel,
-        )?;
-        let seconds = start.elapsed().as_secs_f64();
-        let rate = splits.train.indices.len() as f64 / train_seconds;
+    let clock = EpochClock::starting_now();
+    let mut bar = ProgressBar::hidden();
+    let on_batch = |r: &BatchReport| {
+        clock.batch(r);
+        if r.batch == 1 {
+            bar = epoch_bar(settings.train_images, r.epoch, args.epochs);
+        }
+        bar.inc(r.images as u64);
+        let rate = bar.position() as f64 / clock.elapsed().as_secs_f64();
+        bar.set_message(format!(
+            "loss {:.4} acc {:.2}% {rate:.0} img/s",
+            r.loss,
+            100.0 * r.accuracy,
+        ));
+        if r.batch == r.batches {
+            bar.finish_and_clear();
+        }
+        pause.batch(r);
+    };
+    let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<Mdpn>| -> anyhow::Result<()> {
+        let row = EpochMetrics::new(end, clock.epoch(), settings.train_images);
+        let (val, test) = (&end.validation, &end.test);
+        let validated = match settings.validation_images {
+            0 => "no validation".to_string(),
+            _ => format!("val loss {:.4} acc {:.2}%", val.loss, 100.0 * val.accuracy),
+        };
         println!(
-            "epoch {:>3}/{}  train loss {:.4} acc {:.2}%  val loss {:.4} acc {:.2}%  test acc {:.2}%  {:.1}s ({:.0} img/s)",
-            epoch + 1,
-            args.epochs,
-            stats.loss,
-            100.0 * stats.accuracy,
-            val.loss,
-            100.0 * val.accuracy,
+            "epoch {:>3}/{}  train loss {:.4} acc {:.2}%  {validated}  test acc {:.2}%  {:.1}s ({:.0} img/s)",
+            end.epoch,
+            end.epochs,
+            end.train.loss,
+            100.0 * end.train.accuracy,
             100.0 * test.accuracy,
-            seconds,
-            rate
+            row.seconds,
+            row.images_per_s
         );
         if let (Some(v), Some(t)) = (val.auc, test.auc) {
             println!("          val AUC {v:.4}  test AUC {t:.4}");
         }
-        state.metrics += &metrics_row(epoch + 1, &stats, &val, &test, seconds, rate);
-        // The checkpoint comes last: if the program dies before it, the resumed run redoes this
-        // epoch and rewrites these files with the same bytes.
-        write_atomic(&out.join("metrics.csv"), state.metrics.as_bytes())?;
-        let file = model_file(&trainer.model);
+        let file = model_file(&run.model);
         write_model(&out.join("last.safetensors"), &file)?;
-        if state.best.is_none_or(|b| val.accuracy > b.val_accuracy) {
-            state.best = Some(Best {
-                epoch: epoch + 1,
-                val_accuracy: val.accuracy,
-            });
+        if end.best {
             write_model(&out.join("model.safetensors"), &file)?;
         }
-        state.epochs_done = epoch + 1;
-        state.model = trainer.model.clone();
-        state.adam = trainer.adam.clone();
-        write_checkpoint(&checkpoint_path, &state, &pause)?;
+        record_epoch(&out, run, &row, &pause)?;
         std::io::stdout().flush().ok();
-        if interrupt::requested() && epoch + 1 < args.epochs {
+        clock.restart();
+        Ok(())
+    };
+    let fitted = fit(
+        &mut trainer,
+        &mut state,
+        fit_data(&data, &splits),
+        args.epochs,
+        on_batch,
+        on_epoch,
+        interrupt::requested,
+    );
+    let kept = match state.epochs_done {
+        0 => "the initial checkpoint".to_string(),
+        n => format!("the checkpoint and model files of epoch {n}, the last good one"),
+    };
+    match fitted {
+        Err(e) if matches!(e.downcast_ref(), Some(mdpn::Error::Diverged(_))) => {
+            return Err(anyhow!("{e}; {} keeps {kept}", out.display()))
+        }
+        Err(e) => return Err(e),
+        Ok(Fitted::Stopped) => {
             return Err(Interrupted(format!(
-                "stopped after epoch {} of {}; the checkpoint is saved. Continue with the same command and --resume {}",
-                epoch + 1,
+                "stopped after epoch {} of {}; the checkpoint is saved. Continue with --resume {}",
+                state.epochs_done,
                 args.epochs,
                 out.display()
             ))
-            .into());
+            .into())
         }
+        Ok(Fitted::Finished) => {}
     }
+    let model = out.join("model.safetensors");
     match state.best {
+        Some(_) if settings.validation_images == 0 => println!(
+            "no validation set: {} is the last epoch's model",
+            model.display()
+        ),
         Some(best) => println!(
             "best validation accuracy {:.2}% (epoch {}); model in {}",
             100.0 * best.val_accuracy,
             best.epoch,
-            out.join("model.safetensors").display()
+            model.display()
         ),
         None => println!("no epoch trained"),
     }

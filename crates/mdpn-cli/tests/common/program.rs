@@ -8,13 +8,16 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The `mdpn` program, blind to the machine's settings: no apt, no `$MDPN_DATA` and no
-/// `$MDPN_MIRROR`, so that a test sees only the files and servers it names.
+/// The `mdpn` program, blind to the machine's settings: no apt, no `$MDPN_DATA`, no
+/// `$MDPN_MIRROR` and no certificates named by `$SSL_CERT_FILE` or `$SSL_CERT_DIR`, so that a
+/// test sees only the files, servers and certificates it names.
 pub fn program() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdpn"));
     cmd.env("MDPN_NO_APT", "1")
         .env_remove("MDPN_DATA")
-        .env_remove("MDPN_MIRROR");
+        .env_remove("MDPN_MIRROR")
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
     cmd
 }
 

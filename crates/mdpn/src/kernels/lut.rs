@@ -24,9 +24,35 @@ const STRIDE: usize = 258;
 #[repr(C, align(32))]
 pub struct Entry(pub [f32; LANES]);
 
-/// Per-pixel-value tables for the current parameters.
-pub struct Tables {
-    config: Config,
+/// Which compilation of the kernel's loops runs: AVX2 where the CPU has it, else portable code.
+/// Every sum keeps its order in both, so they give the same bits; the tests run both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Isa {
+    /// The best one this CPU runs. [`Isa::Avx2`] is only ever made here, after the check.
+    fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            return Isa::Avx2;
+        }
+        Isa::Portable
+    }
+}
+
+/// Per-pixel-value tables of one model's parameters. They borrow the configuration and
+/// parameters they tabulate, so those cannot change while the tables live (a compile error),
+/// and [`Tables::tabulates`] tells whether they belong to a given model.
+pub struct Tables<'a> {
+    config: &'a Config,
+    /// The parameters tabulated, for the derivatives of the backward pass.
+    w: &'a [f32],
+    q: &'a [f32],
+    isa: Isa,
     groups: usize,
     /// `ln(Y + c) − ln(Y₀ + c)`, where `Y₀` is the synapse's output at pixel value 0, one table
     /// per synapse, indexed `[(channel·groups + group)·synapses + synapse][pixel][lane]`. Entry 0
@@ -35,16 +61,18 @@ pub struct Tables {
     /// `Σ ln(Y₀ + c)` over the synapses of each group of dendrites, `[channel·groups + group]`:
     /// the value of a window on a blank background, where every dendrite sum starts.
     base: Vec<Entry>,
-    /// The parameters tabulated, for the derivatives of the backward pass.
-    w: Vec<f32>,
-    q: Vec<f32>,
     /// The normalised value of each pixel value.
     xval: [f32; 256],
 }
 
-impl Tables {
+impl<'a> Tables<'a> {
     /// Tabulates the synapses of weights `w` and thresholds `q` (layout (C, M, window, window)).
-    pub fn new(config: &Config, w: &[f32], q: &[f32]) -> Tables {
+    pub(crate) fn new(config: &'a Config, w: &'a [f32], q: &'a [f32]) -> Tables<'a> {
+        Tables::for_isa(config, w, q, Isa::detect())
+    }
+
+    /// [`Tables::new`] whose kernel runs the loops compiled for `isa`.
+    fn for_isa(config: &'a Config, w: &'a [f32], q: &'a [f32], isa: Isa) -> Tables<'a> {
         let groups = config.dendrites.div_ceil(LANES);
         let syn = config.synapses();
         let mut xval = [0.0; 256];
@@ -59,7 +87,7 @@ impl Tables {
                 for (at, table) in ln.iter_mut().enumerate() {
                     let p = (ch * config.dendrites + group * LANES + lane) * syn + at;
                     let mut row = [0.0f32; 256];
-                    rows(config, &xval, w[p], q[p], Some(&mut row), None);
+                    rows(isa, config, &xval, w[p], q[p], Some(&mut row), None);
                     // Entry 0 keeps the value at 0 itself until the base sums are taken.
                     table[0].0[lane] = row[0];
                     for (e, v) in table[1..].iter_mut().zip(&row[1..]) {
@@ -81,20 +109,28 @@ impl Tables {
             })
             .collect();
         Tables {
-            config: config.clone(),
+            config,
+            w,
+            q,
+            isa,
             groups,
             ln,
             base,
-            w: w.to_vec(),
-            q: q.to_vec(),
             xval,
         }
+    }
+
+    /// Whether these are the tables of exactly this configuration and these parameters: the
+    /// same memory, which the borrow keeps unchanged, so a check of three addresses suffices.
+    pub(crate) fn tabulates(&self, config: &Config, w: &[f32], q: &[f32]) -> bool {
+        std::ptr::eq(self.config, config) && std::ptr::eq(self.w, w) && std::ptr::eq(self.q, q)
     }
 }
 
 /// One synapse's `ln(Y + c)` and its derivative `d ln(Y + c) / d(x·w − q)` for all 256 pixel
 /// values, each when asked for.
 fn rows(
+    isa: Isa,
     config: &Config,
     xval: &[f32; 256],
     w: f32,
@@ -102,12 +138,12 @@ fn rows(
     ln: Option<&mut [f32; 256]>,
     dln: Option<&mut [f32; 256]>,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { rows_avx2(config, xval, w, q, ln, dln) };
+    match isa {
+        // SAFETY: `Isa::Avx2` is only made after checking that the CPU supports AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { rows_avx2(config, xval, w, q, ln, dln) },
+        Isa::Portable => rows_impl(config, xval, w, q, ln, dln),
     }
-    rows_impl(config, xval, w, q, ln, dln)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -196,7 +232,7 @@ fn ln_positive(y: f32) -> f32 {
 
 /// The 8-bit kernel over a batch of raw images `(B, C, H, W)`.
 pub struct Lut<'a> {
-    pub tables: &'a Tables,
+    pub tables: &'a Tables<'a>,
     pub images: &'a [u8],
 }
 
@@ -222,7 +258,7 @@ impl Lut<'_> {
         winners: &mut [u32],
     ) {
         let t = self.tables;
-        let cfg = &t.config;
+        let cfg = t.config;
         let (h, s, p, m, k) = (
             cfg.image_size,
             cfg.dendrite_side(),
@@ -337,12 +373,12 @@ fn sweep(
 
 impl DendriteKernel for Lut<'_> {
     fn forward(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { self.forward_avx2(image, pooled, winners) };
+        match self.tables.isa {
+            // SAFETY: `Isa::Avx2` is only made after checking that the CPU supports AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { self.forward_avx2(image, pooled, winners) },
+            Isa::Portable => self.forward_sized(image, pooled, winners),
         }
-        self.forward_sized(image, pooled, winners)
     }
 
     /// The derivative of a synapse depends only on the pixel value it sees, so the gradient
@@ -357,7 +393,7 @@ impl DendriteKernel for Lut<'_> {
         dq: &mut [f32],
     ) {
         let t = self.tables;
-        let (cfg, syn) = (&t.config, t.config.synapses());
+        let (cfg, syn) = (t.config, t.config.synapses());
         let mut reaching = vec![[0.0f32; 256]; syn];
         let mut add = |g: f32, at: usize, pixel: usize| {
             reaching[at][self.images[pixel] as usize] += g;
@@ -370,7 +406,7 @@ impl DendriteKernel for Lut<'_> {
         for (at, reaching) in reaching.iter().enumerate() {
             let p = dendrite * syn + at;
             let mut dln = [0.0f32; 256];
-            rows(cfg, &t.xval, t.w[p], t.q[p], None, Some(&mut dln));
+            rows(t.isa, cfg, &t.xval, t.w[p], t.q[p], None, Some(&mut dln));
             let (gw, gq) = dot2(reaching, &dln, &t.xval);
             dw[at] += gw;
             dq[at] -= gq;
@@ -399,6 +435,86 @@ fn dot2(r: &[f32; 256], d: &[f32; 256], x: &[f32; 256]) -> (f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Mdpn;
+    use rand::Rng;
+
+    /// Pooled values, winners and synapse gradients of a batch, as bits.
+    type Run = (Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>);
+
+    /// Forward and backward of the 8-bit kernel over `images` with the loops compiled for `isa`.
+    fn run(model: &Mdpn, images: &[u8], isa: Isa) -> Run {
+        let cfg = &model.config;
+        let (n, f, syn) = (
+            images.len() / cfg.image_len(),
+            cfg.features(),
+            cfg.synapses(),
+        );
+        let tables = Tables::for_isa(cfg, &model.params.w, &model.params.q, isa);
+        let lut = Lut {
+            tables: &tables,
+            images,
+        };
+        let (mut pooled, mut winners) = (vec![0.0; n * f], vec![0; n * f]);
+        for (i, (p, w)) in pooled.chunks_mut(f).zip(winners.chunks_mut(f)).enumerate() {
+            lut.forward(i, p, w);
+        }
+        let grad: Vec<f32> = (0..n * f).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
+        let (mut dw, mut dq) = (
+            vec![0.0; model.params.w.len()],
+            vec![0.0; model.params.w.len()],
+        );
+        for (d, (dw, dq)) in dw.chunks_mut(syn).zip(dq.chunks_mut(syn)).enumerate() {
+            lut.backward(d, &winners, &grad, dw, dq);
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect();
+        (bits(&pooled), winners, bits(&dw), bits(&dq))
+    }
+
+    /// The portable loops never run where the CPU has AVX2 unless asked: here they are, against
+    /// the dispatched ones, for the paper's window (unrolled) and another (not), gray and RGB.
+    #[test]
+    fn portable_code_gives_the_bits_of_the_dispatched_code() {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            assert_eq!(Isa::detect(), Isa::Avx2);
+        }
+        let configs = [
+            Config {
+                dendrites: 11,
+                hidden: 8,
+                ..Config::default()
+            },
+            Config {
+                channels: 3,
+                image_size: 17,
+                window: 3,
+                pool: 3,
+                dendrites: 5,
+                hidden: 8,
+                ..Config::default()
+            },
+        ];
+        for (n, config) in configs.into_iter().enumerate() {
+            let model = Mdpn::new(config, n as u64).unwrap();
+            let mut r = crate::splits::rng(n as u64, 3);
+            let images: Vec<u8> = (0..4 * model.config.image_len())
+                .map(|i| if i % 4 == 0 { 0 } else { r.random() })
+                .collect();
+            let (portable, dispatched) = (
+                run(&model, &images, Isa::Portable),
+                run(&model, &images, Isa::detect()),
+            );
+            assert!(portable.0.iter().any(|&v| v != 0), "config {n}: no output");
+            assert!(
+                portable.2.iter().any(|&v| v != 0),
+                "config {n}: no gradient"
+            );
+            assert_eq!(portable.0, dispatched.0, "config {n}: pooled values");
+            assert_eq!(portable.1, dispatched.1, "config {n}: winners");
+            assert_eq!(portable.2, dispatched.2, "config {n}: weight gradients");
+            assert_eq!(portable.3, dispatched.3, "config {n}: threshold gradients");
+        }
+    }
 
     #[test]
     fn approximations_match_the_standard_library() {

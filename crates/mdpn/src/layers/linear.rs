@@ -6,6 +6,20 @@ use rand_chacha::ChaCha8Rng;
 use crate::matmul::{matmul, MatRef};
 
 /// Weights `(outputs, inputs)` row-major and biases `(outputs)`, as in PyTorch's `nn.Linear`.
+///
+/// ```
+/// use mdpn::layers::linear::Linear;
+///
+/// // y = 1·x₀ − 2·x₁ + 0.5
+/// let layer = Linear { inputs: 2, outputs: 1, weight: vec![1.0, -2.0], bias: vec![0.5] };
+/// // A batch of two inputs, (3, 1) and (0, 0).
+/// assert_eq!(layer.forward(&[3.0, 1.0, 0.0, 0.0]), [1.5, 0.5]);
+/// // The gradients for dL/dy = 1 at input (3, 1).
+/// let mut grad = Linear::zeros(2, 1);
+/// let dx = layer.backward(&[3.0, 1.0], &[1.0], &mut grad, true);
+/// assert_eq!((grad.weight, grad.bias), (vec![3.0, 1.0], vec![1.0]));
+/// assert_eq!(dx, Some(vec![1.0, -2.0]));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear {
     pub inputs: usize,

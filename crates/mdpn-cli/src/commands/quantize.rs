@@ -1,0 +1,86 @@
+//! `mdpn quantize`: an f32 model becomes an int8 model file ([`mdpn::quantized`]), its
+//! activations calibrated on training images.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use mdpn::quantized::{calibrate, QuantizedMdpn};
+use mdpn::quantized_file::{self, QuantizedFile};
+
+use super::ModelArgs;
+use crate::datasets::{self, Color, DataArgs};
+use crate::files::{program, write_atomic};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The f32 model file (`mdpn train` output) or an authors' state dict.
+    pub model: PathBuf,
+    /// Output int8 model file.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Data set whose training images calibrate the activations' ranges.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// How many training images (the first ones) calibrate the activations.
+    #[arg(long, default_value_t = 10_000)]
+    pub calibration_images: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let file = ModelArgs::path(&args.model).load()?;
+    let cfg = &file.model.config;
+    let color = args.data.color.or(Some(if cfg.channels == 3 {
+        Color::Rgb
+    } else {
+        Color::Gray
+    }));
+    let data = datasets::load(
+        &DataArgs {
+            image_size: Some(cfg.image_size),
+            color,
+            ..args.data.clone()
+        },
+        true,
+    )?;
+    let train = &data.train;
+    if (cfg.channels, cfg.image_size) != (train.channels, train.size) {
+        bail!(
+            "the model takes {}x{}x{} images but {} has {}x{}x{}",
+            cfg.channels,
+            cfg.image_size,
+            cfg.image_size,
+            data.name,
+            train.channels,
+            train.size,
+            train.size
+        );
+    }
+    let n = args.calibration_images.min(train.len());
+    if n == 0 {
+        bail!("--calibration-images must be at least 1");
+    }
+    let calibration = calibrate(&file.model, &train.images[..n * cfg.image_len()])?;
+    let model = QuantizedMdpn::new(&file.model, &calibration);
+    let quantization = format!(
+        "soma and axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
+         scale and zero point per tensor, covering the range over the first {n} training images of {} \
+         (membrane {:?}, soma {:?}); synapses f32",
+        data.name, calibration.membrane, calibration.hidden
+    );
+    let out = QuantizedFile {
+        model,
+        class_names: file.class_names.clone(),
+        dataset: file.dataset.clone(),
+        program: program(),
+        quantization,
+    };
+    let bytes = quantized_file::save(&out)?;
+    write_atomic(&args.out, &bytes)?;
+    println!(
+        "wrote {} ({} bytes): int8 soma and axon, activations calibrated on {n} training images of {}",
+        args.out.display(),
+        bytes.len(),
+        data.name
+    );
+    Ok(())
+}

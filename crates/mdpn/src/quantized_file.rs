@@ -1,0 +1,226 @@
+//! Int8 model files ([`crate::quantized`]): safetensors, like the f32 model files
+//! ([`crate::model_file`]), with metadata `format` = `mdpn-int8`.
+//!
+//! Tensors (`L` = `model.2.fc` for the soma, `model.3.fc` for the axon):
+//! - `model.0.params.w`, `model.0.params.q`: F32, the synapses, shaped as in the f32 file;
+//! - `L.weight`: I8 `(outputs, inputs)`; `L.weight_scale`: F32 `(outputs)`; `L.bias`: F32;
+//! - `L.input_scale`: F32 `(1)`; `L.input_zero_point`: U8 `(1)`: how the layer's input is
+//!   quantized.
+
+use std::collections::HashMap;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::{Params, TENSOR_NAMES};
+use crate::quantized::{ActivationQuant, QuantizedLinear, QuantizedMdpn};
+use crate::tensor_file::{describe, f32_tensor, json, serialize, verify_checksum};
+
+/// Value of the `format` metadata key in int8 model files.
+pub const FORMAT: &str = "mdpn-int8";
+/// Version of the int8 file layout; files from a newer version are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// An int8 model with its class names and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedFile {
+    pub model: QuantizedMdpn,
+    pub class_names: Vec<String>,
+    pub dataset: Option<String>,
+    pub program: String,
+    /// How it was quantized, in words (metadata `quantization`).
+    pub quantization: String,
+}
+
+/// Whether `bytes` are an int8 model file (safetensors whose `format` is [`FORMAT`]).
+pub fn is_int8(bytes: &[u8]) -> bool {
+    SafeTensors::read_metadata(bytes).is_ok_and(|(_, m)| {
+        m.metadata()
+            .as_ref()
+            .and_then(|m| m.get("format"))
+            .is_some_and(|f| f == FORMAT)
+    })
+}
+
+/// The layer prefixes of the soma and axon.
+const LAYERS: [&str; 2] = ["model.2.fc", "model.3.fc"];
+
+/// Serialises an int8 model file; the same model always gives the same bytes.
+pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
+    let model = &file.model;
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+    meta.insert("config".to_string(), json(&model.config));
+    meta.insert("class_names".to_string(), json(&file.class_names));
+    meta.insert("program".to_string(), file.program.clone());
+    meta.insert("quantization".to_string(), file.quantization.clone());
+    if let Some(d) = &file.dataset {
+        meta.insert("dataset".to_string(), d.clone());
+    }
+    let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let shapes = Params::shapes(&model.config);
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+        (
+            TENSOR_NAMES[0].into(),
+            Dtype::F32,
+            shapes[0].clone(),
+            le(&model.w),
+        ),
+        (
+            TENSOR_NAMES[1].into(),
+            Dtype::F32,
+            shapes[1].clone(),
+            le(&model.q),
+        ),
+    ];
+    for (prefix, layer) in LAYERS.iter().zip([&model.soma, &model.axon]) {
+        let weight = layer.weight.iter().map(|&v| v as u8).collect();
+        let (o, i) = (layer.outputs, layer.inputs);
+        tensors.extend([
+            (format!("{prefix}.weight"), Dtype::I8, vec![o, i], weight),
+            (
+                format!("{prefix}.weight_scale"),
+                Dtype::F32,
+                vec![o],
+                le(&layer.weight_scale),
+            ),
+            (
+                format!("{prefix}.bias"),
+                Dtype::F32,
+                vec![o],
+                le(&layer.bias),
+            ),
+            (
+                format!("{prefix}.input_scale"),
+                Dtype::F32,
+                vec![1],
+                le(&[layer.input.scale]),
+            ),
+            (
+                format!("{prefix}.input_zero_point"),
+                Dtype::U8,
+                vec![1],
+                vec![layer.input.zero_point],
+            ),
+        ]);
+    }
+    serialize(&tensors, meta)
+}
+
+/// The bytes of tensor `name` if it has type `dtype` and shape `shape`, or an error naming it.
+fn raw<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize]) -> Result<&'a [u8]> {
+    let view = st.tensor(name).map_err(|_| {
+        Error::Format(format!(
+            "tensor {name} is missing; an int8 MDPN model holds it"
+        ))
+    })?;
+    if view.dtype() != dtype || view.shape() != shape {
+        return Err(Error::Format(format!(
+            "tensor {name} is {:?} {:?}, expected {dtype:?} {shape:?}",
+            view.dtype(),
+            view.shape()
+        )));
+    }
+    Ok(view.data())
+}
+
+/// An F32 tensor of shape `shape`, or an error naming it.
+fn floats(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    let (have, values) = f32_tensor(st, name, "an int8 MDPN model holds it")?;
+    if have != shape {
+        return Err(Error::Shape(format!(
+            "tensor {name} has shape {have:?}, the configuration needs {shape:?}"
+        )));
+    }
+    Ok(values)
+}
+
+/// Reads one quantized layer of `inputs → outputs`.
+fn layer(st: &SafeTensors, prefix: &str, inputs: usize, outputs: usize) -> Result<QuantizedLinear> {
+    let weight = raw(
+        st,
+        &format!("{prefix}.weight"),
+        Dtype::I8,
+        &[outputs, inputs],
+    )?;
+    let weight_scale = floats(st, &format!("{prefix}.weight_scale"), &[outputs])?;
+    let bias = floats(st, &format!("{prefix}.bias"), &[outputs])?;
+    let scale = floats(st, &format!("{prefix}.input_scale"), &[1])?[0];
+    let zero_point = raw(st, &format!("{prefix}.input_zero_point"), Dtype::U8, &[1])?[0];
+    let positive = |v: f32| v.is_finite() && v > 0.0;
+    if !positive(scale) || !weight_scale.iter().all(|&s| positive(s)) {
+        return Err(Error::Format(format!(
+            "{prefix} has a scale that is not a positive finite number"
+        )));
+    }
+    Ok(QuantizedLinear {
+        inputs,
+        outputs,
+        weight: weight.iter().map(|&b| b as i8).collect(),
+        weight_scale,
+        bias,
+        input: ActivationQuant { scale, zero_point },
+    })
+}
+
+/// Reads an int8 model file.
+pub fn load(bytes: &[u8]) -> Result<QuantizedFile> {
+    let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
+    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
+    let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    verify_checksum(bytes, header_len, &meta)?;
+    let field = |key: &str| {
+        meta.get(key)
+            .ok_or_else(|| Error::Format(format!("int8 model file has no `{key}` metadata")))
+    };
+    if field("format")? != FORMAT {
+        return Err(Error::Format(format!(
+            "model file format is `{}`, expected `{FORMAT}`",
+            field("format")?
+        )));
+    }
+    let version: u32 = field("format_version")?
+        .parse()
+        .map_err(|_| Error::Format("int8 model file has no valid format_version".into()))?;
+    if version > FORMAT_VERSION {
+        return Err(Error::Format(format!(
+            "int8 model file format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
+        )));
+    }
+    let config: Config = serde_json::from_str(field("config")?)
+        .map_err(|e| Error::Format(format!("int8 model file `config` metadata is invalid: {e}")))?;
+    config.validate()?;
+    let class_names: Vec<String> = serde_json::from_str(field("class_names")?).map_err(|e| {
+        Error::Format(format!(
+            "int8 model file `class_names` metadata is invalid: {e}"
+        ))
+    })?;
+    if class_names.len() != config.classes {
+        return Err(Error::Format(format!(
+            "int8 model file names {} classes but its configuration has {}",
+            class_names.len(),
+            config.classes
+        )));
+    }
+    let shapes = Params::shapes(&config);
+    let w = floats(&st, TENSOR_NAMES[0], &shapes[0])?;
+    let q = floats(&st, TENSOR_NAMES[1], &shapes[1])?;
+    let soma = layer(&st, LAYERS[0], config.features(), config.hidden)?;
+    let axon = layer(&st, LAYERS[1], config.hidden, config.classes)?;
+    Ok(QuantizedFile {
+        model: QuantizedMdpn {
+            config,
+            w,
+            q,
+            soma,
+            axon,
+        },
+        class_names,
+        dataset: meta.get("dataset").cloned(),
+        program: meta.get("program").cloned().unwrap_or_default(),
+        quantization: meta.get("quantization").cloned().unwrap_or_default(),
+    })
+}
