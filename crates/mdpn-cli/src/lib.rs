@@ -73,6 +73,10 @@ pub enum Command {
     Study(commands::study::Args),
     /// Write the HTML report (tables and pictures) of a run or study folder.
     Report(commands::report::Args),
+    /// Inside a trained neuron: synapse states, images through the layers, dendrite importance.
+    Inspect(commands::inspect::Args),
+    /// Remove what a trained neuron does not use: constant synapses and unimportant dendrites.
+    Prune(commands::prune::Args),
 }
 
 /// Runs one command.
@@ -95,6 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Download(a) => commands::download::run(a),
         Command::Study(a) => commands::study::run(a),
         Command::Report(a) => commands::report::run(a),
+        Command::Inspect(a) => commands::inspect::run(a),
+        Command::Prune(a) => commands::prune::run(a),
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod datasets;
 mod download;
 mod fuzz_regressions;
+mod inspect;
 mod resume;
 mod ship;
 mod study;

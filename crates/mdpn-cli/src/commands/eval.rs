@@ -1,12 +1,11 @@
 //! `mdpn eval`: accuracy, per-class accuracy and confusion matrix on a data set's test images.
 
-use anyhow::bail;
 use mdpn::evaluation::evaluate;
 use mdpn::{KernelChoice, Task};
 use serde_json::json;
 
 use super::ModelArgs;
-use crate::datasets::{self, Color, DataArgs};
+use crate::datasets::DataArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -22,33 +21,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let file = args.model.load_any()?;
     let cfg = file.config();
-    // An image folder is read at the model's input size and channels.
-    let color = args.data.color.or(Some(if cfg.channels == 3 {
-        Color::Rgb
-    } else {
-        Color::Gray
-    }));
-    let data = datasets::load(
-        &DataArgs {
-            image_size: Some(cfg.image_size),
-            color,
-            ..args.data.clone()
-        },
-        true,
-    )?;
+    let data = super::load_data_for(cfg, &args.data)?;
     let test = &data.test;
-    if (cfg.channels, cfg.image_size) != (test.channels, test.size) {
-        bail!(
-            "the model takes {}x{}x{} images but {} has {}x{}x{}",
-            cfg.channels,
-            cfg.image_size,
-            cfg.image_size,
-            data.name,
-            test.channels,
-            test.size,
-            test.size
-        );
-    }
     let indices: Vec<usize> = (0..test.len()).collect();
     let eval = evaluate(file.classifier(), test, &indices, KernelChoice::Fast)?;
     let names: Vec<String> = if test.classes() == cfg.classes {

@@ -6,7 +6,9 @@ pub mod download;
 pub mod eval;
 pub mod export;
 pub mod import;
+pub mod inspect;
 pub mod predict;
+pub mod prune;
 pub mod quantize;
 pub mod report;
 pub mod study;
@@ -21,6 +23,8 @@ use mdpn::model_file::ModelFile;
 use mdpn::quantized_file::{self, QuantizedFile};
 use mdpn::state_dict::StateDictOptions;
 use mdpn::{Config, Images, KernelChoice};
+
+use crate::datasets::{Color, DataArgs, Loaded};
 
 /// A model to load: our model file or an authors' PyTorch state dict.
 #[derive(Debug, Clone, clap::Args)]
@@ -145,4 +149,58 @@ impl AnyModel {
             AnyModel::Int8(f) => f.model.probabilities(images, fast),
         }
     }
+}
+
+/// Reads a data set for a model of `cfg`: an image folder at the model's input size and
+/// channels; the test images must have the model's shape.
+pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
+    let color = args.color.or(Some(if cfg.channels == 3 {
+        Color::Rgb
+    } else {
+        Color::Gray
+    }));
+    let data = crate::datasets::load(
+        &DataArgs {
+            image_size: Some(cfg.image_size),
+            color,
+            ..args.clone()
+        },
+        true,
+    )?;
+    let test = &data.test;
+    anyhow::ensure!(
+        (cfg.channels, cfg.image_size) == (test.channels, test.size),
+        "the model takes {}x{}x{} images but {} has {}x{}x{}",
+        cfg.channels,
+        cfg.image_size,
+        cfg.image_size,
+        data.name,
+        test.channels,
+        test.size,
+        test.size
+    );
+    Ok(data)
+}
+
+/// The membrane outputs `(N, features)` of the images of `data` at `indices`, with their labels,
+/// through the 8-bit kernel in batches.
+pub fn membranes(
+    model: &mdpn::Mdpn,
+    data: &mdpn::Dataset,
+    indices: &[usize],
+) -> anyhow::Result<(Vec<f32>, Vec<u32>)> {
+    let tables = model.tables();
+    let (mut membrane, mut labels) = (Vec::new(), Vec::new());
+    let (mut images, mut batch_labels) = (Vec::new(), Vec::new());
+    for chunk in indices.chunks(256) {
+        data.batch(chunk, &mut images, &mut batch_labels);
+        let fwd = model.forward(
+            mdpn::Images::U8(&images),
+            mdpn::KernelChoice::Fast,
+            Some(&tables),
+        )?;
+        membrane.extend_from_slice(&fwd.membrane);
+        labels.extend_from_slice(&batch_labels);
+    }
+    Ok((membrane, labels))
 }

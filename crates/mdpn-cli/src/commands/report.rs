@@ -10,6 +10,7 @@ use mdpn::Task;
 
 use crate::files::write_atomic;
 use crate::metrics::read_metrics;
+use crate::metrics::EpochMetrics;
 use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass};
 use crate::summary::{self, Run, RunResult};
 
@@ -36,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Text safe inside HTML.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -44,7 +45,7 @@ fn esc(s: &str) -> String {
 }
 
 /// An HTML table.
-fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut s = String::from("<table>\n<tr>");
     for h in header {
         let _ = write!(s, "<th>{}</th>", esc(h));
@@ -61,7 +62,7 @@ fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// The page around a body.
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -90,14 +91,14 @@ svg {{ max-width: 100%; height: auto; }}
 
 /// Draws a picture into `figures`, inlined in the page; a picture that cannot be drawn is
 /// reported on stderr and left out.
-struct Pictures {
+pub(crate) struct Pictures {
     dir: PathBuf,
     /// Why pictures are off, once known.
     off: Option<String>,
 }
 
 impl Pictures {
-    fn new(dir: PathBuf) -> Pictures {
+    pub(crate) fn new(dir: PathBuf) -> Pictures {
         let off = plots::use_font().err().map(|e| format!("{e:#}"));
         if let Some(why) = &off {
             eprintln!("warning: pictures left out: {why}");
@@ -105,7 +106,7 @@ impl Pictures {
         Pictures { dir, off }
     }
 
-    fn add(&mut self, chart: &impl plots::Chart, stem: &str, caption: &str) -> String {
+    pub(crate) fn add(&mut self, chart: &impl plots::Chart, stem: &str, caption: &str) -> String {
         if self.off.is_some() {
             return String::new();
         }
@@ -121,7 +122,7 @@ impl Pictures {
         }
     }
 
-    fn note(&self) -> String {
+    pub(crate) fn note(&self) -> String {
         match &self.off {
             Some(why) => format!("<p><strong>Pictures left out:</strong> {}</p>\n", esc(why)),
             None => String::new(),
@@ -310,10 +311,21 @@ fn write_run(dir: &Path) -> anyhow::Result<PathBuf> {
         None
     };
     let metrics = read_metrics(&dir.join("metrics.csv"))?;
+    let settings: Option<serde_json::Value> = fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
     let mut pictures = Pictures::new(dir.join("figures"));
     let mut body = pictures.note();
-    if let Ok(config) = fs::read_to_string(dir.join("config.json")) {
-        let _ = writeln!(body, "<h2>Settings</h2>\n<pre>{}</pre>", esc(&config));
+    body += &run_headline(&metrics, result.as_ref(), settings.as_ref());
+    body += "<h2>Learning curves and confusion matrix</h2>\n";
+    body += &run_pictures(&mut pictures, dir, result.as_ref(), "run")?;
+    if let Some(settings) = &settings {
+        let mut rows = Vec::new();
+        flatten("", settings, &mut rows);
+        body += &format!(
+            "<h2>Settings</h2>\n<section id=\"settings\">\n{}</section>\n",
+            html_table(&["Setting", "Value"], &rows)
+        );
     }
     let rows: Vec<Vec<String>> = metrics
         .iter()
@@ -344,12 +356,90 @@ fn write_run(dir: &Path) -> anyhow::Result<PathBuf> {
             &rows
         )
     );
-    body += "<h2>Pictures</h2>\n";
-    body += &run_pictures(&mut pictures, dir, result.as_ref(), "run")?;
     let path = dir.join("report.html");
     write_atomic(
         &path,
         page(&format!("MDPN run {}", dir.display()), &body).as_bytes(),
     )?;
     Ok(path)
+}
+
+/// What a reader of a run wants first: the test accuracy at the best validation epoch and after
+/// the last, the time, the speed and the model's size.
+fn run_headline(
+    metrics: &[EpochMetrics],
+    result: Option<&RunResult>,
+    settings: Option<&serde_json::Value>,
+) -> String {
+    let mut rows = Vec::new();
+    // The first epoch of highest validation accuracy, as training picks it.
+    let best = metrics.iter().fold(None::<&EpochMetrics>, |b, e| match b {
+        Some(b) if b.val_acc >= e.val_acc => Some(b),
+        _ => Some(e),
+    });
+    if let Some(b) = best {
+        rows.push(vec![
+            format!("Test accuracy at the best validation epoch ({})", b.epoch),
+            format!("{:.2}%", 100.0 * b.test_acc),
+        ]);
+    }
+    if let Some(last) = metrics.last() {
+        rows.push(vec![
+            format!("Test accuracy after the last epoch ({})", last.epoch),
+            format!("{:.2}%", 100.0 * last.test_acc),
+        ]);
+    }
+    let epochs = (!metrics.is_empty()).then_some(metrics);
+    let seconds = result
+        .map(|r| r.train_seconds)
+        .or_else(|| epochs.map(|m| m.iter().map(|e| e.seconds).sum()));
+    if let Some(t) = seconds {
+        let what = if result.is_some() {
+            "Training time"
+        } else {
+            "Time (epochs with evaluation)"
+        };
+        let t = t.round() as u64;
+        rows.push(vec![what.into(), format!("{} min {} s", t / 60, t % 60)]);
+    }
+    let rate = result
+        .map(|r| r.images_per_s)
+        .or_else(|| epochs.map(|m| m.iter().map(|e| e.images_per_s).sum::<f64>() / m.len() as f64));
+    if let Some(rate) = rate {
+        rows.push(vec!["Training images/s".into(), format!("{rate:.0}")]);
+    }
+    let parameters = result.map(|r| r.parameters).or_else(|| {
+        let model = settings?.get("model")?.clone();
+        serde_json::from_value::<mdpn::Config>(model)
+            .ok()
+            .map(|c| c.parameter_count())
+    });
+    if let Some(p) = parameters {
+        rows.push(vec![
+            "Model size".into(),
+            format!("{p} parameters, {} as f32", summary::bytes(4 * p)),
+        ]);
+    }
+    format!(
+        "<h2>Headline</h2>\n<section id=\"headline\">\n{}</section>\n",
+        html_table(&["", ""], &rows)
+    )
+}
+
+/// The settings of `config.json` as rows `(name, value)`, nested objects as `outer.inner`.
+fn flatten(prefix: &str, value: &serde_json::Value, rows: &mut Vec<Vec<String>>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, rows);
+            }
+        }
+        serde_json::Value::String(s) => rows.push(vec![prefix.into(), s.clone()]),
+        v => rows.push(vec![prefix.into(), v.to_string()]),
+    }
 }
