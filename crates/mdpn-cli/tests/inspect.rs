@@ -3,9 +3,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::{fails, ok, read_gz, small_fashion};
+use crate::common::{chromium, fails, ok, read_gz, small_fashion};
 
 /// Trains a 6-dendrite model for one epoch on 600 images; returns its run folder and data.
 fn small_model(tmp: &Path) -> (PathBuf, PathBuf) {
@@ -29,21 +28,12 @@ fn small_model(tmp: &Path) -> (PathBuf, PathBuf) {
     (run, data)
 }
 
-/// Runs headless chromium on a page with `args`; fails the test if chromium is missing or fails.
-fn chromium(page: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=1200,3000",
-        ])
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("run chromium: install Debian's chromium (apt-get install chromium)");
+/// Runs headless chromium on a page file with `args`; fails the test if the page logs an error.
+fn open_page(page: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--window-size=1200,3000"];
+    all.extend(args);
+    let out = chromium(&all, &format!("file://{}", page.display()));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed:\n{stderr}");
     // Console errors of the page itself (scripts, missing resources), not the browser's own
     // complaints about the sandbox it runs in.
     for bad in ["Uncaught", "net::ERR_", "Failed to load resource"] {
@@ -54,7 +44,7 @@ fn chromium(page: &Path, args: &[&str]) -> std::process::Output {
 
 /// The page's DOM after loading.
 fn dom(page: &Path) -> String {
-    String::from_utf8(chromium(page, &["--dump-dom"]).stdout).unwrap()
+    String::from_utf8(open_page(page, &["--dump-dom"]).stdout).unwrap()
 }
 
 /// The variance of a PNG's gray levels: 0 for a blank picture.
@@ -72,7 +62,7 @@ fn variance(png: &Path) -> f64 {
 
 /// A screenshot of the page: it must show something, not a blank page.
 fn screenshot_not_blank(page: &Path, shot: &Path) {
-    chromium(page, &[&format!("--screenshot={}", shot.display())]);
+    open_page(page, &[&format!("--screenshot={}", shot.display())]);
     let v = variance(shot);
     assert!(
         v > 100.0,

@@ -8,12 +8,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use image::{ImageFormat, Rgb, RgbImage};
 use serde_json::Value;
 
-use crate::common::ok;
+use crate::common::{chromium, ok};
 
 const MODEL: &str = "models/fashion-mnist.safetensors";
 const IMAGE: &str = "img/ankle-boot.png";
@@ -116,38 +116,6 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// Runs headless chromium on `url` with `extra` flags until the page's scripts are done;
-/// returns its standard output.
-fn chromium(extra: &[&str], url: &str) -> String {
-    let profile = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--virtual-time-budget=60000")
-        .args(extra)
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run chromium (Debian: apt-get install chromium)");
-    let start = Instant::now();
-    while child.try_wait().expect("wait for chromium").is_none() {
-        if start.elapsed() > CHROMIUM_LIMIT {
-            child.kill().expect("kill chromium");
-            panic!("chromium did not finish {url} in {CHROMIUM_LIMIT:?}");
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output().expect("chromium output");
-    assert!(output.status.success(), "chromium failed on {url}");
-    String::from_utf8(output.stdout).expect("chromium prints UTF-8")
-}
-
 /// The text of the element with `id` in chromium's dump of the DOM, and whether it is hidden.
 fn element(dom: &str, id: &str) -> (String, bool) {
     let open = dom
@@ -165,10 +133,11 @@ fn element(dom: &str, id: &str) -> (String, bool) {
 
 /// The page's result in test mode, as JSON.
 fn test_result(query: &str) -> (Value, String) {
-    let dom = chromium(
+    let out = chromium(
         &["--dump-dom"],
         &format!("{}/index.html?{query}", page().base),
     );
+    let dom = String::from_utf8(out.stdout).expect("chromium prints UTF-8");
     let (json, _) = element(&dom, "result");
     let value = serde_json::from_str(&json)
         .unwrap_or_else(|e| panic!("page result is not JSON ({e}): {json:?}\n{dom}"));
