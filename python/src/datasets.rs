@@ -41,7 +41,9 @@ fn arrays<'py>(
                 .iter()
                 .flat_map(|&mask| (0..classes).map(move |c| ((mask >> c) & 1) as u8))
                 .collect();
-            bits.into_pyarray(py).reshape([range.len(), classes])?.into_any()
+            bits.into_pyarray(py)
+                .reshape([range.len(), classes])?
+                .into_any()
         }
     };
     Ok((images, labels))
@@ -84,10 +86,7 @@ pub fn load_dataset<'py>(
     out.set_item("folder", data.folder)?;
     out.set_item("mean", data.normalisation.0)?;
     out.set_item("std", data.normalisation.1)?;
-    out.set_item(
-        "multi_label",
-        data.train.task == Task::MultiLabel,
-    )?;
+    out.set_item("multi_label", data.train.task == Task::MultiLabel)?;
     Ok(out)
 }
 

@@ -273,24 +273,25 @@ pub fn fit<'py>(
         });
         let mut failure = None;
         loop {
-            let handled = match py.detach(|| rx.lock().expect("one reader").recv_timeout(SIGNAL_CHECK)) {
-                Ok(Message::Batch(epoch, r)) => match &on_batch {
-                    Some(f) => f
-                        .call1((epoch + 1, r.batch, r.batches, r.images, r.loss, r.accuracy))
-                        .map(drop),
-                    None => Ok(()),
-                },
-                Ok(Message::Epoch(record)) => {
-                    let d = record_dict(py, &record)?;
-                    history.push(d.clone());
-                    match &on_epoch {
-                        Some(f) => f.call1((d,)).map(drop),
+            let handled =
+                match py.detach(|| rx.lock().expect("one reader").recv_timeout(SIGNAL_CHECK)) {
+                    Ok(Message::Batch(epoch, r)) => match &on_batch {
+                        Some(f) => f
+                            .call1((epoch + 1, r.batch, r.batches, r.images, r.loss, r.accuracy))
+                            .map(drop),
                         None => Ok(()),
+                    },
+                    Ok(Message::Epoch(record)) => {
+                        let d = record_dict(py, &record)?;
+                        history.push(d.clone());
+                        match &on_epoch {
+                            Some(f) => f.call1((d,)).map(drop),
+                            None => Ok(()),
+                        }
                     }
-                }
-                Err(RecvTimeoutError::Timeout) => Ok(()),
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
+                    Err(RecvTimeoutError::Timeout) => Ok(()),
+                    Err(RecvTimeoutError::Disconnected) => break,
+                };
             if let Err(e) = handled.and_then(|()| py.check_signals()) {
                 stop.store(true, Ordering::SeqCst);
                 failure = Some(e);

@@ -154,7 +154,10 @@ impl Model {
         let py = x.py();
         Ok(match self.cfg().task {
             Task::MultiClass => {
-                let best: Vec<i64> = p.chunks_exact(classes).map(|r| axon::argmax(r) as i64).collect();
+                let best: Vec<i64> = p
+                    .chunks_exact(classes)
+                    .map(|r| axon::argmax(r) as i64)
+                    .collect();
                 best.into_pyarray(py).into_any().unbind()
             }
             Task::MultiLabel => {
@@ -216,9 +219,10 @@ impl Model {
                     .enumerate()
                     .for_each(|(i, maps)| {
                         let image: Vec<f32> = match images {
-                            Images::U8(x) => {
-                                x[i * len..][..len].iter().map(|&v| cfg.normalise(v)).collect()
-                            }
+                            Images::U8(x) => x[i * len..][..len]
+                                .iter()
+                                .map(|&v| cfg.normalise(v))
+                                .collect(),
                             Images::F32(x) => x[i * len..][..len].to_vec(),
                         };
                         maps.copy_from_slice(&plain::dendrites(cfg, w, q, &image));
@@ -237,8 +241,8 @@ impl Model {
     /// Every setting of the model (shape, constants, normalisation, task), as a dict.
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let json = serde_json::to_string(self.cfg())
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let json =
+            serde_json::to_string(self.cfg()).map_err(|e| PyValueError::new_err(e.to_string()))?;
         py.import("json")?.call_method1("loads", (json,))
     }
 
@@ -293,9 +297,10 @@ impl Model {
                 ))
             })?;
             let array = np.call_method1("asarray", (value, "float32"))?;
-            let array = array.cast::<PyArrayDyn<f32>>()?.try_readonly().map_err(|e| {
-                PyValueError::new_err(format!("{name} cannot be read: {e}"))
-            })?;
+            let array = array
+                .cast::<PyArrayDyn<f32>>()?
+                .try_readonly()
+                .map_err(|e| PyValueError::new_err(format!("{name} cannot be read: {e}")))?;
             let shape = array.shape().to_vec();
             found.push((name, shape, array.as_array().iter().copied().collect()));
         }
@@ -354,7 +359,9 @@ impl Model {
     }
 
     /// Pickles as the model file's bytes.
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let py = slf.py();
         let from_bytes = slf.get_type().getattr("from_bytes")?;
         Ok((from_bytes, (slf.get().to_bytes(py)?,)))
@@ -368,7 +375,11 @@ impl Model {
             cfg.dendrites,
             tuple(&[cfg.channels, cfg.image_size, cfg.image_size]),
             cfg.parameter_count(),
-            if self.file.program.is_empty() { program() } else { self.file.program.clone() }
+            if self.file.program.is_empty() {
+                program()
+            } else {
+                self.file.program.clone()
+            }
         )
     }
 }

@@ -35,18 +35,21 @@ fn python_package_passes_its_tests() {
     let python = python.trim();
     // pip runs the build backend's `maturin` command from the environment.
     let bin = Path::new(python).parent().expect("python's folder");
-    let path = std::env::join_paths(
-        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .expect("a valid PATH");
     // Its own target folder: this test's cargo holds the lock of the workspace's.
     check(
         "pip install ./python",
         Command::new(python)
             .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
-            .args(["--no-build-isolation", "--no-deps", "--force-reinstall", "./python"])
+            .args([
+                "--no-build-isolation",
+                "--no-deps",
+                "--force-reinstall",
+                "./python",
+            ])
             .env("CARGO_TARGET_DIR", root.join("target/python"))
             .env("PATH", &path)
             .current_dir(&root),
@@ -54,7 +57,14 @@ fn python_package_passes_its_tests() {
     check(
         "pytest python/tests",
         Command::new(python)
-            .args(["-m", "pytest", "python/tests", "-q", "-p", "no:cacheprovider"])
+            .args([
+                "-m",
+                "pytest",
+                "python/tests",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ])
             .env("MDPN_BIN", env!("CARGO_BIN_EXE_mdpn"))
             .current_dir(&root),
     );
