@@ -1,8 +1,12 @@
 //! Images from NumPy arrays: `uint8` arrays are raw pixels (the 8-bit table kernel), float
 //! arrays are already normalised values (the plain kernel). Anything else is a `ValueError`.
 
+use std::borrow::Cow;
+
 use mdpn::{Config, Images};
-use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -51,6 +55,14 @@ fn batch_len(shape: &[usize], config: &Config) -> PyResult<usize> {
     Ok(shape[0])
 }
 
+/// The values of `a` in (N, C, H, W) order: its own memory when it is C-contiguous, else a copy.
+fn values<'a, T: Element + Copy>(a: &'a PyReadonlyArrayDyn<'_, T>) -> Cow<'a, [T]> {
+    match a.as_slice() {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(a.as_array().iter().copied().collect()),
+    }
+}
+
 /// Calls `f` with the images of `x` and their number, without the GIL (the array's memory is
 /// read in place when it is C-contiguous, copied otherwise). `x` must be a batch of `config`'s
 /// images: `uint8` pixels, or `float32`/`float64` normalised values.
@@ -64,28 +76,14 @@ pub fn with_images<R: Send>(
     if let Ok(a) = x.cast::<PyArrayDyn<u8>>() {
         let n = batch_len(a.shape(), config)?;
         let a = a.try_readonly().map_err(borrowed)?;
-        let copy: Vec<u8>;
-        let pixels = match a.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                copy = a.as_array().iter().copied().collect();
-                &copy
-            }
-        };
-        return Ok(py.detach(|| f(Images::U8(pixels), n)));
+        let pixels = values(&a);
+        return Ok(py.detach(|| f(Images::U8(&pixels), n)));
     }
     if let Ok(a) = x.cast::<PyArrayDyn<f32>>() {
         let n = batch_len(a.shape(), config)?;
         let a = a.try_readonly().map_err(borrowed)?;
-        let copy: Vec<f32>;
-        let values = match a.as_slice() {
-            Ok(s) => s,
-            Err(_) => {
-                copy = a.as_array().iter().copied().collect();
-                &copy
-            }
-        };
-        return Ok(py.detach(|| f(Images::F32(values), n)));
+        let normalised = values(&a);
+        return Ok(py.detach(|| f(Images::F32(&normalised), n)));
     }
     if let Ok(a) = x.cast::<PyArrayDyn<f64>>() {
         let n = batch_len(a.shape(), config)?;

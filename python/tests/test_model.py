@@ -30,6 +30,8 @@ def test_probabilities_are_those_of_mdpn_predict_bit_for_bit(model, cli_run, fas
     # One image at a time, and in (N, 1, H, W) layout: the same bits.
     assert np.array_equal(model.predict_proba(images[:1]), expected[:1])
     assert np.array_equal(model.predict_proba(images[:, None]), expected)
+    # An array that is not C-contiguous is read in its logical order.
+    assert np.array_equal(model.predict_proba(images[::-1])[::-1], expected)
 
 
 def test_predictions_are_those_of_mdpn_eval(model, cli_run, fashion):
