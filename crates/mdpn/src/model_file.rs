@@ -157,12 +157,46 @@ pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
                 "unknown model file format `{other}`, expected `{FORMAT}`"
             )))
         }
-        None => {
-            let config = infer_config(&tensors, options)?;
-            let names = (0..config.classes).map(|i| i.to_string()).collect();
-            (config, names, None, "PyTorch state_dict".to_string())
-        }
+        None => return from_state_dict(tensors, options),
     };
+    assemble(config, class_names, tensors, dataset, program)
+}
+
+/// A model from the tensors of the authors' PyTorch `state_dict` (name, shape, values), in
+/// [`TENSOR_NAMES`] order; its configuration is inferred from their shapes and `options`, its
+/// classes are named by number.
+pub fn from_state_dict(
+    tensors: Vec<(&str, Vec<usize>, Vec<f32>)>,
+    options: &StateDictOptions,
+) -> Result<ModelFile> {
+    let names: Vec<&str> = tensors.iter().map(|(name, _, _)| *name).collect();
+    if names != TENSOR_NAMES {
+        return Err(Error::Format(format!(
+            "a state dict of the authors' model holds {}, found {}",
+            TENSOR_NAMES.join(", "),
+            names.join(", ")
+        )));
+    }
+    let config = infer_config(&tensors, options)?;
+    let names = (0..config.classes).map(|i| i.to_string()).collect();
+    assemble(
+        config,
+        names,
+        tensors,
+        None,
+        "PyTorch state_dict".to_string(),
+    )
+}
+
+/// A model file from its settings and tensors in [`TENSOR_NAMES`] order, checked against each
+/// other.
+fn assemble(
+    config: Config,
+    class_names: Vec<String>,
+    tensors: Vec<(&str, Vec<usize>, Vec<f32>)>,
+    dataset: Option<String>,
+    program: String,
+) -> Result<ModelFile> {
     config.validate()?;
     if class_names.len() != config.classes {
         return Err(Error::Format(format!(

@@ -1,6 +1,8 @@
 //! Training, for any [`Network`]: one epoch (shuffled batches → gradients → Adam), and [`fit`],
 //! the run's loop of epochs (train → validate → test → end-of-epoch hook → stop check).
 
+use std::ops::ControlFlow;
+
 use rand::seq::SliceRandom;
 
 use crate::adam::Adam;
@@ -134,6 +136,23 @@ impl<N: Network> Trainer<N> {
         epoch: usize,
         mut on_batch: impl FnMut(&BatchReport),
     ) -> Result<EpochStats> {
+        let stats = self.train_epoch_until(data, indices, epoch, |r| {
+            on_batch(r);
+            ControlFlow::Continue(())
+        })?;
+        Ok(stats.expect("an epoch that is never stopped finishes"))
+    }
+
+    /// [`Trainer::train_epoch`], stopped after the batch for which `on_batch` says
+    /// [`ControlFlow::Break`] (a user's interrupt): then `None`, the model keeping the batches
+    /// done.
+    pub fn train_epoch_until(
+        &mut self,
+        data: &Dataset,
+        indices: &[usize],
+        epoch: usize,
+        mut on_batch: impl FnMut(&BatchReport) -> ControlFlow<()>,
+    ) -> Result<Option<EpochStats>> {
         let mut order = indices.to_vec();
         order.shuffle(&mut rng(self.seed, EPOCH_STREAM + epoch as u64));
         let batches = order.len().div_ceil(self.batch_size);
@@ -179,20 +198,23 @@ impl<N: Network> Trainer<N> {
             correct += step.correct;
             seen += chunk.len();
             let decisions = seen * self.model.decisions_per_image();
-            on_batch(&BatchReport {
+            let report = BatchReport {
                 epoch: epoch + 1,
                 batch: b + 1,
                 batches,
                 images: chunk.len(),
                 loss: loss_sum / seen as f64,
                 accuracy: correct as f64 / decisions as f64,
-            });
+            };
+            if on_batch(&report).is_break() {
+                return Ok(None);
+            }
         }
         let decisions = seen.max(1) * self.model.decisions_per_image();
-        Ok(EpochStats {
+        Ok(Some(EpochStats {
             loss: loss_sum / seen.max(1) as f64,
             accuracy: correct as f64 / decisions as f64,
-        })
+        }))
     }
 }
 

@@ -1,0 +1,321 @@
+//! Training from Python with the semantics of `mdpn train`: the same model initialisation,
+//! shuffles, Adam and evaluation for the same seed, and the model kept at the best validation
+//! accuracy. The epochs run on a worker thread without the GIL; the calling thread relays
+//! progress to Python and checks for Ctrl-C, which stops training after the current batch.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mdpn::evaluation::evaluate;
+use mdpn::model_file::ModelFile;
+use mdpn::splits::{Protocol, Splits};
+use mdpn::training::{BatchReport, Trainer};
+use mdpn::{Config, Dataset, KernelChoice, Mdpn};
+use mdpn_cli::files::program;
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::images::tuple;
+use crate::model::Model;
+use crate::{py_err, threads};
+
+/// How often the calling thread looks for Ctrl-C while a batch runs.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// What one epoch gave, as `mdpn train` writes it to `metrics.csv` (without the test columns).
+struct EpochRecord {
+    epoch: usize,
+    train_loss: f64,
+    train_accuracy: f64,
+    /// Loss, accuracy and AUC on the validation images, if there are any.
+    validation: Option<(f64, f64, Option<f64>)>,
+    seconds: f64,
+    images_per_second: f64,
+}
+
+/// Progress sent from the training thread to the caller's.
+enum Message {
+    Batch(usize, BatchReport),
+    Epoch(EpochRecord),
+}
+
+/// A labelled data set from NumPy arrays: `uint8` images `(N, H, W)` or `(N, C, H, W)` (square)
+/// and class indices `(N,)`.
+fn dataset(
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    class_names: &[String],
+    what: &str,
+) -> PyResult<Dataset> {
+    let x = x.cast::<PyArrayDyn<u8>>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what} images must be a uint8 NumPy array of raw pixels (training runs on 8-bit images; convert with x.astype(numpy.uint8) if your values are 0..255)"
+        ))
+    })?;
+    let (channels, size) = match *x.shape() {
+        [_, h, w] if h == w => (1, h),
+        [_, c, h, w] if h == w => (c, h),
+        ref shape => {
+            return Err(PyValueError::new_err(format!(
+                "{what} images have shape {}; expected square images (N, H, W) or (N, C, H, W)",
+                tuple(shape)
+            )))
+        }
+    };
+    let y = y.cast::<PyArrayDyn<i64>>().map_err(|_| {
+        PyValueError::new_err(format!("{what} labels must be an int64 NumPy array"))
+    })?;
+    if y.shape() != [x.shape()[0]] {
+        return Err(PyValueError::new_err(format!(
+            "{what} labels have shape {} but there are {} images",
+            tuple(y.shape()),
+            x.shape()[0]
+        )));
+    }
+    let labels = y
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .as_array()
+        .iter()
+        .map(|&l| {
+            u32::try_from(l)
+                .map_err(|_| PyValueError::new_err(format!("{what} label {l} is negative")))
+        })
+        .collect::<PyResult<Vec<u32>>>()?;
+    let images = x
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .as_array()
+        .iter()
+        .copied()
+        .collect();
+    Dataset::new(images, labels, channels, size, class_names.to_vec()).map_err(py_err)
+}
+
+/// Runs `epochs` epochs, sending progress to `tx`; the best model (at the best validation
+/// accuracy, or the last one without validation images), or `None` once `stop` is set.
+fn train_epochs(
+    trainer: &mut Trainer,
+    (data, train): (&Dataset, &[usize]),
+    (val_data, val): (&Dataset, &[usize]),
+    epochs: usize,
+    stop: &AtomicBool,
+    tx: Sender<Message>,
+) -> mdpn::Result<Option<Mdpn>> {
+    let mut best: Option<(f64, Mdpn)> = None;
+    for epoch in 0..epochs {
+        let start = Instant::now();
+        let stats = trainer.train_epoch_until(data, train, epoch, |r| {
+            let _ = tx.send(Message::Batch(epoch, *r));
+            if stop.load(Ordering::SeqCst) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        let Some(stats) = stats else {
+            return Ok(None);
+        };
+        let train_seconds = start.elapsed().as_secs_f64();
+        let validation = if val.is_empty() {
+            None
+        } else {
+            Some(evaluate(&trainer.model, val_data, val, trainer.kernel)?)
+        };
+        let accuracy = validation.as_ref().map_or(f64::INFINITY, |v| v.accuracy);
+        if best.as_ref().is_none_or(|(b, _)| accuracy > *b) {
+            best = Some((accuracy, trainer.model.clone()));
+        }
+        let _ = tx.send(Message::Epoch(EpochRecord {
+            epoch: epoch + 1,
+            train_loss: stats.loss,
+            train_accuracy: stats.accuracy,
+            validation: validation.map(|v| (v.loss, v.accuracy, v.auc)),
+            seconds: start.elapsed().as_secs_f64(),
+            images_per_second: train.len() as f64 / train_seconds,
+        }));
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+    }
+    Ok(best.map(|(_, model)| model))
+}
+
+/// The record of one epoch as a dict (`history_` of the estimator).
+fn record_dict<'py>(py: Python<'py>, r: &EpochRecord) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", r.epoch)?;
+    d.set_item("train_loss", r.train_loss)?;
+    d.set_item("train_accuracy", r.train_accuracy)?;
+    if let Some((loss, accuracy, auc)) = r.validation {
+        d.set_item("val_loss", loss)?;
+        d.set_item("val_accuracy", accuracy)?;
+        d.set_item("val_auc", auc)?;
+    }
+    d.set_item("seconds", r.seconds)?;
+    d.set_item("images_per_second", r.images_per_second)?;
+    Ok(d)
+}
+
+/// Trains an MDPN model on `x`, `y` (class indices into `class_names`) as `mdpn train` does,
+/// validating on `x_val`, `y_val`, or when they are not given on `validation_fraction` of `x`
+/// held out by the program's split for `seed`. Calls `on_batch(epoch, batch, batches, images,
+/// loss, accuracy)` after every batch and `on_epoch(record)` after every epoch. Returns the
+/// best model, the last one and the records of the epochs. Ctrl-C raises `KeyboardInterrupt`
+/// after the current batch.
+#[pyfunction]
+#[pyo3(signature = (x, y, class_names, *, x_val=None, y_val=None, validation_fraction=0.1,
+    epochs=50, batch_size=64, lr=1e-3, seed=0, dendrites=50, hidden=128, window=5, pool=4,
+    k=10.0, c=0.6, mean=0.0, std=1.0, kernel="fast", threads=None, on_batch=None,
+    on_epoch=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    class_names: Vec<String>,
+    x_val: Option<&Bound<'py, PyAny>>,
+    y_val: Option<&Bound<'py, PyAny>>,
+    validation_fraction: f64,
+    epochs: usize,
+    batch_size: usize,
+    lr: f32,
+    seed: u64,
+    dendrites: usize,
+    hidden: usize,
+    window: usize,
+    pool: usize,
+    k: f32,
+    c: f32,
+    mean: f32,
+    std: f32,
+    kernel: &str,
+    threads: Option<usize>,
+    on_batch: Option<Bound<'py, PyAny>>,
+    on_epoch: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Model, Model, Vec<Bound<'py, PyDict>>)> {
+    let data = dataset(x, y, &class_names, "training")?;
+    let kernel = match kernel {
+        "fast" => KernelChoice::Fast,
+        "plain" => KernelChoice::Plain,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown kernel `{other}`: expected fast or plain"
+            )))
+        }
+    };
+    let (train, val_data, val) = match (x_val, y_val) {
+        (Some(xv), Some(yv)) => {
+            let v = dataset(xv, yv, &class_names, "validation")?;
+            if (v.channels, v.size) != (data.channels, data.size) {
+                return Err(PyValueError::new_err(format!(
+                    "validation images are {}x{}x{} but training images {}x{}x{}",
+                    v.channels, v.size, v.size, data.channels, data.size, data.size
+                )));
+            }
+            let n = v.len();
+            ((0..data.len()).collect(), Some(v), (0..n).collect())
+        }
+        (None, None) => {
+            let protocol = Protocol::Holdout {
+                fraction: validation_fraction,
+            };
+            let splits = Splits::new(data.len(), 0, protocol, seed).map_err(py_err)?;
+            (splits.train.indices, None, splits.validation.indices)
+        }
+        _ => {
+            return Err(PyValueError::new_err(
+                "give both x_val and y_val, or neither",
+            ))
+        }
+    };
+    let val_data = val_data.as_ref().unwrap_or(&data);
+    let config = Config {
+        channels: data.channels,
+        image_size: data.size,
+        dendrites,
+        window,
+        k,
+        c,
+        pool,
+        hidden,
+        classes: class_names.len(),
+        mean,
+        std,
+        ..Config::default()
+    };
+    let model = Mdpn::new(config, seed).map_err(py_err)?;
+    let mut trainer = Trainer::new(model, lr, batch_size, seed).map_err(py_err)?;
+    trainer.kernel = kernel;
+
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel();
+    // Waited on without the GIL, so shared with the closure that releases it.
+    let rx = Mutex::new(rx);
+    let mut history = Vec::new();
+    let (best, failure) = std::thread::scope(|s| -> PyResult<_> {
+        let worker = s.spawn(|| {
+            threads::run(threads, || {
+                train_epochs(
+                    &mut trainer,
+                    (&data, &train),
+                    (val_data, &val),
+                    epochs,
+                    &stop,
+                    tx,
+                )
+            })
+        });
+        let mut failure = None;
+        loop {
+            let handled =
+                match py.detach(|| rx.lock().expect("one reader").recv_timeout(SIGNAL_CHECK)) {
+                    Ok(Message::Batch(epoch, r)) => match &on_batch {
+                        Some(f) => f
+                            .call1((epoch + 1, r.batch, r.batches, r.images, r.loss, r.accuracy))
+                            .map(drop),
+                        None => Ok(()),
+                    },
+                    Ok(Message::Epoch(record)) => {
+                        let d = record_dict(py, &record)?;
+                        history.push(d.clone());
+                        match &on_epoch {
+                            Some(f) => f.call1((d,)).map(drop),
+                            None => Ok(()),
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => Ok(()),
+                    Err(RecvTimeoutError::Disconnected) => break,
+                };
+            if let Err(e) = handled.and_then(|()| py.check_signals()) {
+                stop.store(true, Ordering::SeqCst);
+                failure = Some(e);
+                break;
+            }
+        }
+        let result = py
+            .detach(|| worker.join())
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((result, failure))
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let best = best?.map_err(py_err)?;
+    let file = |model: Mdpn| Model {
+        file: ModelFile {
+            model,
+            class_names: class_names.clone(),
+            dataset: None,
+            program: program(),
+        },
+    };
+    let last = trainer.model.clone();
+    let best = best.unwrap_or_else(|| last.clone());
+    Ok((file(best), file(last), history))
+}
