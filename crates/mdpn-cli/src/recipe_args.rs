@@ -8,8 +8,9 @@ use mdpn::recipe::{Recipe, Schedule, SynapseInit};
 /// Options of the training recipe.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RecipeArgs {
-    /// Training recipe: `paper` (the authors' plain Adam, the default) or `tuned` (cosine
-    /// schedule, AdamW, label smoothing, clipping, shifts, flips where the set allows, erasing).
+    /// Training recipe: `paper` (the authors' plain Adam, the default) or `tuned` (twice the
+    /// learning rate with warm-up and cosine decay, AdamW, label smoothing, clipping, 1-pixel
+    /// shifts, flips where the set allows them).
     #[arg(long, default_value = "paper")]
     pub recipe: String,
     /// Learning-rate schedule after warm-up: `constant`, `cosine[:MIN_FACTOR]` (default floor

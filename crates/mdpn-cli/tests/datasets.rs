@@ -83,7 +83,7 @@ fn known_idx_sets_and_emnist_zip_train() {
     let config = fs::read_to_string(root.join("run-tuned/config.json")).unwrap();
     let config: serde_json::Value = serde_json::from_str(&config).unwrap();
     assert_eq!(config["recipe"]["augment"]["flip"], false, "{config}");
-    assert_eq!(config["recipe"]["augment"]["shift"], 2, "{config}");
+    assert_eq!(config["recipe"]["augment"]["shift"], 1, "{config}");
 
     // EMNIST letters straight from a gzip.zip laid out as NIST's.
     let emnist = root.join("emnist");

@@ -286,11 +286,11 @@ fn a_tuned_recipe_round_trips_through_the_settings_and_resume() {
     let config: serde_json::Value =
         serde_json::from_slice(&fs::read(reference.join("config.json")).unwrap()).unwrap();
     let r = &config["recipe"];
-    assert_eq!(r["augment"]["shift"], 2, "{config}");
+    assert_eq!(r["augment"]["shift"], 1, "{config}");
     assert_eq!(r["augment"]["erase"], 0.5, "{config}");
     assert_eq!(
         r["label_smoothing"].as_f64().unwrap() as f32,
-        0.1,
+        0.05,
         "{config}"
     );
     assert_eq!(r["schedule"]["kind"], "constant", "{config}");
