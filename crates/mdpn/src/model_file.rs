@@ -17,7 +17,7 @@ use crate::layers::linear::Linear;
 use crate::model::{Mdpn, Params, TENSOR_NAMES};
 use crate::state_dict::{infer_config, StateDictOptions};
 use crate::tensor_file::{
-    data_crc32, f32_tensor, not_safetensors, json, serialize_f32, verify_checksum,
+    data_crc32, f32_tensor, json, not_safetensors, serialize_f32, verify_checksum,
 };
 
 /// Value of the `format` metadata key in our model files.

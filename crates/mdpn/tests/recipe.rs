@@ -199,12 +199,18 @@ fn frozen_weights_stay_exactly_zero_under_adamw() {
     let kept = trained(trainer().keeping_fixed_synapses().unwrap());
     let free = trained(trainer());
     let zeros = (0..kept.len()).step_by(3);
-    assert!(zeros.clone().all(|i| kept[i] == 0.0), "a fixed weight moved");
+    assert!(
+        zeros.clone().all(|i| kept[i] == 0.0),
+        "a fixed weight moved"
+    );
     // Unfrozen, the same weights train, and so do the others when frozen.
     assert!(zeros.clone().all(|i| free[i] != 0.0));
     let others = (0..kept.len()).filter(|i| i % 3 != 0);
     assert!(others.clone().all(|i| kept[i] != model.params.w[i]));
     // A mask of the wrong size is refused.
     let err = trainer().freeze(vec![vec![true; 3]]).unwrap_err();
-    assert!(err.to_string().contains("freeze masks of [3] values"), "{err}");
+    assert!(
+        err.to_string().contains("freeze masks of [3] values"),
+        "{err}"
+    );
 }
