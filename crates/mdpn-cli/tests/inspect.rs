@@ -397,13 +397,26 @@ fn fine_tuning_keeps_the_pruned_model_pruned() {
         serde_json::from_str(&fs::read_to_string(again.join("config.json")).unwrap()).unwrap();
     let crc = mdpn::model_file::tensors_crc32(&fs::read(&pruned).unwrap()).unwrap();
     assert_eq!(config["init"]["tensors_crc32"], crc.as_str());
+    let more = [
+        "train",
+        "--resume",
+        again.to_str().unwrap(),
+        "--epochs",
+        "3",
+    ];
+    ok(&more);
+    let last = read_model(&again.join("last.safetensors"));
+    assert!(fixed
+        .iter()
+        .zip(&last.params.w)
+        .all(|(&f, &w)| !f || w == 0.0));
     fs::copy(&tuned, &pruned).unwrap();
     let err = fails(&[
         "train",
         "--resume",
         again.to_str().unwrap(),
         "--epochs",
-        "3",
+        "4",
     ]);
     assert!(err.contains("init.tensors_crc32: run"), "{err}");
 }
