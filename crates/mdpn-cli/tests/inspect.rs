@@ -212,6 +212,30 @@ fn inspect_report_in_a_real_browser() {
     assert!(err.contains("cannot read model file"), "{err}");
 }
 
+/// Runs `mdpn prune MODEL --dataset DATA --out OUT --max-drop 3 MORE... --json`; its report.
+fn prune(model: &Path, data: &str, out: &Path, more: &[&str]) -> serde_json::Value {
+    let (model, out) = (model.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec!["prune", model, "--dataset", data, "--out", out];
+    args.extend(["--max-drop", "3", "--rounds", "1", "--json"]);
+    args.extend(more);
+    serde_json::from_str(&ok(&args)).unwrap()
+}
+
+/// Checks the model file `out` that prune wrote, of the 6-dendrite model, against the measures
+/// it reported: its size, its table next to it (CSV header `head`), and the test accuracy that
+/// eval finds on `data` (holdout: the whole test set).
+fn written_as_reported(out: &Path, measures: &serde_json::Value, head: &str, data: &str) {
+    let bytes = fs::metadata(out).unwrap().len();
+    assert_eq!(measures["bytes"].as_u64().unwrap(), bytes);
+    let stem = out.file_stem().unwrap().to_str().unwrap();
+    let table = fs::read_to_string(out.with_file_name(format!("{stem}-prune.csv"))).unwrap();
+    assert!(table.starts_with(&format!("{head}dendrites,6,")), "{table}");
+    let out = out.to_str().unwrap();
+    let eval = ok(&["eval", "--model", out, "--dataset", data, "--json"]);
+    let eval: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    assert_eq!(eval["accuracy"], measures["test_accuracy"]);
+}
+
 #[test]
 fn pruned_model_is_an_ordinary_model() {
     let tmp = tempfile::tempdir().unwrap();
@@ -219,20 +243,7 @@ fn pruned_model_is_an_ordinary_model() {
     let model = run.join("model.safetensors");
     let pruned = tmp.path().join("pruned.safetensors");
     let data = data.to_str().unwrap();
-    let report: serde_json::Value = serde_json::from_str(&ok(&[
-        "prune",
-        model.to_str().unwrap(),
-        "--dataset",
-        data,
-        "--out",
-        pruned.to_str().unwrap(),
-        "--max-drop",
-        "3",
-        "--rounds",
-        "1",
-        "--json",
-    ]))
-    .unwrap();
+    let report = prune(&model, data, &pruned, &[]);
     let (before, after) = (&report["before"], &report["after"]);
     assert_eq!(before["dendrites"], 6);
     let kept = after["dendrites"].as_u64().unwrap();
@@ -244,28 +255,7 @@ fn pruned_model_is_an_ordinary_model() {
     let drop = before["val_accuracy"].as_f64().unwrap() - after["val_accuracy"].as_f64().unwrap();
     assert!(drop <= 0.03 + 1e-9, "validation accuracy fell by {drop}");
     assert!(after["synapses_kept"].as_u64() <= before["synapses_kept"].as_u64());
-    assert_eq!(
-        after["bytes"].as_u64().unwrap(),
-        fs::metadata(&pruned).unwrap().len()
-    );
-    // The table is written next to the model.
-    let table = fs::read_to_string(tmp.path().join("pruned-prune.csv")).unwrap();
-    assert!(
-        table.starts_with("measure,before,after\ndendrites,6,"),
-        "{table}"
-    );
-
-    // eval reads it and finds the test accuracy prune reported (holdout: the whole test set).
-    let eval: serde_json::Value = serde_json::from_str(&ok(&[
-        "eval",
-        "--model",
-        pruned.to_str().unwrap(),
-        "--dataset",
-        data,
-        "--json",
-    ]))
-    .unwrap();
-    assert_eq!(eval["accuracy"], after["test_accuracy"]);
+    written_as_reported(&pruned, after, "measure,before,after\n", data);
     // predict and inspect read it too.
     let png = tmp.path().join("x.png");
     image::GrayImage::from_pixel(28, 28, image::Luma([90]))
@@ -292,16 +282,14 @@ fn pruned_model_is_an_ordinary_model() {
         kept as usize * 25 - after["synapses_kept"].as_u64().unwrap() as usize
     );
 
-    let err = fails(&[
-        "prune",
-        model.to_str().unwrap(),
-        "--dataset",
-        data,
-        "--out",
-        pruned.to_str().unwrap(),
-        "--max-drop=-1",
-    ]);
-    assert!(err.contains("--max-drop"), "{err}");
+    for (bad, option) in [
+        ("--max-drop=-1", "--max-drop"),
+        ("--fine-tune=0", "--fine-tune"),
+    ] {
+        let (model, out) = (model.to_str().unwrap(), pruned.to_str().unwrap());
+        let err = fails(&["prune", model, "--dataset", data, "--out", out, bad]);
+        assert!(err.contains(option), "{err}");
+    }
 }
 
 #[test]
@@ -340,4 +328,149 @@ fn run_report_leads_with_the_headline() {
     assert!(settings.contains(&vec!["model.dendrites".to_string(), "6".to_string()]));
     pictures_present(&dom, &run.join("figures"));
     screenshot_not_blank(&page, &tmp.path().join("run.png"));
+}
+
+/// The model of a model file.
+fn read_model(path: &Path) -> mdpn::Mdpn {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    mdpn::model_file::load(&bytes, &Default::default())
+        .unwrap()
+        .model
+}
+
+#[test]
+fn fine_tuning_keeps_the_pruned_model_pruned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, data) = small_model(tmp.path());
+    let (model, data) = (run.join("model.safetensors"), data.to_str().unwrap());
+    let (pruned, tuned) = (
+        tmp.path().join("p.safetensors"),
+        tmp.path().join("t.safetensors"),
+    );
+    let mut plain = prune(&model, data, &pruned, &[]);
+    assert!(plain["fine_tuned"].is_null());
+    let mut report = prune(&model, data, &tuned, &["--fine-tune", "2"]);
+    // The same pruning first (the timings aside).
+    for r in [&mut plain, &mut report] {
+        r["after"]["images_per_s"].take();
+    }
+    assert_eq!(report["after"], plain["after"]);
+    let (p, t) = (read_model(&pruned), read_model(&tuned));
+    // The same architecture: removed dendrites stay removed.
+    assert_eq!(t.config, p.config);
+    assert_eq!(
+        report["fine_tuned"]["dendrites"],
+        plain["after"]["dendrites"]
+    );
+    let fixed = mdpn::prune::fixed_synapses(&p);
+    assert!(fixed.iter().any(|&f| f), "the test needs fixed synapses");
+    for (i, &f) in fixed.iter().enumerate() {
+        if f {
+            assert_eq!(t.params.w[i], 0.0, "fixed synapse {i} moved");
+        } else {
+            assert_ne!(t.params.w[i], p.params.w[i], "synapse {i} did not train");
+        }
+    }
+    let after = &report["fine_tuned"];
+    assert_eq!(after["synapses_kept"], plain["after"]["synapses_kept"]);
+    // An ordinary model, which eval reads.
+    let head = "measure,before,after,after fine-tune\n";
+    written_as_reported(&tuned, after, head, data);
+
+    // `train --init` is the same training: the same split, seed and settings give the same model.
+    let again = tmp.path().join("again");
+    ok(&[
+        "train",
+        "--init",
+        pruned.to_str().unwrap(),
+        "--dataset",
+        data,
+        "--epochs",
+        "2",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    let best = read_model(&again.join("model.safetensors"));
+    assert_eq!(best.params, t.params);
+    // The run records the file it started from; resuming refuses a file that changed since.
+    let config: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(again.join("config.json")).unwrap()).unwrap();
+    let crc = mdpn::model_file::tensors_crc32(&fs::read(&pruned).unwrap()).unwrap();
+    assert_eq!(config["init"]["tensors_crc32"], crc.as_str());
+    let more = [
+        "train",
+        "--resume",
+        again.to_str().unwrap(),
+        "--epochs",
+        "3",
+    ];
+    ok(&more);
+    let last = read_model(&again.join("last.safetensors"));
+    assert!(fixed
+        .iter()
+        .zip(&last.params.w)
+        .all(|(&f, &w)| !f || w == 0.0));
+    fs::copy(&tuned, &pruned).unwrap();
+    let err = fails(&[
+        "train",
+        "--resume",
+        again.to_str().unwrap(),
+        "--epochs",
+        "4",
+    ]);
+    assert!(err.contains("init.tensors_crc32: run"), "{err}");
+}
+
+#[test]
+fn train_init_refuses_a_model_of_other_images_or_classes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = small_fashion(tmp.path(), 100, 50);
+    let model_of = |image_size: usize, classes: usize| {
+        let config = mdpn::Config {
+            image_size,
+            classes,
+            dendrites: 2,
+            hidden: 4,
+            ..mdpn::Config::default()
+        };
+        let file = mdpn::model_file::ModelFile {
+            model: mdpn::Mdpn::new(config, 0).unwrap(),
+            class_names: (0..classes).map(|c| c.to_string()).collect(),
+            dataset: None,
+            program: "test".into(),
+        };
+        let path = tmp
+            .path()
+            .join(format!("m{image_size}-{classes}.safetensors"));
+        fs::write(&path, mdpn::model_file::save(&file).unwrap()).unwrap();
+        path
+    };
+    let train = |model: &Path| {
+        fails(&[
+            "train",
+            "--init",
+            model.to_str().unwrap(),
+            "--dataset",
+            data.to_str().unwrap(),
+            "--out",
+            tmp.path().join("run").to_str().unwrap(),
+        ])
+    };
+    let err = train(&model_of(12, 10));
+    assert!(err.contains("the model takes 1x12x12 images but"), "{err}");
+    let err = train(&model_of(28, 4));
+    assert!(
+        err.contains("it predicts 4 classes but") && err.contains("has 10 classes"),
+        "{err}"
+    );
+    // The architecture is the file's: options that would change it are refused.
+    let err = fails(&[
+        "train",
+        "--init",
+        model_of(28, 10).to_str().unwrap(),
+        "--dendrites",
+        "5",
+    ]);
+    assert!(err.contains("--dendrites"), "{err}");
+    assert!(!tmp.path().join("run").exists());
 }

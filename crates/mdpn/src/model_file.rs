@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::model::{Mdpn, Params, TENSOR_NAMES};
 use crate::state_dict::{infer_config, StateDictOptions};
-use crate::tensor_file::{describe, f32_tensor, json, serialize_f32, verify_checksum};
+use crate::tensor_file::{
+    data_crc32, f32_tensor, json, not_safetensors, serialize_f32, verify_checksum,
+};
 
 /// Value of the `format` metadata key in our model files.
 pub const FORMAT: &str = "mdpn";
@@ -96,6 +98,14 @@ pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Pa
     Params { w, q, soma, axon }
 }
 
+/// The CRC-32 of the tensors of a model file or state dict `bytes` (its data section), in hex:
+/// what our model files record as `tensors_crc32`, and what a run started from the file
+/// records of it.
+pub fn tensors_crc32(bytes: &[u8]) -> Result<String> {
+    let (header_len, _) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
+    Ok(format!("{:08x}", data_crc32(bytes, header_len)))
+}
+
 /// Reads a model file, or a PyTorch `state_dict` of the authors' model saved as safetensors.
 /// A file whose tensors do not have the checksum it was written with is refused.
 ///
@@ -117,9 +127,8 @@ pub(crate) fn params_from_tensors(config: &Config, tensors: Vec<Vec<f32>>) -> Pa
 /// # Ok::<(), mdpn::Error>(())
 /// ```
 pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
-    let bad = |e| Error::Format(format!("not a safetensors file: {}", describe(e)));
-    let st = SafeTensors::deserialize(bytes).map_err(bad)?;
-    let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
+    let st = SafeTensors::deserialize(bytes).map_err(not_safetensors)?;
+    let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     verify_checksum(bytes, header_len, &meta)?;
     let mut tensors = Vec::new();

@@ -54,6 +54,11 @@ pub(crate) fn serialize(
     Ok(sorted_header(&bytes))
 }
 
+/// The error of a file that the safetensors reader refused.
+pub(crate) fn not_safetensors(e: SafeTensorError) -> Error {
+    Error::Format(format!("not a safetensors file: {}", describe(e)))
+}
+
 /// What is wrong with a file that the safetensors reader refused, in words.
 pub(crate) fn describe(e: SafeTensorError) -> String {
     use SafeTensorError::*;
@@ -110,7 +115,7 @@ fn sorted_header(bytes: &[u8]) -> Vec<u8> {
     let mut header: Sorted = serde_json::from_slice(&bytes[8..8 + n]).expect("header just written");
     let meta = header.entry("__metadata__".into()).or_default();
     let mut sorted: Sorted = serde_json::from_value(meta.take()).unwrap_or_default();
-    let crc = format!("{:08x}", crc32fast::hash(&bytes[8 + n..]));
+    let crc = format!("{:08x}", data_crc32(bytes, n));
     sorted.insert(CHECKSUM_KEY.into(), crc.into());
     *meta = serde_json::to_value(sorted).expect("JSON value serialises");
     let mut text = serde_json::to_vec(&header).expect("JSON value serialises");
@@ -122,6 +127,11 @@ fn sorted_header(bytes: &[u8]) -> Vec<u8> {
     out.extend(text);
     out.extend(&bytes[8 + n..]);
     out
+}
+
+/// The CRC-32 of the data section of safetensors `bytes` whose header is `header_len` bytes.
+pub(crate) fn data_crc32(bytes: &[u8], header_len: usize) -> u32 {
+    crc32fast::hash(&bytes[8 + header_len..])
 }
 
 /// Refuses a file whose metadata `meta` records a checksum that its data section (after the
@@ -144,7 +154,7 @@ pub(crate) fn verify_checksum(
                 "the `{CHECKSUM_KEY}` metadata is `{recorded}`, expected 8 hex digits"
             ))
         })?;
-    let found = crc32fast::hash(&bytes[8 + header_len..]);
+    let found = data_crc32(bytes, header_len);
     if found != expected {
         return Err(Error::Format(format!(
             "the file is damaged: its tensors' CRC-32 is {found:08x}, but it was written with {expected:08x} (metadata `{CHECKSUM_KEY}`)"

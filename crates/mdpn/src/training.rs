@@ -11,6 +11,7 @@ use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluation::{evaluate, Evaluation};
 use crate::model::{Images, KernelChoice, Mdpn};
+use crate::prune::fixed_synapses;
 use crate::recipe::Recipe;
 use crate::splits::{rng, Source, Splits, Subset};
 use crate::trainable::{Network, ParamSet};
@@ -92,6 +93,10 @@ pub struct Trainer<N: Network = Mdpn> {
     pub recipe: Recipe,
     /// Epochs of the whole run, which the schedule spans.
     pub epochs: usize,
+    /// Parameters that do not train: one mask per tensor, in `ParamSet::tensors` order (tensors
+    /// past the last mask train whole). Their gradients are zeroed before Adam (see
+    /// [`Trainer::freeze`]).
+    pub frozen: Vec<Vec<bool>>,
 }
 
 impl<N: Network> Trainer<N> {
@@ -115,7 +120,29 @@ impl<N: Network> Trainer<N> {
             lr,
             recipe: Recipe::paper(),
             epochs: 1,
+            frozen: Vec::new(),
         })
+    }
+
+    /// Freezes the parameters where `masks` (one per tensor, in `ParamSet::tensors` order) is
+    /// true: their gradients are zeroed after every step and their Adam moments start at 0, so
+    /// Adam never moves them, and weight decay only scales them, which leaves a 0 exactly 0.
+    pub fn freeze(mut self, masks: Vec<Vec<bool>>) -> Result<Self> {
+        let tensors = self.model.params().tensors();
+        let sizes: Vec<usize> = tensors.iter().map(|t| t.len()).collect();
+        if masks.len() > sizes.len() || masks.iter().zip(&sizes).any(|(m, &n)| m.len() != n) {
+            let lens: Vec<usize> = masks.iter().map(Vec::len).collect();
+            return Err(Error::Shape(format!(
+                "freeze masks of {lens:?} values for tensors of {sizes:?}"
+            )));
+        }
+        for ((m, v), mask) in self.adam.m.iter_mut().zip(&mut self.adam.v).zip(&masks) {
+            for ((m, v), _) in m.iter_mut().zip(v).zip(mask).filter(|(_, &f)| f) {
+                (*m, *v) = (0.0, 0.0);
+            }
+        }
+        self.frozen = masks;
+        Ok(self)
     }
 
     /// Trains with `recipe` over a run of `epochs` epochs.
@@ -175,6 +202,11 @@ impl<N: Network> Trainer<N> {
             let mut step = self
                 .model
                 .step(Images::U8(&images), &labels, self.kernel, smoothing)?;
+            for (grad, mask) in step.grads.tensors_mut().into_iter().zip(&self.frozen) {
+                for (g, _) in grad.iter_mut().zip(mask).filter(|(_, &f)| f) {
+                    *g = 0.0;
+                }
+            }
             if let Some(max) = recipe.clip_grad_norm {
                 clip_norm(&mut step.grads, max);
             }
@@ -215,6 +247,15 @@ impl<N: Network> Trainer<N> {
             loss: loss_sum / seen.max(1) as f64,
             accuracy: correct as f64 / decisions as f64,
         }))
+    }
+}
+
+impl Trainer<Mdpn> {
+    /// Keeps the model's fixed synapses ([`fixed_synapses`]: weight exactly 0, as pruning
+    /// leaves them) fixed: their weights are frozen, so a pruned model trains on as one.
+    pub fn keeping_fixed_synapses(self) -> Result<Self> {
+        let mask = fixed_synapses(&self.model);
+        self.freeze(vec![mask])
     }
 }
 

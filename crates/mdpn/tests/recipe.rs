@@ -168,3 +168,49 @@ fn clipping_bounds_the_update_and_augmentation_alone_changes_the_run() {
     let (d, _) = train(&data, &shifted);
     assert_eq!(c.model, d.model, "and the same one every time");
 }
+
+#[test]
+fn frozen_weights_stay_exactly_zero_under_adamw() {
+    let data = small_dataset();
+    let config = Config {
+        dendrites: 6,
+        hidden: 16,
+        classes: 4,
+        ..Config::default()
+    };
+    // Every third synapse fixed, as pruning leaves it: weight 0.
+    let mut model = Mdpn::new(config, 5).unwrap();
+    for w in model.params.w.iter_mut().step_by(3) {
+        *w = 0.0;
+    }
+    let recipe = Recipe {
+        weight_decay: 0.05,
+        ..Recipe::tuned(true)
+    };
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let trained = |trainer: Trainer| {
+        let mut trainer = trainer.with_recipe(recipe.clone(), 2).unwrap();
+        for e in 0..2 {
+            trainer.train_epoch(&data, &indices, e, |_| {}).unwrap();
+        }
+        trainer.model.params.w
+    };
+    let trainer = || Trainer::new(model.clone(), 1e-2, 32, 3).unwrap();
+    let kept = trained(trainer().keeping_fixed_synapses().unwrap());
+    let free = trained(trainer());
+    let zeros = (0..kept.len()).step_by(3);
+    assert!(
+        zeros.clone().all(|i| kept[i] == 0.0),
+        "a fixed weight moved"
+    );
+    // Unfrozen, the same weights train, and so do the others when frozen.
+    assert!(zeros.clone().all(|i| free[i] != 0.0));
+    let others = (0..kept.len()).filter(|i| i % 3 != 0);
+    assert!(others.clone().all(|i| kept[i] != model.params.w[i]));
+    // A mask of the wrong size is refused.
+    let err = trainer().freeze(vec![vec![true; 3]]).unwrap_err();
+    assert!(
+        err.to_string().contains("freeze masks of [3] values"),
+        "{err}"
+    );
+}

@@ -6,18 +6,22 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use mdpn::checkpoint::Checkpoint;
 use mdpn::dendrite_importance::{ablation, feature_means};
 use mdpn::evaluation::evaluate;
-use mdpn::model_file::ModelFile;
+use mdpn::model_file::{self, ModelFile};
 use mdpn::prune::{constant_dendrites, fix_constant_synapses, fixed_synapses, remove_dendrites};
-use mdpn::splits::{Protocol, Source, Subset};
+use mdpn::recipe::Recipe;
+use mdpn::splits::{Source, Splits, Subset};
 use mdpn::synapse_states::DEFAULT_TOLERANCE;
+use mdpn::training::{fit, EpochEnd, Trainer};
 use mdpn::{Dataset, KernelChoice, Mdpn};
 use serde_json::json;
 
-use super::train::ProtocolArg;
+use super::train::{fit_data, load_data_to_train, run_splits, ProtocolArg};
 use super::ModelArgs;
-use crate::datasets::{self, DataArgs, Loaded};
+use crate::checkpoints::fresh;
+use crate::datasets::{DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -53,6 +57,17 @@ pub struct Args {
     /// taking turns; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+    /// After pruning, train this many epochs more, as `mdpn train --init` does (the paper's
+    /// recipe, fixed synapses kept fixed), on the split's training images; the model written
+    /// is then the fine-tuned one of the best validation epoch.
+    #[arg(long, value_name = "EPOCHS")]
+    pub fine_tune: Option<usize>,
+    /// Adam's learning rate of the fine-tuning.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    /// Batch size of the fine-tuning.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -87,14 +102,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std: None,
     }
     .load()?;
-    let data = super::load_data_for(&file.model.config, &args.data)?;
-    let protocol = match args.protocol {
-        ProtocolArg::Holdout => Protocol::Holdout {
-            fraction: args.val_fraction,
-        },
-        ProtocolArg::Paper => Protocol::Paper,
+    anyhow::ensure!(
+        args.fine_tune != Some(0),
+        "--fine-tune takes at least 1 epoch"
+    );
+    let cfg = &file.model.config;
+    let data = match args.fine_tune {
+        Some(_) => load_data_to_train(cfg, &args.data, &args.model)?,
+        None => super::load_data_for(cfg, &args.data)?,
     };
-    let splits = datasets::splits(&data, protocol, args.seed)?;
+    let (splits, _) = run_splits(&data, args.protocol, args.val_fraction, None, args.seed)?;
     let pick = |s: &Subset| -> &Dataset {
         match s.source {
             Source::Train => &data.train,
@@ -146,29 +163,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("every dendrite is constant on the data: nothing would be left")
     };
-    let out = ModelFile {
-        model: pruned,
+    let tuned = match args.fine_tune {
+        Some(epochs) => Some(fine_tune(&pruned, &data, &splits, &args, epochs)?),
+        None => None,
+    };
+    let as_file = |model: &Mdpn| ModelFile {
+        model: model.clone(),
         class_names: file.class_names.clone(),
         dataset: file.dataset.clone(),
         program: program(),
     };
+    let out = as_file(tuned.as_ref().map_or(&pruned, |(m, _)| m));
     write_model(&args.out, &out)?;
-    let pruned = &out.model;
-    let mut after = Measures {
-        dendrites: pruned.config.dendrites,
-        synapses_kept: kept(pruned),
-        parameters: pruned.config.parameter_count(),
-        bytes: std::fs::metadata(&args.out)?.len() as usize,
-        val_accuracy: accuracy(pruned, &splits.validation)?,
-        test_accuracy: accuracy(pruned, &splits.test)?,
-        // Timed below, the two models taking turns.
-        images_per_s: 0.0,
+    let measure = |model: &Mdpn| -> anyhow::Result<Measures> {
+        Ok(Measures {
+            dendrites: model.config.dendrites,
+            synapses_kept: kept(model),
+            parameters: model.config.parameter_count(),
+            // The bytes `write_model` writes.
+            bytes: model_file::save(&as_file(model))?.len(),
+            val_accuracy: accuracy(model, &splits.validation)?,
+            test_accuracy: accuracy(model, &splits.test)?,
+            // Timed below, the models taking turns.
+            images_per_s: 0.0,
+        })
     };
-    let rates = super::bench::inference_images_per_s(&[original, pruned], &data.test, args.rounds)?;
+    let mut after = measure(&pruned)?;
+    let mut tuned = match tuned {
+        Some((model, best)) => Some((measure(&model)?, model, best)),
+        None => None,
+    };
+    let mut models = vec![original, &pruned];
+    models.extend(tuned.as_ref().map(|(_, m, _)| m));
+    let rates = super::bench::inference_images_per_s(&models, &data.test, args.rounds)?;
     (before.images_per_s, after.images_per_s) = (rates[0], rates[1]);
+    if let Some((m, ..)) = &mut tuned {
+        m.images_per_s = rates[2];
+    }
+    let mut columns = vec![("before", &before), ("after", &after)];
+    columns.extend(tuned.as_ref().map(|(m, ..)| ("after fine-tune", m)));
     let mut sorted = removed.clone();
     sorted.sort_unstable();
-    let (md, csv) = table(&before, &after);
+    let (md, csv) = table(&columns);
     write_atomic(&sibling(&args.out, "md"), md.as_bytes())?;
     write_atomic(&sibling(&args.out, "csv"), csv.as_bytes())?;
     if args.json {
@@ -180,9 +216,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!(
             "{}",
             json!({"model": args.model.display().to_string(), "pruned": args.out.display().to_string(),
-                "dataset": data.name, "tolerance": args.tolerance, "max_drop": args.max_drop,
-                "synapses_fixed": newly_fixed, "constant_dendrites": constant,
-                "removed_dendrites": sorted, "before": m(&before), "after": m(&after)})
+            "dataset": data.name, "tolerance": args.tolerance, "max_drop": args.max_drop,
+            "synapses_fixed": newly_fixed, "constant_dendrites": constant,
+            "removed_dendrites": sorted, "before": m(&before), "after": m(&after),
+            "fine_tune_epochs": args.fine_tune,
+            "fine_tuned": tuned.as_ref().map(|(t, _, best)| {
+                let mut j = m(t);
+                j["best_epoch"] = json!(best);
+                j
+            })})
         );
     } else {
         println!(
@@ -190,6 +232,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             describe(&data),
             removed.len()
         );
+        if let (Some(epochs), Some((.., best))) = (args.fine_tune, &tuned) {
+            println!(
+                "fine-tuned {epochs} epochs; the model of epoch {best}, the best on validation\n"
+            );
+        }
         print!("{md}");
         println!("\npruned model in {}", args.out.display());
     }
@@ -251,8 +298,48 @@ fn within_drop(
     Ok(removed)
 }
 
-/// The before/after table as Markdown and CSV.
-fn table(before: &Measures, after: &Measures) -> (String, String) {
+/// `model` trained `epochs` epochs more on the split's training images, as `mdpn train --init`
+/// trains it (the paper's recipe, fixed synapses kept fixed): the model of the best validation
+/// epoch, and that epoch. Each epoch's accuracies go to stderr.
+fn fine_tune(
+    model: &Mdpn,
+    data: &Loaded,
+    splits: &Splits,
+    args: &Args,
+    epochs: usize,
+) -> anyhow::Result<(Mdpn, usize)> {
+    let mut trainer = Trainer::new(model.clone(), args.lr, args.batch_size, args.seed)?
+        .with_recipe(Recipe::paper(), epochs)?
+        .keeping_fixed_synapses()?;
+    let mut run = fresh(&trainer, String::new());
+    let mut best = (model.clone(), 0);
+    let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<Mdpn>| -> anyhow::Result<()> {
+        eprintln!(
+            "fine-tune epoch {}/{epochs}: train loss {:.4}, validation {:.2}%, test {:.2}%",
+            end.epoch,
+            end.train.loss,
+            100.0 * end.validation.accuracy,
+            100.0 * end.test.accuracy
+        );
+        if end.best {
+            best = (run.model.clone(), end.epoch);
+        }
+        Ok(())
+    };
+    fit(
+        &mut trainer,
+        &mut run,
+        fit_data(data, splits),
+        epochs,
+        |_| {},
+        on_epoch,
+        || false,
+    )?;
+    Ok(best)
+}
+
+/// The table of `columns` (name, measures) as Markdown and CSV.
+fn table(columns: &[(&str, &Measures)]) -> (String, String) {
     type Row = (&'static str, fn(&Measures) -> String);
     let rows: [Row; 7] = [
         ("dendrites", |m| m.dendrites.to_string()),
@@ -267,11 +354,17 @@ fn table(before: &Measures, after: &Measures) -> (String, String) {
         }),
         ("inference images/s", |m| format!("{:.0}", m.images_per_s)),
     ];
-    let mut md = String::from("| | before | after |\n|---|---:|---:|\n");
-    let mut csv = String::from("measure,before,after\n");
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let mut md = format!(
+        "| | {} |\n|---|{}\n",
+        names.join(" | "),
+        "---:|".repeat(names.len())
+    );
+    let mut csv = format!("measure,{}\n", names.join(","));
     for (name, f) in rows {
-        let _ = writeln!(md, "| {name} | {} | {} |", f(before), f(after));
-        let _ = writeln!(csv, "{name},{},{}", f(before), f(after));
+        let cells: Vec<String> = columns.iter().map(|(_, m)| f(m)).collect();
+        let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
+        let _ = writeln!(csv, "{name},{}", cells.join(","));
     }
     (md, csv)
 }

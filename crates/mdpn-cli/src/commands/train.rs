@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mdpn::checkpoint::{self, Checkpoint};
-use mdpn::model_file::ModelFile;
+use mdpn::model_file::{self, ModelFile};
 use mdpn::recipe::Recipe;
 use mdpn::splits::{Protocol, Splits};
 use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
-use mdpn::{Config, KernelChoice, Mdpn};
+use mdpn::{Config, KernelChoice, Mdpn, Task};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoints::{
@@ -92,6 +92,11 @@ pub struct Args {
     /// Image folders: resize every image to N x N.
     #[arg(long)]
     pub image_size: Option<usize>,
+    /// Start from this model file's parameters instead of a fresh draw, with its architecture
+    /// (dendrites, hidden, window, pool, k, c, mean, std, channels, image size). Its fixed
+    /// synapses (weight exactly 0, as `mdpn prune` leaves them) stay fixed.
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["dendrites", "hidden", "window", "pool", "k", "c", "mean", "std", "image_size"])]
+    pub init: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint, with the run's own settings.
     /// Options given with it must match the run's, except `--epochs`, which may be raised.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "overwrite")]
@@ -140,12 +145,57 @@ struct Settings {
     val_fraction: Option<f64>,
     limit: Option<usize>,
     kernel: KernelArg,
+    /// The model file the run started from (`--init`); none for a fresh draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    init: Option<Init>,
     /// How the run trains; runs from before recipes existed used the paper's.
     #[serde(default)]
     recipe: Recipe,
     train_images: usize,
     validation_images: usize,
     test_images: usize,
+}
+
+/// The model file a run starts from: its path and its tensors' CRC-32, so that `--resume`
+/// refuses a file that changed since.
+#[derive(Clone, Serialize, Deserialize)]
+struct Init {
+    path: String,
+    tensors_crc32: String,
+}
+
+/// Reads the model file of `--init` and what the run records of it.
+fn read_init(path: &Path) -> anyhow::Result<(ModelFile, Init)> {
+    let file = super::ModelArgs::path(path).load()?;
+    let bytes =
+        fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+    let init = Init {
+        path: std::path::absolute(path)?.display().to_string(),
+        tensors_crc32: model_file::tensors_crc32(&bytes)?,
+    };
+    Ok((file, init))
+}
+
+/// The data set for training the model of `cfg` (file `path`) further: refused unless its
+/// images and classes are the model's.
+pub fn load_data_to_train(cfg: &Config, args: &DataArgs, path: &Path) -> anyhow::Result<Loaded> {
+    let data = super::load_data_for(cfg, args)
+        .with_context(|| format!("cannot train {} further", path.display()))?;
+    let classes = data.train.classes();
+    let task = |t: Task| match t {
+        Task::MultiClass => "classes",
+        Task::MultiLabel => "labels (multi-label)",
+    };
+    anyhow::ensure!(
+        (classes, data.train.task) == (cfg.classes, cfg.task),
+        "cannot train {} further: it predicts {} {} but {} has {classes} {}",
+        path.display(),
+        cfg.classes,
+        task(cfg.task),
+        data.name,
+        task(data.train.task)
+    );
+    Ok(data)
 }
 
 /// Everything about a run, written to `config.json`.
@@ -244,6 +294,7 @@ fn adopt_run_settings(args: &mut Args, dir: &Path) -> anyhow::Result<()> {
     adopt(given("protocol"), &mut args.protocol, s.protocol);
     adopt(given("limit"), &mut args.limit, s.limit);
     adopt(given("kernel"), &mut args.kernel, s.kernel);
+    adopt(given("init"), &mut args.init, s.init.map(|i| i.path.into()));
     adopt(given("dendrites"), &mut args.dendrites, m.dendrites);
     adopt(given("hidden"), &mut args.hidden, m.hidden);
     adopt(given("window"), &mut args.window, m.window);
@@ -276,13 +327,17 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if let Some(dir) = args.resume.clone() {
         adopt_run_settings(&mut args, &dir)?;
     }
-    let data = datasets::load(
-        &DataArgs {
-            image_size: args.image_size,
-            ..args.data.clone()
-        },
-        true,
-    )?;
+    let init = args.init.as_deref().map(read_init).transpose()?;
+    let data = match &init {
+        Some((file, i)) => load_data_to_train(&file.model.config, &args.data, i.path.as_ref())?,
+        None => datasets::load(
+            &DataArgs {
+                image_size: args.image_size,
+                ..args.data.clone()
+            },
+            true,
+        )?,
+    };
     let out = match (&args.resume, &args.out) {
         (Some(resume), Some(out)) if resume != out => bail!(
             "--resume {} and --out {} name different run folders",
@@ -306,7 +361,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     }
 
     let (mean, std) = data.normalisation;
-    let config = Config {
+    let drawn = || Config {
         channels: data.train.channels,
         image_size: data.train.size,
         dendrites: args.dendrites,
@@ -320,6 +375,10 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         std: args.std.unwrap_or(std),
         task: data.train.task,
         ..Config::default()
+    };
+    let config = match &init {
+        Some((file, _)) => file.model.config.clone(),
+        None => drawn(),
     };
     let (splits, val_fraction) = run_splits(
         &data,
@@ -342,19 +401,22 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         val_fraction,
         limit: args.limit,
         kernel: args.kernel,
+        init: init.as_ref().map(|(_, i)| i.clone()),
         recipe: recipe.clone(),
         train_images: splits.train.indices.len(),
         validation_images: splits.validation.indices.len(),
         test_images: splits.test.indices.len(),
     };
     let settings_json = serde_json::to_string(&settings)?;
-    let mut trainer = Trainer::new(
-        Mdpn::with_init(config.clone(), args.seed, recipe.init)?,
-        args.lr,
-        args.batch_size,
-        args.seed,
-    )?
-    .with_recipe(recipe, args.epochs)?;
+    let model = match init {
+        Some((file, _)) => file.model,
+        None => Mdpn::with_init(config.clone(), args.seed, recipe.init)?,
+    };
+    let mut trainer = Trainer::new(model, args.lr, args.batch_size, args.seed)?
+        .with_recipe(recipe, args.epochs)?;
+    if args.init.is_some() {
+        trainer = trainer.keeping_fixed_synapses()?;
+    }
     trainer.kernel = args.kernel.into();
     let pause = TestPause::from_env();
     let run_config = RunConfig {
