@@ -634,20 +634,8 @@ fn idx_folder_classes_come_from_both_splits() {
 /// An image's planes as the image-folder reader first made them: the whole image decoded,
 /// resized to `side` (triangle filter) when it is another size, then converted.
 fn reference_planes(path: &Path, side: u32, rgb: bool) -> Vec<u8> {
-    let img = image::open(path).unwrap();
-    let img = if (img.width(), img.height()) != (side, side) {
-        img.resize_exact(side, side, image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
-    if rgb {
-        let rgb = img.to_rgb8();
-        (0..3)
-            .flat_map(|ch| rgb.pixels().map(move |p| p[ch]).collect::<Vec<_>>())
-            .collect()
-    } else {
-        img.to_luma8().into_raw()
-    }
+    let channels = if rgb { 3 } else { 1 };
+    mdpn_data::decoded_image::planes(image::open(path).unwrap(), side, channels)
 }
 
 /// An image folder of real PNG and JPEG files of several sizes and colour types reads, one
