@@ -6,8 +6,9 @@
 
 use mdpn::model_file;
 use mdpn::state_dict::StateDictOptions;
-use mdpn_cli::datasets::{decode_image, planes, Color};
+use mdpn_cli::datasets::decode_image;
 use mdpn_data::cifar::{self, Labels};
+use mdpn_data::decoded_image::planes;
 use mdpn_data::emnist::{self, SPLITS};
 use mdpn_data::idx::{self, Idx};
 use mdpn_data::medmnist::{self, MEDMNIST};
@@ -144,6 +145,6 @@ pub fn medmnist(data: &[u8]) {
 /// PNG and JPEG files of an image folder, decoded and converted as `mdpn train` does.
 pub fn image(data: &[u8]) {
     if let Ok(img) = decode_image(data) {
-        let _ = planes(img, 8, Color::Rgb);
+        let _ = planes(img, 8, 3);
     }
 }

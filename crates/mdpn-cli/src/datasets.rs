@@ -8,13 +8,13 @@ use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use mdpn::splits::{Protocol, Splits};
 use mdpn::Task;
 use mdpn::{Dataset, Parts};
+use mdpn_data::decoded_image::planes;
 use mdpn_data::idx::{self, Idx, IDX_FILES};
-use mdpn_data::load::{read_idx, read_known};
+use mdpn_data::load::{idx_parts, read_idx_files, read_known};
 use mdpn_data::locate::{find_file, locate_source, source};
 use mdpn_data::registry::{self, Format};
 use rayon::prelude::*;
@@ -198,10 +198,7 @@ pub fn splits(data: &Loaded, protocol: Protocol, seed: u64) -> anyhow::Result<Sp
 /// needs training images: a training set of one class, or labels the test set has and the
 /// training set lacks, mean the files do not go together.
 fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Parts> {
-    let mut arrays = Vec::new();
-    for base in IDX_FILES {
-        arrays.push(read_idx(folder, base)?);
-    }
+    let arrays = read_idx_files(folder, &IDX_FILES)?;
     let label_set = |(path, labels): &(PathBuf, Idx)| -> anyhow::Result<BTreeSet<u32>> {
         Ok(labels
             .labels()
@@ -251,23 +248,9 @@ fn read_idx_folder(folder: &Path, classes: Option<&[&str]>) -> anyhow::Result<Pa
         }
     };
     let names: Vec<&str> = class_names.iter().map(String::as_str).collect();
-    let mut arrays = arrays.into_iter();
-    let mut set = |which: &str| -> anyhow::Result<Dataset> {
-        let (images_path, images) = arrays.next().expect("four files");
-        let (labels_path, labels) = arrays.next().expect("four files");
-        idx::dataset(images, labels, &names).with_context(|| {
-            format!(
-                "{which} set ({} with {})",
-                images_path.display(),
-                labels_path.display()
-            )
-        })
-    };
-    let parts = Parts {
-        train: set("training")?,
-        validation: None,
-        test: set("test")?,
-    };
+    let parts = idx_parts(arrays, |images, labels| {
+        idx::dataset(images, labels, &names)
+    })?;
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
@@ -448,7 +431,7 @@ fn read_image_folder(
             let img = decode_image(&bytes).with_context(|| {
                 format!("{} is not a readable PNG or JPEG image", path.display())
             })?;
-            slot.copy_from_slice(&planes(img, side as u32, color));
+            slot.copy_from_slice(&planes(img, side as u32, channels));
             Ok(())
         })
         .collect();
@@ -523,22 +506,4 @@ fn image_header(path: &Path) -> anyhow::Result<ImageHeader> {
         height,
         color: decoder.color_type().has_color(),
     })
-}
-
-/// An image as the model takes it: `side`x`side`, planes in (channel, row, column) order.
-pub fn planes(img: DynamicImage, side: u32, color: Color) -> Vec<u8> {
-    let img = if (img.width(), img.height()) != (side, side) {
-        img.resize_exact(side, side, FilterType::Triangle)
-    } else {
-        img
-    };
-    match color {
-        Color::Gray => img.to_luma8().into_raw(),
-        Color::Rgb => {
-            let rgb = img.to_rgb8();
-            (0..3)
-                .flat_map(|ch| rgb.pixels().map(move |p| p[ch]))
-                .collect()
-        }
-    }
 }

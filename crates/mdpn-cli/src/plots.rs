@@ -84,6 +84,32 @@ pub fn save(chart: &impl Chart, dir: &Path, stem: &str) -> anyhow::Result<String
     Ok(svg)
 }
 
+/// `area` filled white, with `title` on top; returns the area below the title.
+fn blank_with_title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> anyhow::Result<DrawingArea<DB, Shift>> {
+    area.fill(&WHITE).map_err(de)?;
+    area.titled(title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
+        .map_err(de)
+}
+
+/// The legend of `chart`'s labelled series at `position`, in a box over a white veil.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    font_size: u32,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .label_font(text(font_size))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(de)
+}
+
 fn text(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().color(&BLACK)
 }
@@ -115,10 +141,7 @@ impl Chart for LearningCurves {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        area.fill(&WHITE).map_err(de)?;
-        let area = area
-            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
-            .map_err(de)?;
+        let area = blank_with_title(area, &self.title)?;
         let (left, right) = area.split_horizontally(500);
         let m = &self.metrics;
         let epochs = m.len().max(2) as f64;
@@ -194,19 +217,13 @@ impl Chart for LearningCurves {
                         PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                     });
             }
-            chart
-                .configure_series_labels()
-                .label_font(text(13))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                // Loss falls and accuracy rises: the legend goes where the curves are not.
-                .position(if name == "loss" {
-                    SeriesLabelPosition::UpperRight
-                } else {
-                    SeriesLabelPosition::LowerRight
-                })
-                .draw()
-                .map_err(de)?;
+            // Loss falls and accuracy rises: the legend goes where the curves are not.
+            let position = if name == "loss" {
+                SeriesLabelPosition::UpperRight
+            } else {
+                SeriesLabelPosition::LowerRight
+            };
+            draw_legend(&mut chart, 13, position)?;
         }
         Ok(())
     }
@@ -231,10 +248,7 @@ impl Chart for Confusion {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        area.fill(&WHITE).map_err(de)?;
-        let area = area
-            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
-            .map_err(de)?;
+        let area = blank_with_title(area, &self.title)?;
         let n = self.class_names.len();
         let names = &self.class_names;
         let mut chart = ChartBuilder::on(&area)
@@ -314,10 +328,7 @@ impl Chart for PerClass {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        area.fill(&WHITE).map_err(de)?;
-        let area = area
-            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
-            .map_err(de)?;
+        let area = blank_with_title(area, &self.title)?;
         let n = self.class_names.len();
         let names = &self.class_names;
         let mut chart = ChartBuilder::on(&area)
@@ -393,10 +404,7 @@ impl Chart for AccuracyVsSize {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        area.fill(&WHITE).map_err(de)?;
-        let area = area
-            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
-            .map_err(de)?;
+        let area = blank_with_title(area, &self.title)?;
         let params = self.models.iter().map(|m| m.1 as f64);
         let lo_p = params.clone().fold(f64::INFINITY, f64::min).max(1.0);
         let hi_p = params.fold(1.0, f64::max);
@@ -477,10 +485,7 @@ impl Chart for Bars {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        area.fill(&WHITE).map_err(de)?;
-        let area = area
-            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
-            .map_err(de)?;
+        let area = blank_with_title(area, &self.title)?;
         let n = self.labels.len().max(1);
         let colour_of = |i: usize| match &self.colours {
             Some(c) => c[i % c.len()],
@@ -550,14 +555,7 @@ impl Chart for Bars {
             }
         }
         if self.series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .label_font(text(13))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(de)?;
+            draw_legend(&mut chart, 13, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     }
@@ -581,10 +579,7 @@ impl Chart for Lines {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        area.fill(&WHITE).map_err(de)?;
-        let area = area
-            .titled(&self.title, text(20).pos(Pos::new(HPos::Center, VPos::Top)))
-            .map_err(de)?;
+        let area = blank_with_title(area, &self.title)?;
         // A logarithmic axis is drawn as log10(x), labelled with x.
         let x_of = |x: f64| if self.log_x { x.log10() } else { x };
         let points = self.series.iter().flat_map(|s| s.1.iter());
@@ -640,14 +635,7 @@ impl Chart for Lines {
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .label_font(text(12))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(de)?;
+        draw_legend(&mut chart, 12, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }

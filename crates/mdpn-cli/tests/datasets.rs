@@ -3,16 +3,16 @@
 //! on an image folder.
 
 use std::fs;
-use std::io::{Cursor, Write};
 use std::path::Path;
 
 use flate2::write::GzEncoder;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
+use zip::CompressionMethod;
 
 use std::process::Output;
 
-use crate::common::{fails, gzip, idx, idx_files, mdpn, medmnist_npz, npy, ok, pixels};
+use crate::common::{
+    fails, gzip, idx, idx_files, mdpn, medmnist_npz, npy, npz, ok, pixels, zip_archive,
+};
 
 /// `mdpn train` of a tiny model for one epoch on `dataset` under `root`; returns stdout.
 fn train(root: &Path, dataset: &str, out: &str, extra: &[&str]) -> String {
@@ -88,38 +88,30 @@ fn known_idx_sets_and_emnist_zip_train() {
     // EMNIST letters straight from a gzip.zip laid out as NIST's.
     let emnist = root.join("emnist");
     fs::create_dir_all(&emnist).unwrap();
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     let files = idx_files(30, 10, 26, 1);
-    for (kind, data) in [
+    let kinds = [
         "train-images-idx3",
         "train-labels-idx1",
         "test-images-idx3",
         "test-labels-idx1",
-    ]
-    .iter()
-    .zip(files)
-    {
-        zip.start_file(format!("gzip/emnist-letters-{kind}-ubyte.gz"), opts)
-            .unwrap();
-        zip.write_all(&gzip(&data)).unwrap();
-    }
-    fs::write(emnist.join("gzip.zip"), zip.finish().unwrap().into_inner()).unwrap();
+    ];
+    let members: Vec<(String, Vec<u8>)> = kinds
+        .iter()
+        .zip(&files)
+        .map(|(kind, data)| (format!("gzip/emnist-letters-{kind}-ubyte.gz"), gzip(data)))
+        .collect();
+    fs::write(
+        emnist.join("gzip.zip"),
+        zip_archive(&members, CompressionMethod::Stored),
+    )
+    .unwrap();
     let stdout = train(root, "emnist-letters", "run-letters", &[]);
     assert!(
         stdout.contains("27 train / 3 validation / 10 test"),
         "{stdout}"
     );
     // EMNIST digits from the split's files taken out of the zip, raw.
-    for (kind, data) in [
-        "train-images-idx3",
-        "train-labels-idx1",
-        "test-images-idx3",
-        "test-labels-idx1",
-    ]
-    .iter()
-    .zip(idx_files(20, 10, 10, 0))
-    {
+    for (kind, data) in kinds.iter().zip(idx_files(20, 10, 10, 0)) {
         fs::write(emnist.join(format!("emnist-digits-{kind}-ubyte")), data).unwrap();
     }
     let stdout = train(root, "emnist-digits", "run-digits", &[]);
@@ -395,13 +387,10 @@ fn medmnist_multi_class_and_multi_label_train_with_acc_and_auc() {
     assert_eq!(row("octmnist")["present"], false);
 
     // An .npz without a key, and a truncated one: errors naming the file; no training.
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    zip.start_file("train_images.npy", SimpleFileOptions::default())
-        .unwrap();
-    zip.write_all(&npy("|u1", &[1, 28, 28], &[0; 784])).unwrap();
+    let images = [("train_images", npy("|u1", &[1, 28, 28], &[0; 784]))];
     fs::write(
         root.join("octmnist.npz"),
-        zip.finish().unwrap().into_inner(),
+        npz(&images, CompressionMethod::Deflated),
     )
     .unwrap();
     let err = fails(&[
@@ -634,20 +623,8 @@ fn idx_folder_classes_come_from_both_splits() {
 /// An image's planes as the image-folder reader first made them: the whole image decoded,
 /// resized to `side` (triangle filter) when it is another size, then converted.
 fn reference_planes(path: &Path, side: u32, rgb: bool) -> Vec<u8> {
-    let img = image::open(path).unwrap();
-    let img = if (img.width(), img.height()) != (side, side) {
-        img.resize_exact(side, side, image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
-    if rgb {
-        let rgb = img.to_rgb8();
-        (0..3)
-            .flat_map(|ch| rgb.pixels().map(move |p| p[ch]).collect::<Vec<_>>())
-            .collect()
-    } else {
-        img.to_luma8().into_raw()
-    }
+    let channels = if rgb { 3 } else { 1 };
+    mdpn_data::decoded_image::planes(image::open(path).unwrap(), side, channels)
 }
 
 /// An image folder of real PNG and JPEG files of several sizes and colour types reads, one

@@ -5,6 +5,7 @@
 //! No network: downloading is the `mdpn` program's.
 
 pub mod cifar;
+pub mod decoded_image;
 pub mod emnist;
 pub mod fer2013;
 pub mod idx;

@@ -66,11 +66,11 @@ impl<T> Context<T> for io::Result<T> {
 pub fn read_known(ds: &KnownDataset, source: &Path) -> Result<Parts, Error> {
     let name = source.display();
     match ds.format {
-        Format::Idx(classes) => idx_parts(source, &IDX_FILES, |images, labels| {
+        Format::Idx(classes) => idx_parts(read_idx_files(source, &IDX_FILES)?, |images, labels| {
             idx::dataset(images, labels, classes)
         }),
         Format::Emnist(split) if source.is_dir() => {
-            idx_parts(source, &split.files(), |images, labels| {
+            idx_parts(read_idx_files(source, &split.files())?, |images, labels| {
                 emnist::dataset(images, labels, split)
             })
         }
@@ -121,7 +121,7 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// Reads one IDX file `dir/base[.gz]`.
-pub fn read_idx(dir: &Path, base: &str) -> Result<(PathBuf, Idx), Error> {
+fn read_idx(dir: &Path, base: &str) -> Result<(PathBuf, Idx), Error> {
     let path = find_file(dir, base)
         .ok_or_else(|| Error::Missing(format!("{} has no {base} or {base}.gz", dir.display())))?;
     let idx = Idx::parse(&read(&path)?)
@@ -129,21 +129,31 @@ pub fn read_idx(dir: &Path, base: &str) -> Result<(PathBuf, Idx), Error> {
     Ok((path, idx))
 }
 
-/// The training and test sets of four IDX files in `dir` (train images, train labels, test
-/// images, test labels), each pair made into a data set by `set`.
-fn idx_parts(
-    dir: &Path,
-    files: &[impl AsRef<str>; 4],
+/// Four IDX files of an MNIST-style folder, each with the path it was read from: training
+/// images, training labels, test images, test labels.
+pub type IdxFiles = [(PathBuf, Idx); 4];
+
+/// Reads the four IDX files `dir/<name>[.gz]` of `names`, in [`IdxFiles`] order.
+pub fn read_idx_files(dir: &Path, names: &[impl AsRef<str>; 4]) -> Result<IdxFiles, Error> {
+    let [a, b, c, d] = names;
+    Ok([
+        read_idx(dir, a.as_ref())?,
+        read_idx(dir, b.as_ref())?,
+        read_idx(dir, c.as_ref())?,
+        read_idx(dir, d.as_ref())?,
+    ])
+}
+
+/// The training and test sets of four IDX files, each pair of images and labels made into a
+/// data set by `set`; an error names both files of the pair.
+pub fn idx_parts(
+    files: IdxFiles,
     set: impl Fn(Idx, Idx) -> mdpn::Result<Dataset>,
 ) -> Result<Parts, Error> {
-    let mut arrays = Vec::new();
-    for base in files {
-        arrays.push(read_idx(dir, base.as_ref())?);
-    }
-    let mut arrays = arrays.into_iter();
-    let mut part = |which: &str| -> Result<Dataset, Error> {
-        let (images_path, images) = arrays.next().expect("four files");
-        let (labels_path, labels) = arrays.next().expect("four files");
+    let [train_images, train_labels, test_images, test_labels] = files;
+    let part = |which: &str,
+                (images_path, images): (PathBuf, Idx),
+                (labels_path, labels): (PathBuf, Idx)| {
         set(images, labels).about(|| {
             format!(
                 "{which} set ({} with {})",
@@ -153,9 +163,9 @@ fn idx_parts(
         })
     };
     Ok(Parts {
-        train: part("training")?,
+        train: part("training", train_images, train_labels)?,
         validation: None,
-        test: part("test")?,
+        test: part("test", test_images, test_labels)?,
     })
 }
 

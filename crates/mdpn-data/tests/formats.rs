@@ -1,9 +1,10 @@
 //! Every data set format, read from small files written here in that format: shapes,
 //! orientation, labels, class names, and a clear error for each kind of bad input.
 
-use std::io::{Cursor, Write};
+#[path = "common/file_bytes.rs"]
+mod file_bytes;
 
-use flate2::write::GzEncoder;
+use file_bytes::{gzip, idx, idx_typed, npy, npz, zip_archive};
 use mdpn::Task;
 use mdpn_data::cifar::{self, Labels};
 use mdpn_data::emnist::{self, Split};
@@ -11,24 +12,7 @@ use mdpn_data::fer2013;
 use mdpn_data::idx::{self, Idx};
 use mdpn_data::medmnist::{self, MEDMNIST};
 use mdpn_data::npy::{parse_npy, Dtype, Npz};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// An IDX file of type `code` with `dims` and the big-endian `data`.
-fn idx(code: u8, dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, code, dims.len() as u8];
-    for d in dims {
-        out.extend(d.to_be_bytes());
-    }
-    out.extend(data);
-    out
-}
+use zip::CompressionMethod;
 
 fn err(r: mdpn::Result<impl std::fmt::Debug>) -> String {
     r.expect_err("should fail").to_string()
@@ -37,19 +21,19 @@ fn err(r: mdpn::Result<impl std::fmt::Debug>) -> String {
 #[test]
 fn idx_reads_every_type_code() {
     // 2 images of 2x2 in u8, i16 and f32 (0..1 floats scale to 0..255).
-    let u8_images = idx(0x08, &[2, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 255]);
+    let u8_images = idx(&[2, 2, 2], &[0, 1, 2, 3, 4, 5, 6, 255]);
     let i16_images: Vec<u8> = [0i16, 1, 2, 3, 4, 5, 6, 255]
         .iter()
         .flat_map(|v| v.to_be_bytes())
         .collect();
-    let i16_images = idx(0x0B, &[2, 2, 2], &i16_images);
+    let i16_images = idx_typed(0x0B, &[2, 2, 2], &i16_images);
     let f32_images: Vec<u8> = [0.0f32, 1.0 / 255.0, 0.5, 1.0, 0.0, 0.0, 0.0, 1.0]
         .iter()
         .flat_map(|v| v.to_be_bytes())
         .collect();
-    let f32_images = idx(0x0D, &[2, 2, 2], &f32_images);
+    let f32_images = idx_typed(0x0D, &[2, 2, 2], &f32_images);
     let labels_i32: Vec<u8> = [1i32, 0].iter().flat_map(|v| v.to_be_bytes()).collect();
-    let labels = idx(0x0C, &[2], &labels_i32);
+    let labels = idx_typed(0x0C, &[2], &labels_i32);
     let names = ["zero", "one"];
     let a = idx::dataset(
         Idx::parse(&gzip(&u8_images)).unwrap(),
@@ -76,27 +60,27 @@ fn idx_reads_every_type_code() {
     assert_eq!(c.images, vec![0, 1, 128, 255, 0, 0, 0, 255]);
 
     // Bad input: counts that differ, a label out of range, negative pixels, absurd sizes.
-    let three = idx(0x08, &[3], &[0, 1, 0]);
+    let three = idx(&[3], &[0, 1, 0]);
     let e = err(idx::dataset(
         Idx::parse(&u8_images).unwrap(),
         Idx::parse(&three).unwrap(),
         &names,
     ));
     assert!(e.contains("2 images but 3 labels"), "{e}");
-    let big = idx(0x08, &[2], &[0, 7]);
+    let big = idx(&[2], &[0, 7]);
     let e = err(idx::dataset(
         Idx::parse(&u8_images).unwrap(),
         Idx::parse(&big).unwrap(),
         &names,
     ));
     assert!(e.contains("label 7 of image 1 is out of range"), "{e}");
-    let neg = idx(0x09, &[1, 1, 1], &[0xff]);
+    let neg = idx_typed(0x09, &[1, 1, 1], &[0xff]);
     let e = err(Idx::parse(&neg).unwrap().pixels());
     assert!(
         e.contains("pixel values range from -1 to -1; expected integers in 0..=255"),
         "{e}"
     );
-    let absurd = idx(0x08, &[4_000_000_000, 28, 28], &[0; 16]);
+    let absurd = idx(&[4_000_000_000, 28, 28], &[0; 16]);
     let e = err(Idx::parse(&absurd));
     assert!(e.contains("truncated"), "{e}");
     let e = err(Idx::parse(&gzip(&absurd)));
@@ -110,8 +94,8 @@ fn emnist_comes_out_upright_with_shifted_letters() {
     // One 3x3 image stored transposed, as NIST does: upright row 0 is 1 2 3.
     let upright = [1u8, 2, 3, 4, 5, 6, 7, 8, 9];
     let stored = [1u8, 4, 7, 2, 5, 8, 3, 6, 9];
-    let images = idx(0x08, &[1, 3, 3], &stored);
-    let labels = idx(0x08, &[1], &[26]);
+    let images = idx(&[1, 3, 3], &stored);
+    let labels = idx(&[1], &[26]);
     let set = emnist::dataset(
         Idx::parse(&images).unwrap(),
         Idx::parse(&labels).unwrap(),
@@ -122,7 +106,7 @@ fn emnist_comes_out_upright_with_shifted_letters() {
     assert_eq!(set.labels, vec![25]);
     assert_eq!(set.class_names.len(), 26);
     assert_eq!(set.class_names[25], "z");
-    let zero = idx(0x08, &[1], &[0]);
+    let zero = idx(&[1], &[0]);
     let e = err(emnist::dataset(
         Idx::parse(&images).unwrap(),
         Idx::parse(&zero).unwrap(),
@@ -142,24 +126,15 @@ fn emnist_comes_out_upright_with_shifted_letters() {
     );
 
     // Straight from a gzip.zip laid out as NIST's (members under gzip/, gzipped).
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let stored_opt = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     let byclass = Split::ByClass.files();
-    let members: [(&String, Vec<u8>); 4] = [
-        (
-            &byclass[0],
-            idx(0x08, &[2, 3, 3], &[stored, stored].concat()),
-        ),
-        (&byclass[1], idx(0x08, &[2], &[61, 10])),
-        (&byclass[2], idx(0x08, &[1, 3, 3], &stored)),
-        (&byclass[3], idx(0x08, &[1], &[0])),
-    ];
-    for (name, data) in &members {
-        zip.start_file(format!("gzip/{name}.gz"), stored_opt)
-            .unwrap();
-        zip.write_all(&gzip(data)).unwrap();
-    }
-    let bytes = zip.finish().unwrap().into_inner();
+    let members = [
+        (&byclass[0], idx(&[2, 3, 3], &[stored, stored].concat())),
+        (&byclass[1], idx(&[2], &[61, 10])),
+        (&byclass[2], idx(&[1, 3, 3], &stored)),
+        (&byclass[3], idx(&[1], &[0])),
+    ]
+    .map(|(name, data)| (format!("gzip/{name}.gz"), gzip(&data)));
+    let bytes = zip_archive(&members, CompressionMethod::Stored);
     let parts = emnist::parse_zip(&bytes, Split::ByClass).unwrap();
     assert_eq!(parts.train.len(), 2);
     assert_eq!(parts.train.image(1), upright);
@@ -257,38 +232,6 @@ fn fer2013_both_layouts() {
 }
 
 /// A `.npy` file of `descr` and `shape` holding `data` (already in that dtype's bytes).
-fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
-fn npz(members: &[(&str, Vec<u8>)], method: CompressionMethod) -> Vec<u8> {
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in members {
-        zip.start_file(
-            format!("{name}.npy"),
-            SimpleFileOptions::default().compression_method(method),
-        )
-        .unwrap();
-        zip.write_all(data).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 #[test]
 fn npy_dtypes_and_errors() {
     let a = parse_npy(&npy(
@@ -335,11 +278,7 @@ fn medmnist_npz(channels: usize, side: usize, labels: &[Vec<u8>; 3], per_image: 
         let lbl: Vec<u8> = l.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect();
         members.push((format!("{split}_labels"), npy("<i8", &[n, per_image], &lbl)));
     }
-    let refs: Vec<(&str, Vec<u8>)> = members
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    npz(&refs, CompressionMethod::Deflated)
+    npz(&members, CompressionMethod::Deflated)
 }
 
 #[test]
@@ -447,11 +386,11 @@ fn npz_of_image(descr: &str, image: &[u8]) -> Vec<u8> {
 #[test]
 fn float_pixels_follow_one_rule_in_every_format() {
     let breast = medmnist::info("breastmnist").unwrap();
-    let label = Idx::parse(&idx(0x08, &[1], &[0])).unwrap();
+    let label = Idx::parse(&idx(&[1], &[0])).unwrap();
     // Through the IDX reader (big-endian) and the MedMNIST reader (little-endian).
     let from_idx = |code: u8, be: Vec<u8>| {
         idx::dataset(
-            Idx::parse(&idx(code, &[1, 2, 2], &be))?,
+            Idx::parse(&idx_typed(code, &[1, 2, 2], &be))?,
             label.clone(),
             &["a"],
         )
@@ -544,25 +483,16 @@ fn forged_sizes_are_refused_before_allocating() {
     }
 }
 
-fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend(d.to_be_bytes());
-    }
-    out.extend(data);
-    out
-}
-
 #[test]
 fn idx_reads_raw_and_gzip() {
     let data: Vec<u8> = (0..2 * 3 * 3).map(|i| i as u8).collect();
-    let raw = idx_bytes(&[2, 3, 3], &data);
+    let raw = idx(&[2, 3, 3], &data);
     for bytes in [raw.clone(), gzip(&raw)] {
         let idx = Idx::parse(&bytes).unwrap();
         assert_eq!(idx.dims, vec![2, 3, 3]);
         assert_eq!(idx.data, data);
     }
-    let labels = Idx::parse(&idx_bytes(&[2], &[1, 0])).unwrap();
+    let labels = Idx::parse(&idx(&[2], &[1, 0])).unwrap();
     let set = idx::dataset(Idx::parse(&raw).unwrap(), labels, &["a", "b"]).unwrap();
     assert_eq!((set.len(), set.size, set.image(1)[0]), (2, 3, 9));
 }
@@ -570,15 +500,15 @@ fn idx_reads_raw_and_gzip() {
 #[test]
 fn bad_idx_gives_clear_errors() {
     let err = |b: &[u8]| Idx::parse(b).unwrap_err().to_string();
-    let raw = idx_bytes(&[2, 3, 3], &[7; 18]);
+    let raw = idx(&[2, 3, 3], &[7; 18]);
     assert!(err(&raw[..raw.len() - 1]).contains("truncated"));
     assert!(err(&gzip(&raw[..raw.len() - 1])).contains("truncated"));
     assert!(err(&[0x12, 0x34, 8, 1]).contains("not an IDX file"));
     assert!(err(&[0, 0, 0x42, 1, 0, 0, 0, 1]).contains("unknown IDX type"));
     assert!(err(&[0, 0, 8]).contains("shorter than"));
     // An absurd declared size is refused before anything is allocated.
-    let huge = idx_bytes(&[0xffff_ffff, 0xffff, 0xff], &[1, 2, 3]);
-    assert!(err(&idx_bytes(&[u32::MAX; 4], &[])).contains("overflow"));
+    let huge = idx(&[0xffff_ffff, 0xffff, 0xff], &[1, 2, 3]);
+    assert!(err(&idx(&[u32::MAX; 4], &[])).contains("overflow"));
     assert!(err(&huge).contains("truncated"), "{}", err(&huge));
     assert!(err(&gzip(&huge)).contains("more than the compressed file can hold"));
     let mut long = raw.clone();
@@ -587,7 +517,7 @@ fn bad_idx_gives_clear_errors() {
     let images = Idx::parse(&raw).unwrap();
     let bad_label = idx::dataset(
         images.clone(),
-        Idx::parse(&idx_bytes(&[2], &[0, 5])).unwrap(),
+        Idx::parse(&idx(&[2], &[0, 5])).unwrap(),
         &["a", "b"],
     );
     assert!(bad_label
@@ -596,7 +526,7 @@ fn bad_idx_gives_clear_errors() {
         .contains("label 5 of image 1 is out of range"));
     let count = idx::dataset(
         images,
-        Idx::parse(&idx_bytes(&[3], &[0, 1, 0])).unwrap(),
+        Idx::parse(&idx(&[3], &[0, 1, 0])).unwrap(),
         &["a", "b"],
     );
     assert!(count.unwrap_err().to_string().contains("3 labels"));

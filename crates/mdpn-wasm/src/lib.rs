@@ -4,12 +4,12 @@
 //! them the model's input exactly as `mdpn predict` does (same resize filter, same colour
 //! conversion, same kernel), so the probabilities agree with the command line's.
 
-use image::imageops::FilterType;
 use image::{DynamicImage, RgbaImage};
 use mdpn::kernels::plain;
 use mdpn::model_file::{self, ModelFile};
 use mdpn::state_dict::StateDictOptions;
 use mdpn::{Images, KernelChoice};
+use mdpn_data::decoded_image::planes;
 use wasm_bindgen::prelude::*;
 
 /// Largest image side taken, as `mdpn predict` decodes.
@@ -83,19 +83,11 @@ impl Classifier {
                 4 * width as u64 * height as u64
             ))
         })?;
-        let side = self.image_size() as u32;
-        let mut img = DynamicImage::ImageRgba8(img);
-        if (width, height) != (side, side) {
-            img = img.resize_exact(side, side, FilterType::Triangle);
-        }
-        Ok(if self.channels() == 1 {
-            img.to_luma8().into_raw()
-        } else {
-            let rgb = img.to_rgb8();
-            (0..3)
-                .flat_map(|ch| rgb.pixels().map(move |p| p[ch]))
-                .collect()
-        })
+        Ok(planes(
+            DynamicImage::ImageRgba8(img),
+            self.image_size() as u32,
+            self.channels(),
+        ))
     }
 
     /// Class probabilities of one image given as [`Classifier::pixels`] returns it, computed

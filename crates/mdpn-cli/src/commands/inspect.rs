@@ -14,11 +14,12 @@ use mdpn::layers::synapse::synapse;
 use mdpn::model_file::ModelFile;
 use mdpn::synapse_states::{self, input_range, State, Synapse, DEFAULT_TOLERANCE};
 use mdpn::{Config, Images, KernelChoice, Mdpn, Task};
+use mdpn_data::decoded_image::planes;
 use plotters::style::RGBColor;
 
 use super::report::{esc, html_table, page, Pictures};
 use super::ModelArgs;
-use crate::datasets::{decode_image, planes, Color, DataArgs};
+use crate::datasets::{decode_image, DataArgs};
 use crate::files::write_atomic;
 use crate::plots::{diverging, gray, heat, range, Bars, Lines, Mosaic, Tile};
 
@@ -94,11 +95,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // The images to follow: files first, else the first test images of the data set.
     let mut examples: Vec<(String, Vec<u8>, Option<u32>)> = Vec::new();
-    let color = if cfg.channels == 3 {
-        Color::Rgb
-    } else {
-        Color::Gray
-    };
     anyhow::ensure!(
         cfg.channels == 1 || cfg.channels == 3 || args.images.is_empty(),
         "--image needs a gray or RGB model; this one takes {} channels",
@@ -111,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         examples.push((
             name.into_owned(),
-            planes(img, cfg.image_size as u32, color),
+            planes(img, cfg.image_size as u32, cfg.channels),
             None,
         ));
     }

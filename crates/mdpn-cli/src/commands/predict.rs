@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use image::imageops::FilterType;
+use mdpn_data::decoded_image::planes;
 use serde_json::json;
 
 use super::ModelArgs;
@@ -35,20 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?;
         let (w, h) = (img.width(), img.height());
         let resized = (w, h) != (side, side);
-        let img = if resized {
-            img.resize_exact(side, side, FilterType::Triangle)
-        } else {
-            img
-        };
-        // Planes in (channel, row, column) order, as the model takes them.
-        let pixels: Vec<u8> = if cfg.channels == 1 {
-            img.to_luma8().into_raw()
-        } else {
-            let rgb = img.to_rgb8();
-            (0..3)
-                .flat_map(|ch| rgb.pixels().map(move |p| p[ch]))
-                .collect()
-        };
+        let pixels = planes(img, side, cfg.channels);
         if pixels.len() != cfg.image_len() {
             anyhow::bail!(
                 "the model takes {} channels; {} cannot be converted to them",

@@ -2,33 +2,18 @@
 //! small IDX folder cut from the real Fashion-MNIST (Debian's `dataset-fashion-mnist`).
 
 use std::fs;
-use std::io::{Cursor, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
+use zip::CompressionMethod;
+
+#[path = "../../../mdpn-data/tests/common/file_bytes.rs"]
+mod file_bytes;
+pub use file_bytes::{gzip, idx, npy, npz, zip_archive};
 
 /// Where Debian's `dataset-fashion-mnist` puts Fashion-MNIST.
 pub const FASHION: &str = "/usr/share/datasets/fashion-mnist";
-
-/// `data` gzipped (gzip is deterministic: the same bytes give the same file).
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).expect("gzip in memory");
-    e.finish().expect("gzip in memory")
-}
-
-/// An IDX file of unsigned bytes with dimensions `dims`.
-pub fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend(d.to_be_bytes());
-    }
-    out.extend(data);
-    out
-}
 
 /// Pixels that depend on the label, so that the sets are not pure noise.
 pub fn pixels(n: usize, len: usize, label: impl Fn(usize) -> u32) -> Vec<u8> {
@@ -58,25 +43,6 @@ pub fn idx_files(n_train: usize, n_test: usize, classes: u32, first: u32) -> [Ve
     ]
 }
 
-/// A `.npy` array of type `descr` (`|u1`: bytes), with its header as NumPy writes it.
-pub fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let comma = if shape.len() == 1 { "," } else { "" };
-    let mut header = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}{comma}), }}",
-        dims.join(", ")
-    );
-    while (11 + header.len()) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
 /// A MedMNIST `.npz` of `side`×`side` images (`channels` 1 or 3), `counts` images per official
 /// split (train, val, test), label rows of `width` bytes from `label(i)`; the pixels follow the
 /// first label.
@@ -87,8 +53,7 @@ pub fn medmnist_npz(
     width: usize,
     label: impl Fn(usize) -> Vec<u8>,
 ) -> Vec<u8> {
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    let mut members = Vec::new();
     for (split, n) in ["train", "val", "test"].iter().zip(counts) {
         let mut shape = vec![n, side, side];
         if channels == 3 {
@@ -96,12 +61,10 @@ pub fn medmnist_npz(
         }
         let labels: Vec<u8> = (0..n).flat_map(&label).collect();
         let px = pixels(n, side * side * channels, |i| labels[i * width] as u32);
-        zip.start_file(format!("{split}_images.npy"), opts).unwrap();
-        zip.write_all(&npy("|u1", &shape, &px)).unwrap();
-        zip.start_file(format!("{split}_labels.npy"), opts).unwrap();
-        zip.write_all(&npy("|u1", &[n, width], &labels)).unwrap();
+        members.push((format!("{split}_images"), npy("|u1", &shape, &px)));
+        members.push((format!("{split}_labels"), npy("|u1", &[n, width], &labels)));
     }
-    zip.finish().unwrap().into_inner()
+    npz(&members, CompressionMethod::Deflated)
 }
 
 /// One of the real Fashion-MNIST files, decompressed.
