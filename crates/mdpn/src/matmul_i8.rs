@@ -6,6 +6,7 @@ use crate::parallel;
 /// Images per task: enough work to be worth a thread.
 const ROWS_PER_TASK: usize = 16;
 /// Images that share one pass over a weight row.
+#[cfg(target_arch = "x86_64")]
 const BLOCK: usize = 4;
 
 /// `c[i·O + o] = Σ_k a[i·K + k] · b[o·K + k]`: `a` is `(B, K)` uint8 activations, `b` is
