@@ -4,7 +4,7 @@
 // `report=URL` also POSTs that JSON there (the headless-browser test reads both: the DOM under
 // virtual time, where clocks stand still, and the report in real time, for the timing).
 
-const DEFAULT_MODEL = "models/fashion-mnist.safetensors";
+const DEFAULT_MODEL = "models/fashion-mnist-int8.safetensors";
 const EXAMPLE_IMAGE = "img/ankle-boot.png";
 const TOP_K = 5;
 const TIMING_RUNS = 100;

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::common::{chromium, ok};
 
-const MODEL: &str = "models/fashion-mnist.safetensors";
+const MODEL: &str = "models/fashion-mnist-int8.safetensors";
 const IMAGE: &str = "img/ankle-boot.png";
 /// A path the server answers with bytes that are no model file.
 const BAD_MODEL: &str = "/test/bad.safetensors";

@@ -6,9 +6,11 @@
 
 use image::{DynamicImage, RgbaImage};
 use mdpn::kernels::plain;
-use mdpn::model_file::{self, ModelFile};
+use mdpn::model_file;
+use mdpn::quantized::QuantizedMdpn;
+use mdpn::quantized_file;
 use mdpn::state_dict::StateDictOptions;
-use mdpn::{Images, KernelChoice};
+use mdpn::{Config, Images, KernelChoice, Mdpn};
 use mdpn_data::decoded_image::planes;
 use wasm_bindgen::prelude::*;
 
@@ -18,7 +20,32 @@ const IMAGE_MAX_SIDE: u32 = 8192;
 /// A loaded model and what the page needs to know of it.
 #[wasm_bindgen]
 pub struct Classifier {
-    file: ModelFile,
+    model: Model,
+    class_names: Vec<String>,
+    dataset: Option<String>,
+}
+
+/// The model of a file: f32 (`mdpn train`, or a state dict) or int8 (`mdpn quantize`).
+enum Model {
+    F32(Mdpn),
+    Int8(QuantizedMdpn),
+}
+
+impl Model {
+    fn config(&self) -> &Config {
+        match self {
+            Model::F32(m) => &m.config,
+            Model::Int8(m) => &m.config,
+        }
+    }
+
+    /// The synapses' weights and thresholds, f32 in both kinds of file.
+    fn synapses(&self) -> (&[f32], &[f32]) {
+        match self {
+            Model::F32(m) => (&m.params.w, &m.params.q),
+            Model::Int8(m) => (&m.w, &m.q),
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -27,44 +54,57 @@ impl Classifier {
     /// throw an `Error` whose message says what is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> Result<Classifier, JsError> {
-        let file = model_file::load(bytes, &StateDictOptions::default())
-            .map_err(|e| JsError::new(&format!("not an MDPN model file: {e}")))?;
-        Ok(Classifier { file })
+        let bad = |e: mdpn::Error| JsError::new(&format!("not an MDPN model file: {e}"));
+        Ok(if quantized_file::is_int8(bytes) {
+            let file = quantized_file::load(bytes).map_err(bad)?;
+            Classifier {
+                model: Model::Int8(file.model),
+                class_names: file.class_names,
+                dataset: file.dataset,
+            }
+        } else {
+            let file = model_file::load(bytes, &StateDictOptions::default()).map_err(bad)?;
+            Classifier {
+                model: Model::F32(file.model),
+                class_names: file.class_names,
+                dataset: file.dataset,
+            }
+        })
     }
 
     #[wasm_bindgen(getter, js_name = classNames)]
     pub fn class_names(&self) -> Vec<String> {
-        self.file.class_names.clone()
+        self.class_names.clone()
     }
 
     /// The data set the model was trained on, if the file says.
     #[wasm_bindgen(getter)]
     pub fn dataset(&self) -> Option<String> {
-        self.file.dataset.clone()
+        self.dataset.clone()
     }
 
     /// Side of the square image the model takes.
     #[wasm_bindgen(getter, js_name = imageSize)]
     pub fn image_size(&self) -> usize {
-        self.file.model.config.image_size
+        self.model.config().image_size
     }
 
     /// 1 (gray) or 3 (RGB).
     #[wasm_bindgen(getter)]
     pub fn channels(&self) -> usize {
-        self.file.model.config.channels
+        self.model.config().channels
     }
 
     /// Number of dendrites M per channel.
     #[wasm_bindgen(getter)]
     pub fn dendrites(&self) -> usize {
-        self.file.model.config.dendrites
+        self.model.config().dendrites
     }
 
     /// Side S of each dendrite map (image side − window + 1).
     #[wasm_bindgen(getter, js_name = mapSide)]
     pub fn map_side(&self) -> usize {
-        self.file.model.config.dendrite_side()
+        self.model.config().dendrite_side()
     }
 
     /// The model's input of an RGBA image of any size: resized to the model's side with the
@@ -95,10 +135,12 @@ impl Classifier {
     /// borrow the model, and a struct cannot hold a borrow of itself.
     pub fn probabilities(&self, pixels: &[u8]) -> Result<Vec<f32>, JsError> {
         self.check(pixels)?;
-        self.file
-            .model
-            .probabilities(Images::U8(pixels), KernelChoice::Fast)
-            .map_err(|e| JsError::new(&e.to_string()))
+        let images = Images::U8(pixels);
+        match &self.model {
+            Model::F32(m) => m.probabilities(images, KernelChoice::Fast),
+            Model::Int8(m) => m.probabilities(images, KernelChoice::Fast),
+        }
+        .map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// The dendrite layer's output of one image, `(C, S, S, M)`: for every channel, window
@@ -106,17 +148,17 @@ impl Classifier {
     #[wasm_bindgen(js_name = dendriteMaps)]
     pub fn dendrite_maps(&self, pixels: &[u8]) -> Result<Vec<f32>, JsError> {
         self.check(pixels)?;
-        let cfg = &self.file.model.config;
-        let params = &self.file.model.params;
+        let cfg = self.model.config();
+        let (w, q) = self.model.synapses();
         let image: Vec<f32> = pixels.iter().map(|&v| cfg.normalise(v)).collect();
-        Ok(plain::dendrites(cfg, &params.w, &params.q, &image))
+        Ok(plain::dendrites(cfg, w, q, &image))
     }
 }
 
 impl Classifier {
     /// One image of the model's size, or an error that says both sizes.
     fn check(&self, pixels: &[u8]) -> Result<(), JsError> {
-        let want = self.file.model.config.image_len();
+        let want = self.model.config().image_len();
         if pixels.len() != want {
             return Err(JsError::new(&format!(
                 "the model takes {want} pixel values (one {0}x{0} image of {1} channels), found {2}",
