@@ -69,13 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "--tolerance must be between 0 and 1, got {}",
         args.tolerance
     );
-    let file = ModelArgs {
-        model: args.model.clone(),
-        image_size: None,
-        mean: None,
-        std: None,
-    }
-    .load()?;
+    let file = ModelArgs::path(&args.model).load()?;
     let out = args.out.clone().unwrap_or_else(|| {
         let name = args.model.file_stem().unwrap_or_default().to_string_lossy();
         args.model.with_file_name(format!("inspect-{name}"))

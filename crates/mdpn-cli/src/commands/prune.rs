@@ -95,13 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "--max-drop must be a non-negative number of percentage points"
     );
     anyhow::ensure!(args.rounds > 0, "--rounds must be at least 1");
-    let file = ModelArgs {
-        model: args.model.clone(),
-        image_size: None,
-        mean: None,
-        std: None,
-    }
-    .load()?;
+    let file = ModelArgs::path(&args.model).load()?;
     anyhow::ensure!(
         args.fine_tune != Some(0),
         "--fine-tune takes at least 1 epoch"
