@@ -1,8 +1,7 @@
 // The page: draw or drop an image, see the model's top classes and its dendrite maps.
 // URL parameters: `model=URL` opens another model file than the default one; `test=URL`
-// classifies that image, times it, and writes the result as JSON into <pre id="result">, and
-// `report=URL` also POSTs that JSON there (the headless-browser test reads both: the DOM under
-// virtual time, where clocks stand still, and the report in real time, for the timing).
+// classifies that image, times it, and writes the result as JSON into <pre id="result"> (the
+// headless-browser test reads it there).
 
 const DEFAULT_MODEL = "models/fashion-mnist-int8.safetensors";
 const EXAMPLE_IMAGE = "img/ankle-boot.png";
@@ -304,16 +303,13 @@ async function runTest(url, modelUrl) {
   };
 }
 
-async function writeResult(value, reportUrl) {
-  const json = JSON.stringify(value);
-  $("result").textContent = json;
-  if (reportUrl) await fetch(reportUrl, { method: "POST", body: json });
+function writeResult(value) {
+  $("result").textContent = JSON.stringify(value);
 }
 
 async function main() {
   const modelUrl = params.get("model") ?? DEFAULT_MODEL;
   const testUrl = params.get("test");
-  const reportUrl = params.get("report");
   clearCanvas();
   try {
     let wasm;
@@ -327,11 +323,11 @@ async function main() {
     openModel(await fetchBytes(modelUrl, "model"), modelUrl);
     setUpDrawing();
     setUpControls();
-    if (testUrl) await writeResult(await runTest(testUrl, modelUrl), reportUrl);
+    if (testUrl) await writeResult(await runTest(testUrl, modelUrl));
   } catch (e) {
     showError(e.message);
     $("model-info").textContent = "No model.";
-    if (testUrl) await writeResult({ error: e.message }, reportUrl);
+    if (testUrl) await writeResult({ error: e.message });
   }
 }
 

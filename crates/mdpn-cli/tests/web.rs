@@ -4,16 +4,14 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Mutex, OnceLock};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::thread;
-use std::time::Duration;
 
 use image::{ImageFormat, Rgb, RgbImage};
 use serde_json::Value;
 
-use crate::common::{chromium, ok};
+use crate::common::{ok, Tab};
 
 const MODEL: &str = "models/fashion-mnist-int8.safetensors";
 const IMAGE: &str = "img/ankle-boot.png";
@@ -21,11 +19,6 @@ const IMAGE: &str = "img/ankle-boot.png";
 const BAD_MODEL: &str = "/test/bad.safetensors";
 /// A path the server answers with a colour image that is not 28×28, made by [`odd_image`].
 const ODD_IMAGE: &str = "/test/odd.png";
-/// Where the page POSTs its result when told to (`report=`).
-const REPORT: &str = "/test/report";
-/// Longest one chromium run may take on a busy machine.
-const CHROMIUM_LIMIT: Duration = Duration::from_secs(180);
-
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -45,11 +38,9 @@ fn odd_image() -> Vec<u8> {
     png
 }
 
-/// The page, served.
+/// The page, served: the address it is served at.
 struct Page {
     base: String,
-    /// The bodies POSTed to [`REPORT`].
-    reports: Mutex<Receiver<String>>,
 }
 
 /// Builds the page once, then serves `web/` (and the test paths) on 127.0.0.1 from a thread.
@@ -64,20 +55,10 @@ fn page() -> &'static Page {
         let base = format!("http://{}", server.server_addr());
         let web = root().join("web");
         let odd = odd_image();
-        let (report, reports) = mpsc::channel();
         thread::spawn(move || {
-            for mut request in server.incoming_requests() {
+            for request in server.incoming_requests() {
                 let path = request.url().split('?').next().unwrap_or("").to_string();
                 let body = match path.as_str() {
-                    REPORT => {
-                        let mut body = String::new();
-                        request
-                            .as_reader()
-                            .read_to_string(&mut body)
-                            .expect("read report");
-                        report.send(body).expect("report to the test");
-                        Some(Vec::new())
-                    }
                     BAD_MODEL => Some(b"this is not a model file".to_vec()),
                     ODD_IMAGE => Some(odd.clone()),
                     p if p.contains("..") => None,
@@ -98,10 +79,7 @@ fn page() -> &'static Page {
                 let _ = request.respond(response);
             }
         });
-        Page {
-            base,
-            reports: Mutex::new(reports),
-        }
+        Page { base }
     })
 }
 
@@ -131,17 +109,14 @@ fn element(dom: &str, id: &str) -> (String, bool) {
     (text, hidden)
 }
 
-/// The page's result in test mode, as JSON.
+/// The page's result in test mode, as JSON, and its DOM then.
 fn test_result(query: &str) -> (Value, String) {
-    let out = chromium(
-        &["--dump-dom"],
-        &format!("{}/index.html?{query}", page().base),
-    );
-    let dom = String::from_utf8(out.stdout).expect("chromium prints UTF-8");
-    let (json, _) = element(&dom, "result");
+    let mut tab = Tab::open(&format!("{}/index.html?{query}", page().base), 1280, 720);
+    let json = tab.text_of("result");
     let value = serde_json::from_str(&json)
-        .unwrap_or_else(|e| panic!("page result is not JSON ({e}): {json:?}\n{dom}"));
-    (value, dom)
+        .unwrap_or_else(|e| panic!("page result is not JSON ({e}): {json:?}"));
+    let dom = tab.evaluate("document.documentElement.outerHTML");
+    (value, dom.as_str().expect("the DOM").to_string())
 }
 
 fn probabilities(v: &Value) -> Vec<f64> {
@@ -187,29 +162,11 @@ fn page_classifies_the_test_image_as_mdpn_predict_does() {
     assert_eq!(page["top"][0]["name"], "Ankle boot");
 }
 
-/// Times classification in real time (virtual time stands still while scripts run): chromium
-/// runs the page until it POSTs its result. Prints the time; asserts only that it was measured.
+/// Times classification (in real time: the tab is driven over DevTools, not by virtual time).
+/// Prints the time; asserts only that it was measured.
 #[test]
 fn page_reports_its_time_per_image() {
-    let page = page();
-    let reports = page.reports.lock().expect("reports");
-    let profile = tempfile::tempdir().expect("temp dir");
-    let mut browser = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!(
-            "{}/index.html?test={IMAGE}&report={REPORT}",
-            page.base
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run chromium (Debian: apt-get install chromium)");
-    let report = reports.recv_timeout(CHROMIUM_LIMIT);
-    browser.kill().expect("stop chromium");
-    browser.wait().expect("wait for chromium");
-    let report: Value =
-        serde_json::from_str(&report.expect("the page reports in time")).expect("report is JSON");
+    let (report, _) = test_result(&format!("test={IMAGE}"));
     let ms = report["ms_per_image"].as_f64().expect("timing");
     let maps = report["ms_per_dendrite_maps"].as_f64().expect("timing");
     assert!(ms > 0.0 && maps > 0.0, "{report}");
@@ -248,14 +205,14 @@ fn a_bad_model_file_shows_an_error_on_the_page() {
 
 #[test]
 fn screenshot_of_the_page_is_not_blank() {
-    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page.png");
-    chromium(
-        &[
-            &format!("--screenshot={}", file.display()),
-            "--window-size=1280,720",
-        ],
+    let mut tab = Tab::open(
         &format!("{}/index.html?test={IMAGE}", page().base),
+        1280,
+        720,
     );
+    tab.text_of("result");
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page.png");
+    std::fs::write(&file, tab.screenshot()).expect("write screenshot");
     let shot = image::open(&file).expect("screenshot is a PNG").to_rgb8();
     assert_eq!(shot.dimensions(), (1280, 720));
     let mut colours: Vec<[u8; 3]> = shot.pixels().map(|p| p.0).collect();
