@@ -391,77 +391,152 @@ impl Chart for PerClass {
     }
 }
 
-/// Mean test accuracy (± standard deviation over seeds) against parameter count.
+/// Mean test accuracy (± standard deviation over seeds) against model size in bytes, one
+/// colour per model family, the int8 model (hollow) joined to its f32 model by a dashed line.
 pub struct AccuracyVsSize {
     pub title: String,
-    /// Model name, parameters, mean and standard deviation of the accuracy (0–1).
-    pub models: Vec<(String, usize, f64, f64)>,
+    pub models: Vec<SizedModel>,
+}
+
+/// One model of [`AccuracyVsSize`]: accuracies are 0–1.
+pub struct SizedModel {
+    /// `mdpn`, `mlp`, `cnn`, or a variant such as `mdpn[dendrites=8]`.
+    pub name: String,
+    pub bytes: usize,
+    pub mean: f64,
+    pub std: f64,
+    /// The int8 model's file size and test accuracy (mean, standard deviation).
+    pub int8: Option<(usize, f64, f64)>,
+}
+
+impl SizedModel {
+    /// The family (`mdpn`) and the setting (`dendrites=8`) of the name.
+    fn family_and_setting(&self) -> (&str, &str) {
+        match self.name.split_once('[') {
+            Some((family, rest)) => (family, rest.trim_end_matches(']')),
+            None => (&self.name, ""),
+        }
+    }
 }
 
 impl Chart for AccuracyVsSize {
     fn size(&self) -> (u32, u32) {
-        (800, 500)
+        (900, 560)
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
         let area = blank_with_title(area, &self.title)?;
-        let params = self.models.iter().map(|m| m.1 as f64);
-        let lo_p = params.clone().fold(f64::INFINITY, f64::min).max(1.0);
-        let hi_p = params.fold(1.0, f64::max);
-        let accs = self.models.iter().flat_map(|m| [m.2 - m.3, m.2 + m.3]);
-        let lo_a = accs.clone().fold(1.0, f64::min);
-        let hi_a = accs.fold(0.0, f64::max);
-        let pad = ((hi_a - lo_a) * 0.15).max(0.005);
+        let points = || {
+            self.models
+                .iter()
+                .flat_map(|m| std::iter::once((m.bytes, m.mean, m.std)).chain(m.int8))
+        };
+        let lo_b = points()
+            .map(|p| p.0 as f64)
+            .fold(f64::INFINITY, f64::min)
+            .max(1.0);
+        let hi_b = points().map(|p| p.0 as f64).fold(1.0, f64::max);
+        let lo_a = points().map(|p| p.1 - p.2).fold(1.0, f64::min);
+        let hi_a = points().map(|p| p.1 + p.2).fold(0.0, f64::max);
+        let pad = ((hi_a - lo_a) * 0.1).max(0.005);
         let mut chart = ChartBuilder::on(&area)
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(
-                (lo_p / 2.0..hi_p * 2.0).log_scale(),
+                (lo_b / 1.5).log10()..(hi_b * 1.5).log10(),
                 100.0 * (lo_a - pad)..100.0 * (hi_a + pad),
             )
             .map_err(de)?;
         chart
             .configure_mesh()
-            .x_desc("parameters (log scale)")
+            .x_desc("model size (log scale; kB = 1000 bytes): f32 filled, int8 hollow")
             .y_desc("test accuracy (%)")
+            .x_labels(10)
             .x_label_formatter(&|v| {
-                if *v >= 1e6 {
-                    format!("{:.1}M", v / 1e6)
+                // The axis holds log10 of the size, which plotters labels every 0.2: sizes of
+                // two significant digits (40 kB, 63 kB, 100 kB, 160 kB, ...).
+                let b = 10f64.powf(*v);
+                let digits = 10f64.powf(b.log10().floor() - 1.0);
+                let b = (b / digits).round() * digits;
+                if b >= 1e6 {
+                    format!("{} MB", b / 1e6)
                 } else {
-                    format!("{:.0}k", v / 1e3)
+                    format!("{} kB", b / 1e3)
                 }
             })
             .label_style(text(12))
             .axis_desc_style(text(14))
             .draw()
             .map_err(de)?;
-        for (i, (name, p, mean, std)) in self.models.iter().enumerate() {
+        let mut families: Vec<&str> = Vec::new();
+        for m in &self.models {
+            let (family, setting) = m.family_and_setting();
+            let known = families.iter().position(|f| *f == family);
+            let i = known.unwrap_or_else(|| {
+                families.push(family);
+                families.len() - 1
+            });
             let c = colour(i);
-            let x = *p as f64;
-            chart
-                .draw_series([
+            let at = |(bytes, mean, std): (usize, f64, f64), filled: bool| {
+                let x = (bytes as f64).log10();
+                let style = if filled {
+                    c.filled()
+                } else {
+                    c.stroke_width(2)
+                };
+                [
                     ErrorBar::new_vertical(
                         x,
                         100.0 * (mean - std),
                         100.0 * mean,
                         100.0 * (mean + std),
-                        c.stroke_width(2),
-                        10,
+                        c.stroke_width(1),
+                        8,
                     )
                     .into_dyn(),
-                    Circle::new((x, 100.0 * mean), 5, c.filled()).into_dyn(),
-                ])
-                .map_err(de)?;
+                    Circle::new((x, 100.0 * mean), 5, style).into_dyn(),
+                ]
+            };
+            let f32_point = (m.bytes, m.mean, m.std);
+            let series = chart.draw_series(at(f32_point, true)).map_err(de)?;
+            // One legend entry per family, on its first model.
+            if known.is_none() {
+                series
+                    .label(family)
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
+            }
+            if let Some(int8) = m.int8 {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [
+                            ((m.bytes as f64).log10(), 100.0 * m.mean),
+                            ((int8.0 as f64).log10(), 100.0 * int8.1),
+                        ],
+                        4,
+                        3,
+                        c.stroke_width(1),
+                    ))
+                    .map_err(de)?;
+                chart.draw_series(at(int8, false)).map_err(de)?;
+            }
+            // The family names the base models; a variant is named by its setting, in the
+            // paper's letters where it has them; a baseline's size is its place on the axis.
+            let label = match setting.split_once('=') {
+                None => family.to_string(),
+                Some(("dendrites", m)) => format!("M={m}"),
+                Some(("params", _)) => String::new(),
+                Some(_) => setting.to_string(),
+            };
             chart
                 .draw_series([Text::new(
-                    name.clone(),
-                    (x, 100.0 * mean),
-                    text(13).pos(Pos::new(HPos::Left, VPos::Bottom)),
+                    label,
+                    ((m.bytes as f64).log10(), 100.0 * m.mean),
+                    text(11).pos(Pos::new(HPos::Left, VPos::Bottom)),
                 )])
                 .map_err(de)?;
         }
-        Ok(())
+        draw_legend(&mut chart, 13, SeriesLabelPosition::LowerRight)
     }
 }
 

@@ -36,6 +36,17 @@ pub struct RunResult {
     /// Test confusion matrix at the best epoch: multi-class `[true * classes + predicted]`,
     /// multi-label `[label * 4 + 2 * truth + predicted]`.
     pub confusion: Vec<u64>,
+    /// The run's best model quantized to int8 (MDPN runs of `mdpn study`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8: Option<Int8Result>,
+}
+
+/// An int8 model as `mdpn quantize` writes it, and its accuracy on the run's test images.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Int8Result {
+    /// Size of the int8 model file.
+    pub bytes: usize,
+    pub test_accuracy: f64,
 }
 
 impl RunResult {
@@ -120,6 +131,10 @@ pub struct Row {
     pub images_per_s_mean: f64,
     pub parameters: usize,
     pub model_bytes: usize,
+    /// The int8 models' file size and test accuracy, where every run has one.
+    pub int8_bytes: Option<usize>,
+    pub int8_test_accuracy_mean: Option<f64>,
+    pub int8_test_accuracy_std: Option<f64>,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -152,6 +167,10 @@ pub fn summarise(runs: &[Run]) -> Vec<Row> {
         let of = |f: fn(&RunResult) -> f64| g.iter().map(|r| f(r)).collect::<Vec<f64>>();
         let acc = of(|r| r.test_accuracy);
         let auc: Option<Vec<f64>> = g.iter().map(|r| r.test_auc).collect();
+        let int8: Option<Vec<Int8Result>> = g.iter().map(|r| r.int8).collect();
+        let int8_acc: Option<Vec<f64>> = int8
+            .as_ref()
+            .map(|v| v.iter().map(|i| i.test_accuracy).collect());
         rows.push(Row {
             dataset: g[0].dataset.clone(),
             model: g[0].model.clone(),
@@ -166,6 +185,9 @@ pub fn summarise(runs: &[Run]) -> Vec<Row> {
             images_per_s_mean: mean(&of(|r| r.images_per_s)),
             parameters: g[0].parameters,
             model_bytes: g[0].model_bytes,
+            int8_bytes: int8.map(|v| v[0].bytes),
+            int8_test_accuracy_mean: int8_acc.as_deref().map(mean),
+            int8_test_accuracy_std: int8_acc.as_deref().map(std_dev),
         });
     }
     rows
@@ -181,7 +203,7 @@ pub fn bytes(n: usize) -> String {
 }
 
 /// Header and cells of the summary table, as shown in Markdown and HTML; the test AUC column
-/// only when some data set reports one.
+/// only when some data set reports one, the int8 columns only when some model has them.
 pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let with_auc = rows.iter().any(|r| r.test_auc_mean.is_some());
     let mut header = vec!["Data set", "Model", "Runs", "Test accuracy (%)"];
@@ -195,6 +217,10 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "Parameters",
         "Size (f32)",
     ]);
+    let with_int8 = rows.iter().any(|r| r.int8_bytes.is_some());
+    if with_int8 {
+        header.extend(["Size (int8)", "Int8 test accuracy (%)"]);
+    }
     let cells = rows
         .iter()
         .map(|r| {
@@ -221,6 +247,20 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 r.parameters.to_string(),
                 bytes(r.model_bytes),
             ]);
+            if with_int8 {
+                row.extend(
+                    match (
+                        r.int8_bytes,
+                        r.int8_test_accuracy_mean,
+                        r.int8_test_accuracy_std,
+                    ) {
+                        (Some(b), Some(m), Some(s)) => {
+                            [bytes(b), format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s)]
+                        }
+                        _ => ["–".to_string(), "–".to_string()],
+                    },
+                );
+            }
             row
         })
         .collect();
@@ -248,11 +288,11 @@ pub fn markdown(rows: &[Row]) -> String {
 /// The summary as CSV, numbers unrounded.
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
-        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes\n",
+        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes,int8_bytes,int8_test_accuracy_mean,int8_test_accuracy_std\n",
     );
     for r in rows {
         s += &format!(
-            "{},{},{},{:.6},{:.6},{},{},{:.2},{:.3},{:.1},{},{}\n",
+            "{},{},{},{:.6},{:.6},{},{},{:.2},{:.3},{:.1},{},{},{},{},{}\n",
             csv_field(&r.dataset),
             csv_field(&r.model),
             r.runs,
@@ -268,7 +308,14 @@ pub fn csv(rows: &[Row]) -> String {
             r.train_seconds_mean,
             r.images_per_s_mean,
             r.parameters,
-            r.model_bytes
+            r.model_bytes,
+            r.int8_bytes.map(|b| b.to_string()).unwrap_or_default(),
+            r.int8_test_accuracy_mean
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
+            r.int8_test_accuracy_std
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default()
         );
     }
     s

@@ -344,6 +344,7 @@ fn bad_ablations_and_folders_are_clear_errors() {
         ("window=five", "`five` is not a valid value"),
         ("synapse=tanh", "unknown synapse function `tanh`"),
         ("integration", "expected KEY=V1,V2"),
+        ("hidden=wide", "`wide` is not a valid value"),
     ] {
         let r = mdpn(&[
             "study",
@@ -358,11 +359,132 @@ fn bad_ablations_and_folders_are_clear_errors() {
         assert!(!r.status.success() && err.contains(says), "{ablate}: {err}");
         assert!(!err.contains("panicked"));
     }
+    let r = mdpn(&[
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mdpn",
+        "--baseline-params",
+        "5000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("--models names none"),
+        "{err}"
+    );
     let r = mdpn(&["report", tmp.path().to_str().unwrap()]);
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
         !r.status.success() && err.contains("neither a study folder"),
         "{err}"
+    );
+}
+
+/// Accuracy against size: MDPN's soma width swept, the baselines at a given parameter count,
+/// and every MDPN run's best model quantized to int8 as `mdpn quantize` does, its test accuracy
+/// the one `mdpn eval` gives that file.
+#[test]
+fn size_studies_sweep_the_soma_size_the_baselines_and_add_int8_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = write_idx_set(tmp.path(), "corners", 4, 16, 160, 80, 4);
+    let study = tmp.path().join("study");
+    ok(&[
+        "study",
+        "--datasets",
+        set.to_str().unwrap(),
+        "--models",
+        "mdpn,mlp,cnn",
+        "--ablate",
+        "hidden=8",
+        "--baseline-params",
+        "6000",
+        "--runs",
+        "1",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.005",
+        "--out",
+        study.to_str().unwrap(),
+    ]);
+    let rows = json(&study.join("summary.json"));
+    let row = |model: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == model)
+            .unwrap_or_else(|| panic!("no row {model}: {rows}"))
+            .clone()
+    };
+    let params = |model: &str| row(model)["parameters"].as_u64().unwrap();
+    let runs = study.join("runs/corners");
+    let config = json(&runs.join("mdpn_hidden-8/seed0/config.json"));
+    assert_eq!(config["settings"]["network"]["hidden"], 8);
+    assert!(params("mdpn[hidden=8]") < params("mdpn"));
+    assert!((5_700..=6_000).contains(&params("mlp[params=6000]")));
+    let cnn = params("cnn[params=6000]");
+    assert!(cnn.abs_diff(6_000) < 600, "{cnn}");
+    assert_ne!(cnn, params("cnn"));
+
+    for (model, folder) in [("mdpn", "mdpn"), ("mdpn[hidden=8]", "mdpn_hidden-8")] {
+        let run = runs.join(folder).join("seed0");
+        let int8 = json(&run.join("result.json"))["int8"].clone();
+        let file = run.join("model-int8.safetensors");
+        assert_eq!(
+            int8["bytes"].as_u64(),
+            Some(fs::metadata(&file).unwrap().len()),
+            "{int8}"
+        );
+        assert!(int8["bytes"].as_u64().unwrap() < row(model)["model_bytes"].as_u64().unwrap());
+        let eval = |model: &Path| -> f64 {
+            let out = ok(&[
+                "eval",
+                "--model",
+                model.to_str().unwrap(),
+                "--dataset",
+                set.to_str().unwrap(),
+                "--json",
+            ]);
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()["accuracy"]
+                .as_f64()
+                .unwrap()
+        };
+        assert_eq!(int8["test_accuracy"].as_f64(), Some(eval(&file)));
+        let quantized = tmp.path().join(format!("{folder}-int8.safetensors"));
+        ok(&[
+            "quantize",
+            run.join("model.safetensors").to_str().unwrap(),
+            "--dataset",
+            set.to_str().unwrap(),
+            "--out",
+            quantized.to_str().unwrap(),
+        ]);
+        assert_eq!(eval(&quantized), eval(&file));
+        assert_eq!(
+            row(model)["int8_test_accuracy_mean"].as_f64(),
+            int8["test_accuracy"].as_f64()
+        );
+    }
+    // Baselines have no int8 model; the tables say so.
+    assert_eq!(row("mlp")["int8_bytes"], serde_json::Value::Null);
+    let md = fs::read_to_string(study.join("summary.md")).unwrap();
+    assert!(
+        md.contains("| Size (int8) | Int8 test accuracy (%) |"),
+        "{md}"
+    );
+    let mlp = md
+        .lines()
+        .find(|l| l.starts_with("| corners | mlp |"))
+        .unwrap();
+    assert!(mlp.ends_with("| – | – |"), "{mlp}");
+    assert_svg(
+        &study.join("figures/corners-accuracy-vs-size.svg"),
+        "int8 hollow",
     );
 }
 
@@ -594,7 +716,8 @@ fn medmnist_study_reports_auc_and_studies_multi_label_sets_with_mdpn_only() {
         .lines()
         .find(|l| l.starts_with("| chestmnist |"))
         .unwrap();
-    assert!(chest.matches(" ± ").count() == 2, "{chest}");
+    // Accuracy, AUC and the int8 model's accuracy.
+    assert!(chest.matches(" ± ").count() == 3, "{chest}");
     let csv = fs::read_to_string(study.join("summary.csv")).unwrap();
     assert!(csv.starts_with(
         "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,"

@@ -206,6 +206,27 @@ fn lenet_has_lenet5s_parameter_count_and_the_mlp_matches_a_budget() {
     assert!(Cnn::new(CnnConfig::lenet(1, 6, 10, 0.0, 1.0), 0).is_err());
 }
 
+#[test]
+fn a_sized_lenet_comes_within_a_few_percent_of_its_budget() {
+    let lenet = CnnConfig::lenet(3, 32, 10, 0.0, 1.0);
+    assert_eq!(
+        lenet.parameter_count(),
+        Cnn::new(lenet.clone(), 0).unwrap().parameter_count()
+    );
+    for budget in [38_682, 61_706, 150_474, 234_318] {
+        let config = CnnConfig::sized(1, 28, 10, budget, 0.0, 1.0);
+        let count = Cnn::new(config.clone(), 0).unwrap().parameter_count();
+        assert_eq!(count, config.parameter_count());
+        let off = count.abs_diff(budget) as f64 / budget as f64;
+        assert!(off < 0.03, "{budget}: {count} parameters, {config:?}");
+    }
+    // LeNet-5's own count gives LeNet-5.
+    assert_eq!(
+        CnnConfig::sized(1, 28, 10, 61_706, 0.0, 1.0),
+        CnnConfig::lenet(1, 28, 10, 0.0, 1.0)
+    );
+}
+
 /// Two easy classes: bright or dark images with noise.
 fn easy_dataset() -> Dataset {
     let mut r = rng(9, 0);

@@ -4,12 +4,17 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use mdpn::model_file::ModelFile;
 use mdpn::quantized::{calibrate, QuantizedMdpn};
 use mdpn::quantized_file::{self, QuantizedFile};
+use mdpn::Dataset;
 
 use super::ModelArgs;
 use crate::datasets::{self, Color, DataArgs};
 use crate::files::{program, write_atomic};
+
+/// Training images that calibrate the activations unless told otherwise.
+pub const CALIBRATION_IMAGES: usize = 10_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -22,7 +27,7 @@ pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
     /// How many training images (the first ones) calibrate the activations.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = CALIBRATION_IMAGES)]
     pub calibration_images: usize,
 }
 
@@ -55,32 +60,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             train.size
         );
     }
-    let n = args.calibration_images.min(train.len());
+    let out = quantize(&file, train, &data.name, args.calibration_images)?;
+    let bytes = quantized_file::save(&out)?;
+    write_atomic(&args.out, &bytes)?;
+    println!(
+        "wrote {} ({} bytes): int8 soma and axon, activations calibrated on {} training images of {}",
+        args.out.display(),
+        bytes.len(),
+        args.calibration_images.min(train.len()),
+        data.name
+    );
+    Ok(())
+}
+
+/// The int8 model of an f32 model file, its activations calibrated on the first `images`
+/// training images of `train` (a data set named `name`). `mdpn study` quantizes its models so.
+pub fn quantize(
+    file: &ModelFile,
+    train: &Dataset,
+    name: &str,
+    images: usize,
+) -> anyhow::Result<QuantizedFile> {
+    let n = images.min(train.len());
     if n == 0 {
         bail!("--calibration-images must be at least 1");
     }
-    let calibration = calibrate(&file.model, &train.images[..n * cfg.image_len()])?;
+    let image_len = file.model.config.image_len();
+    let calibration = calibrate(&file.model, &train.images[..n * image_len])?;
     let model = QuantizedMdpn::new(&file.model, &calibration);
     let quantization = format!(
         "soma and axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
-         scale and zero point per tensor, covering the range over the first {n} training images of {} \
+         scale and zero point per tensor, covering the range over the first {n} training images of {name} \
          (membrane {:?}, soma {:?}); synapses f32",
-        data.name, calibration.membrane, calibration.hidden
+        calibration.membrane, calibration.hidden
     );
-    let out = QuantizedFile {
+    Ok(QuantizedFile {
         model,
         class_names: file.class_names.clone(),
         dataset: file.dataset.clone(),
         program: program(),
         quantization,
-    };
-    let bytes = quantized_file::save(&out)?;
-    write_atomic(&args.out, &bytes)?;
-    println!(
-        "wrote {} ({} bytes): int8 soma and axon, activations calibrated on {n} training images of {}",
-        args.out.display(),
-        bytes.len(),
-        data.name
-    );
-    Ok(())
+    })
 }

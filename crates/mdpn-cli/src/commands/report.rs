@@ -11,7 +11,7 @@ use mdpn::Task;
 use crate::files::write_atomic;
 use crate::metrics::read_metrics;
 use crate::metrics::EpochMetrics;
-use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass};
+use crate::plots::{self, AccuracyVsSize, Confusion, LearningCurves, PerClass, SizedModel};
 use crate::summary::{self, Run, RunResult};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -191,13 +191,16 @@ pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
             title: format!("{dataset}: test accuracy against model size"),
             models: of_set
                 .iter()
-                .map(|r| {
-                    (
-                        r.model.clone(),
-                        r.parameters,
-                        r.test_accuracy_mean,
-                        r.test_accuracy_std,
-                    )
+                .map(|r| SizedModel {
+                    name: r.model.clone(),
+                    bytes: r.model_bytes,
+                    mean: r.test_accuracy_mean,
+                    std: r.test_accuracy_std,
+                    int8: r
+                        .int8_bytes
+                        .zip(r.int8_test_accuracy_mean)
+                        .zip(r.int8_test_accuracy_std)
+                        .map(|((b, m), s)| (b, m, s)),
                 })
                 .collect(),
         };

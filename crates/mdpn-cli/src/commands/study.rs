@@ -8,24 +8,28 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::checkpoint::{self, Checkpoint};
+use mdpn::evaluation::evaluate;
 use mdpn::model_file::ModelFile;
+use mdpn::quantized_file;
 use mdpn::recipe::{Recipe, SynapseInit};
 use mdpn::splits::Splits;
 use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
-use mdpn::{Config, Mdpn, Network, Task};
+use mdpn::{Config, KernelChoice, Mdpn, Network, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
 use crate::claims::{self, Attempt};
+use crate::commands::quantize::{quantize, CALIBRATION_IMAGES};
 use crate::commands::train::{fit_data, run_splits, ProtocolArg};
+use crate::commands::ModelArgs;
 use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
 use crate::recipe_args::RecipeArgs;
-use crate::summary::RunResult;
+use crate::summary::{Int8Result, RunResult};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -40,9 +44,13 @@ pub struct Args {
     pub models: Vec<ModelKind>,
     /// An MDPN setting to sweep, one value at a time from the paper's model: KEY=V1,V2,...
     /// with KEY one of synapse (atan, sigmoid), integration (log-product, sum, product),
-    /// dendrites, window, pool, k, c. Repeatable.
+    /// dendrites, hidden (the soma's width), window, pool, k, c. Repeatable.
     #[arg(long)]
     pub ablate: Vec<String>,
+    /// The baselines of --models also at these parameter counts, comma-separated (the MLP's
+    /// hidden layer, or all of LeNet-5's widths, scaled to match): baselines at MDPN's sizes.
+    #[arg(long, value_delimiter = ',', value_name = "N1,N2")]
+    pub baseline_params: Vec<usize>,
     /// Runs (seeds) of every model on every data set.
     #[arg(long, default_value_t = 5)]
     pub runs: u64,
@@ -132,18 +140,20 @@ fn apply(config: &mut Config, key: &str, value: &str) -> anyhow::Result<()> {
         "synapse" => config.synapse = value.parse()?,
         "integration" => config.integration = value.parse()?,
         "dendrites" => config.dendrites = value.parse().with_context(bad)?,
+        "hidden" => config.hidden = value.parse().with_context(bad)?,
         "window" => config.window = value.parse().with_context(bad)?,
         "pool" => config.pool = value.parse().with_context(bad)?,
         "k" => config.k = value.parse().with_context(bad)?,
         "c" => config.c = value.parse().with_context(bad)?,
         _ => bail!(
-            "--ablate: unknown setting `{key}`; expected synapse, integration, dendrites, window, pool, k or c"
+            "--ablate: unknown setting `{key}`; expected synapse, integration, dendrites, hidden, window, pool, k or c"
         ),
     }
     Ok(())
 }
 
-/// The models of the study in order: the chosen ones, then one MDPN per ablation value.
+/// The models of the study in order: the chosen ones, then one MDPN per ablation value, then
+/// the baselines at each of `--baseline-params`.
 fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
     let mut out: Vec<Variant> = Vec::new();
     for &kind in &args.models {
@@ -166,6 +176,30 @@ fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
                 kind: ModelKind::Mdpn,
                 setting: Some((key.to_string(), value.to_string())),
             });
+        }
+    }
+    let baselines: Vec<ModelKind> = args
+        .models
+        .iter()
+        .copied()
+        .filter(|&k| k != ModelKind::Mdpn)
+        .collect();
+    if !args.baseline_params.is_empty() && baselines.is_empty() {
+        bail!("--baseline-params sizes the baselines, but --models names none (add mlp or cnn)");
+    }
+    for &kind in &baselines {
+        for &n in &args.baseline_params {
+            anyhow::ensure!(
+                n > 0,
+                "--baseline-params: a model needs at least 1 parameter"
+            );
+            let v = Variant {
+                kind,
+                setting: Some(("params".to_string(), n.to_string())),
+            };
+            if !out.contains(&v) {
+                out.push(v);
+            }
         }
     }
     anyhow::ensure!(!out.is_empty(), "the study has no model to train");
@@ -201,6 +235,15 @@ fn build(
     let train = &data.train;
     let (mean, std) = data.normalisation;
     let mdpn = paper_config(train, data.normalisation);
+    // A baseline's parameter count: `--baseline-params`, or else MDPN's (the MLP) and
+    // LeNet-5's own (the CNN).
+    let params = match &variant.setting {
+        Some((k, v)) if k == "params" => Some(
+            v.parse::<usize>()
+                .with_context(|| format!("{}: `{v}` is not a parameter count", variant.name()))?,
+        ),
+        _ => None,
+    };
     Ok(match variant.kind {
         ModelKind::Mdpn => {
             let mut config = mdpn;
@@ -214,7 +257,7 @@ fn build(
             let config = MlpConfig::sized(
                 train.image_len(),
                 train.classes(),
-                mdpn.parameter_count(),
+                params.unwrap_or(mdpn.parameter_count()),
                 mean,
                 std,
             );
@@ -222,7 +265,11 @@ fn build(
             (Built::Mlp(Mlp::new(config, seed)?), value)
         }
         ModelKind::Cnn => {
-            let config = CnnConfig::lenet(train.channels, train.size, train.classes(), mean, std);
+            let (channels, size, classes) = (train.channels, train.size, train.classes());
+            let config = match params {
+                Some(n) => CnnConfig::sized(channels, size, classes, n, mean, std),
+                None => CnnConfig::lenet(channels, size, classes, mean, std),
+            };
             let value = serde_json::to_value(&config)?;
             (Built::Cnn(Cnn::new(config, seed)?), value)
         }
@@ -389,6 +436,9 @@ fn run_one(
         }
         if dir.join("result.json").exists() {
             println!("{label}: finished before, skipped");
+            if variant.kind == ModelKind::Mdpn {
+                add_int8(data, name, &splits, dir)?;
+            }
             return Ok(false);
         }
         resume = dir.join(CHECKPOINT).exists();
@@ -439,7 +489,39 @@ fn run_one(
         &dir.join("result.json"),
         serde_json::to_string_pretty(&result)?.as_bytes(),
     )?;
+    if variant.kind == ModelKind::Mdpn {
+        add_int8(data, name, &splits, dir)?;
+    }
     Ok(false)
+}
+
+/// Quantizes a finished MDPN run's best model as `mdpn quantize` does (into
+/// `model-int8.safetensors`) and adds the int8 file's size and test accuracy to its result,
+/// unless the result has them (studies from before int8 models get them when run again).
+fn add_int8(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("result.json");
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut result: RunResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a run's result", path.display()))?;
+    if result.int8.is_some() {
+        return Ok(());
+    }
+    let file = ModelArgs::path(&dir.join("model.safetensors")).load()?;
+    let int8 = quantize(&file, &data.train, name, CALIBRATION_IMAGES)?;
+    let bytes = quantized_file::save(&int8)?;
+    write_atomic(&dir.join("model-int8.safetensors"), &bytes)?;
+    let test = evaluate(
+        &int8.model,
+        &data.test,
+        &splits.test.indices,
+        KernelChoice::Fast,
+    )?;
+    result.int8 = Some(Int8Result {
+        bytes: bytes.len(),
+        test_accuracy: test.accuracy,
+    });
+    write_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())
 }
 
 /// Why a baseline cannot train on a multi-label data set.
@@ -614,6 +696,7 @@ impl RunSpec<'_> {
                 / progress.train_seconds,
             class_names: self.data.train.class_names.clone(),
             confusion: test.confusion,
+            int8: None,
         }))
     }
 }

@@ -54,6 +54,60 @@ impl CnnConfig {
         }
     }
 
+    /// LeNet-5 with every width scaled by one factor, chosen so that the parameter count is as
+    /// close as it gets to `parameters`: the convolutional baseline at a given model size.
+    pub fn sized(
+        channels: usize,
+        image_size: usize,
+        classes: usize,
+        parameters: usize,
+        mean: f32,
+        std: f32,
+    ) -> CnnConfig {
+        let lenet = CnnConfig::lenet(channels, image_size, classes, mean, std);
+        let scaled = |factor: f64| {
+            let scale = |w: &Vec<usize>| -> Vec<usize> {
+                w.iter()
+                    .map(|&n| ((n as f64 * factor).round() as usize).max(1))
+                    .collect()
+            };
+            CnnConfig {
+                conv: scale(&lenet.conv),
+                fc: scale(&lenet.fc),
+                ..lenet.clone()
+            }
+        };
+        // The count grows with the factor: bisect for the largest factor not above the target,
+        // then keep whichever of it and the next width is closer.
+        let (mut lo, mut hi) = (0.0f64, 64.0f64);
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if scaled(mid).parameter_count() <= parameters {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let (below, above) = (scaled(lo), scaled(hi));
+        let distance = |c: &CnnConfig| c.parameter_count().abs_diff(parameters);
+        if distance(&above) < distance(&below) {
+            above
+        } else {
+            below
+        }
+    }
+
+    /// Weights and biases of the network this config describes.
+    pub fn parameter_count(&self) -> usize {
+        let k2 = self.kernel * self.kernel;
+        let convs: usize = self.convs().iter().map(|s| s.cout * (k2 * s.cin + 1)).sum();
+        let mut widths = vec![self.flat()];
+        widths.extend(&self.fc);
+        widths.push(self.classes);
+        let fcs: usize = widths.windows(2).map(|w| w[1] * (w[0] + 1)).sum();
+        convs + fcs
+    }
+
     /// Shape of every convolution: (input side, padding, output side before the pool,
     /// input channels, output channels).
     fn convs(&self) -> Vec<ConvShape> {
