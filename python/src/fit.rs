@@ -307,13 +307,14 @@ pub fn fit<'py>(
         return Err(e);
     }
     let best = best?.map_err(py_err)?;
-    let file = |model: Mdpn| Model {
-        file: ModelFile {
+    let file = |model: Mdpn| -> Model {
+        ModelFile {
             model,
             class_names: class_names.clone(),
             dataset: None,
             program: program(),
-        },
+        }
+        .into()
     };
     let last = trainer.model.clone();
     let best = best.unwrap_or_else(|| last.clone());

@@ -1,16 +1,18 @@
-//! `mdpn.Model`: a trained model (an `mdpn` model file or the authors' PyTorch state dict) with
-//! NumPy in and out: probabilities, classes, and the layer outputs for research.
+//! `mdpn.Model`: a trained model (an `mdpn` model file, f32 or int8, or the authors' PyTorch
+//! state dict) with NumPy in and out: probabilities, classes, and the layer outputs for research.
 
 use std::path::PathBuf;
 
+use mdpn::any_model::AnyModel;
 use mdpn::kernels::plain;
 use mdpn::layers::axon;
 use mdpn::model::TENSOR_NAMES;
 use mdpn::model_file::{self, ModelFile};
+use mdpn::quantized_file;
 use mdpn::state_dict::StateDictOptions;
-use mdpn::{Images, KernelChoice, Network, Params, Task};
+use mdpn::{Images, KernelChoice, Params, Task};
 use mdpn_cli::commands::ModelArgs;
-use mdpn_cli::files::{program, write_model};
+use mdpn_cli::files::{program, write_atomic};
 use numpy::{IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyFileNotFoundError, PyValueError};
 use pyo3::prelude::*;
@@ -27,14 +29,23 @@ const CHUNK: usize = 256;
 /// `uint8` arrays are raw pixels, normalised with the model's `mean` and `std` and run by the
 /// 8-bit table kernel; `float32`/`float64` arrays are taken as already normalised
 /// (`(pixel/255 - mean)/std`) and run by the plain kernel. A wrong shape, dtype or size raises
-/// `ValueError`. `threads` (default: all cores) changes the speed, never the results.
+/// `ValueError`. `threads` (default: all cores) changes the speed, never the results. An int8
+/// model (`mdpn quantize`) runs as `mdpn eval` runs it; it has no f32 `state_dict`.
 #[pyclass(module = "mdpn", name = "Model", frozen)]
 pub struct Model {
-    pub file: ModelFile,
+    pub file: AnyModel,
 }
 
-/// Loads a model file written by `mdpn train` or `Model.save`, or a PyTorch state dict of the
-/// authors' model saved as safetensors (`image_size`, `mean` and `std` fill in what a state
+impl From<ModelFile> for Model {
+    fn from(file: ModelFile) -> Model {
+        Model {
+            file: AnyModel::F32(file),
+        }
+    }
+}
+
+/// Loads a model file written by `mdpn train`, `mdpn quantize` (int8) or `Model.save`, or a
+/// PyTorch state dict of the authors' model saved as safetensors (`image_size`, `mean` and `std` fill in what a state
 /// dict does not say; given for a model file, `mean` and `std` override it), as `mdpn eval
 /// --model` does.
 #[pyfunction]
@@ -58,7 +69,7 @@ pub fn load(
         std,
     };
     Ok(Model {
-        file: args.load().map_err(file_err)?,
+        file: args.load_any().map_err(file_err)?,
     })
 }
 
@@ -72,7 +83,16 @@ fn chunks(images: Images, len: usize) -> Vec<Images> {
 
 impl Model {
     fn cfg(&self) -> &mdpn::Config {
-        &self.file.model.config
+        self.file.config()
+    }
+
+    /// The bytes of the model's file, f32 or int8.
+    fn file_bytes(&self) -> PyResult<Vec<u8>> {
+        match &self.file {
+            AnyModel::F32(f) => model_file::save(f),
+            AnyModel::Int8(f) => quantized_file::save(f),
+        }
+        .map_err(py_err)
     }
 
     /// `f` of every chunk of the images of `x`, joined, and the number of images.
@@ -102,8 +122,7 @@ impl Model {
         x: &Bound<'_, PyAny>,
         threads: Option<usize>,
     ) -> PyResult<(Vec<f32>, usize)> {
-        let model = &self.file.model;
-        let predict = model.predictor(KernelChoice::Fast);
+        let predict = self.file.classifier().predictor(KernelChoice::Fast);
         self.per_chunk(x, threads, predict)
     }
 
@@ -186,11 +205,10 @@ impl Model {
         x: &Bound<'py, PyAny>,
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
-        let model = &self.file.model;
-        let tables = model.tables();
+        let tables = self.file.tables();
         let (v, n) = self.per_chunk(x, threads, |images| {
             let tables = matches!(images, Images::U8(_)).then_some(&tables);
-            Ok(model.forward(images, KernelChoice::Fast, tables)?.membrane)
+            self.file.membrane(images, KernelChoice::Fast, tables)
         })?;
         array(x.py(), v, vec![n, self.cfg().features()])
     }
@@ -205,7 +223,7 @@ impl Model {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let cfg = self.cfg();
-        let (w, q) = (&self.file.model.params.w, &self.file.model.params.q);
+        let (w, q) = self.file.synapses();
         let side = cfg.dendrite_side();
         let per_image = cfg.channels * side * side * cfg.dendrites;
         let len = cfg.image_len();
@@ -249,7 +267,7 @@ impl Model {
     /// The class names, in the order of the probability columns.
     #[getter]
     fn class_names(&self) -> Vec<String> {
-        self.file.class_names.clone()
+        self.file.class_names().to_vec()
     }
 
     /// Number of trainable parameters.
@@ -261,8 +279,13 @@ impl Model {
     /// The parameters as NumPy float32 arrays under the authors' PyTorch names and shapes
     /// (`model.0.params.w`, ...): `torch.from_numpy` of each gives their model's weights.
     fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let AnyModel::F32(file) = &self.file else {
+            return Err(PyValueError::new_err(
+                "an int8 model has no f32 state dict: take it from the f32 model it was quantized from",
+            ));
+        };
         let dict = PyDict::new(py);
-        let params = &self.file.model.params;
+        let params = &file.model.params;
         for ((name, shape), values) in TENSOR_NAMES
             .iter()
             .zip(Params::shapes(self.cfg()))
@@ -335,26 +358,26 @@ impl Model {
             }
             file.class_names = names;
         }
-        Ok(Model { file })
+        Ok(file.into())
     }
 
     /// Writes the model as an `mdpn` model file (safetensors: the authors' tensor names, and
-    /// every setting in its metadata), which `mdpn eval --model` reads.
+    /// every setting in its metadata; int8 models as `mdpn quantize` writes them), which
+    /// `mdpn eval --model` reads.
     fn save(&self, path: PathBuf) -> PyResult<()> {
-        write_model(&path, &self.file).map_err(file_err)
+        write_atomic(&path, &self.file_bytes()?).map_err(file_err)
     }
 
     /// The bytes of the model file that `save` writes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = model_file::save(&self.file).map_err(py_err)?;
-        Ok(PyBytes::new(py, &bytes))
+        Ok(PyBytes::new(py, &self.file_bytes()?))
     }
 
-    /// A model from the bytes of a model file.
+    /// A model from the bytes of a model file, f32 or int8.
     #[staticmethod]
     fn from_bytes(bytes: &[u8]) -> PyResult<Model> {
         Ok(Model {
-            file: model_file::load(bytes, &StateDictOptions::default()).map_err(py_err)?,
+            file: AnyModel::load(bytes, &StateDictOptions::default()).map_err(py_err)?,
         })
     }
 
@@ -369,16 +392,20 @@ impl Model {
 
     fn __repr__(&self) -> String {
         let cfg = self.cfg();
+        let (precision, written_by) = match &self.file {
+            AnyModel::F32(f) => ("", &f.program),
+            AnyModel::Int8(f) => (", int8", &f.program),
+        };
         format!(
-            "mdpn.Model({} classes, {} dendrites, images {} -> {} parameters; {})",
+            "mdpn.Model({} classes, {} dendrites, images {} -> {} parameters{precision}; {})",
             cfg.classes,
             cfg.dendrites,
             tuple(&[cfg.channels, cfg.image_size, cfg.image_size]),
             cfg.parameter_count(),
-            if self.file.program.is_empty() {
+            if written_by.is_empty() {
                 program()
             } else {
-                self.file.program.clone()
+                written_by.clone()
             }
         )
     }

@@ -84,6 +84,30 @@ def test_save_load_and_pickle_keep_every_bit(model, fashion, tmp_path):
     assert report["images"] == 10000
 
 
+def test_int8_models_run_as_mdpn_eval_runs_them(model, cli_run, fashion, tmp_path):
+    int8_path = tmp_path / "int8.safetensors"
+    run_mdpn("quantize", cli_run / "model.safetensors", "--dataset", "fashion-mnist",
+             "--out", int8_path)
+    int8 = mdpn.load(int8_path)
+    assert "int8" in repr(int8) and "int8" not in repr(model)
+    assert int8.config == model.config and int8.class_names == model.class_names
+    report = eval_json(int8_path)
+    predicted = int8.predict(fashion.x_test)
+    assert np.mean(predicted == fashion.y_test) == report["accuracy"]
+    # The int8 soma and axon change the probabilities a little, not the synapses' layers.
+    images = fashion.x_test[:50]
+    assert 0 < np.abs(int8.predict_proba(images) - model.predict_proba(images)).max() < 0.05
+    assert np.array_equal(int8.membrane(images), model.membrane(images))
+    assert np.array_equal(int8.dendrites(images[:2]), model.dendrites(images[:2]))
+    # Saved and pickled, the same file; it has no f32 state dict.
+    int8.save(tmp_path / "copy.safetensors")
+    assert (tmp_path / "copy.safetensors").read_bytes() == int8_path.read_bytes()
+    assert np.array_equal(pickle.loads(pickle.dumps(int8)).predict_proba(images),
+                          int8.predict_proba(images))
+    with pytest.raises(ValueError, match="int8 model has no f32 state dict"):
+        int8.state_dict()
+
+
 @pytest.mark.parametrize("x, message", [
     (np.zeros((2, 32, 32), np.uint8), "x has shape (2, 32, 32)"),
     (np.zeros((2, 3, 28, 28), np.uint8), "x has shape (2, 3, 28, 28)"),

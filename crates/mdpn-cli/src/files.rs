@@ -6,7 +6,6 @@ use std::path::Path;
 
 use anyhow::Context;
 use mdpn::model_file::{self, ModelFile};
-use mdpn::state_dict::StateDictOptions;
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed into
 /// place, then syncs the folder, so that `path` always holds either the old or the new content
@@ -81,14 +80,6 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
-}
-
-/// Reads a model file or an authors' state dict.
-pub fn read_model(path: &Path, options: &StateDictOptions) -> anyhow::Result<ModelFile> {
-    let bytes =
-        fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
-    model_file::load(&bytes, options)
-        .with_context(|| format!("cannot load model {}", path.display()))
 }
 
 /// Writes a model file atomically.

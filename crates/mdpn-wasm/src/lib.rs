@@ -5,47 +5,19 @@
 //! conversion, same kernel), so the probabilities agree with the command line's.
 
 use image::{DynamicImage, RgbaImage};
+use mdpn::any_model::AnyModel;
 use mdpn::kernels::plain;
-use mdpn::model_file;
-use mdpn::quantized::QuantizedMdpn;
-use mdpn::quantized_file;
 use mdpn::state_dict::StateDictOptions;
-use mdpn::{Config, Images, KernelChoice, Mdpn};
 use mdpn_data::decoded_image::planes;
 use wasm_bindgen::prelude::*;
 
 /// Largest image side taken, as `mdpn predict` decodes.
 const IMAGE_MAX_SIDE: u32 = 8192;
 
-/// A loaded model and what the page needs to know of it.
+/// A loaded model file, f32 (`mdpn train`, or a state dict) or int8 (`mdpn quantize`).
 #[wasm_bindgen]
 pub struct Classifier {
-    model: Model,
-    class_names: Vec<String>,
-    dataset: Option<String>,
-}
-
-/// The model of a file: f32 (`mdpn train`, or a state dict) or int8 (`mdpn quantize`).
-enum Model {
-    F32(Mdpn),
-    Int8(QuantizedMdpn),
-}
-
-impl Model {
-    fn config(&self) -> &Config {
-        match self {
-            Model::F32(m) => &m.config,
-            Model::Int8(m) => &m.config,
-        }
-    }
-
-    /// The synapses' weights and thresholds, f32 in both kinds of file.
-    fn synapses(&self) -> (&[f32], &[f32]) {
-        match self {
-            Model::F32(m) => (&m.params.w, &m.params.q),
-            Model::Int8(m) => (&m.w, &m.q),
-        }
-    }
+    model: AnyModel,
 }
 
 #[wasm_bindgen]
@@ -54,33 +26,20 @@ impl Classifier {
     /// throw an `Error` whose message says what is wrong.
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> Result<Classifier, JsError> {
-        let bad = |e: mdpn::Error| JsError::new(&format!("not an MDPN model file: {e}"));
-        Ok(if quantized_file::is_int8(bytes) {
-            let file = quantized_file::load(bytes).map_err(bad)?;
-            Classifier {
-                model: Model::Int8(file.model),
-                class_names: file.class_names,
-                dataset: file.dataset,
-            }
-        } else {
-            let file = model_file::load(bytes, &StateDictOptions::default()).map_err(bad)?;
-            Classifier {
-                model: Model::F32(file.model),
-                class_names: file.class_names,
-                dataset: file.dataset,
-            }
-        })
+        let model = AnyModel::load(bytes, &StateDictOptions::default())
+            .map_err(|e| JsError::new(&format!("not an MDPN model file: {e}")))?;
+        Ok(Classifier { model })
     }
 
     #[wasm_bindgen(getter, js_name = classNames)]
     pub fn class_names(&self) -> Vec<String> {
-        self.class_names.clone()
+        self.model.class_names().to_vec()
     }
 
     /// The data set the model was trained on, if the file says.
     #[wasm_bindgen(getter)]
     pub fn dataset(&self) -> Option<String> {
-        self.dataset.clone()
+        self.model.dataset().map(str::to_string)
     }
 
     /// Side of the square image the model takes.
@@ -135,12 +94,9 @@ impl Classifier {
     /// borrow the model, and a struct cannot hold a borrow of itself.
     pub fn probabilities(&self, pixels: &[u8]) -> Result<Vec<f32>, JsError> {
         self.check(pixels)?;
-        let images = Images::U8(pixels);
-        match &self.model {
-            Model::F32(m) => m.probabilities(images, KernelChoice::Fast),
-            Model::Int8(m) => m.probabilities(images, KernelChoice::Fast),
-        }
-        .map_err(|e| JsError::new(&e.to_string()))
+        self.model
+            .probabilities(pixels)
+            .map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// The dendrite layer's output of one image, `(C, S, S, M)`: for every channel, window

@@ -21,7 +21,7 @@ use crate::adam::Adam;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::Mdpn;
-use crate::tensor_file::{describe, f32_tensor, json, serialize_f32, verify_checksum};
+use crate::tensor_file::{describe, f32_tensor, json, serialize_f32, verify_checksum, Metadata};
 use crate::trainable::{Network, ParamSet};
 
 /// Value of the `format` metadata key of checkpoints.
@@ -147,22 +147,19 @@ impl<'a> Parsed<'a> {
                 )))
             }
         }
-        let version: u32 = parsed
-            .field("format_version")?
-            .parse()
-            .map_err(|_| Error::Format("checkpoint has no valid format_version".into()))?;
-        if version > FORMAT_VERSION {
-            return Err(Error::Format(format!(
-                "checkpoint format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
-            )));
-        }
+        parsed.described().check_version(FORMAT_VERSION)?;
         Ok(parsed)
     }
 
-    fn field(&self, key: &str) -> Result<&String> {
-        self.meta
-            .get(key)
-            .ok_or_else(|| Error::Format(format!("checkpoint has no `{key}` metadata")))
+    fn described(&self) -> Metadata<'_> {
+        Metadata {
+            map: &self.meta,
+            what: "checkpoint",
+        }
+    }
+
+    fn field(&self, key: &str) -> Result<&str> {
+        self.described().field(key)
     }
 
     /// The network the checkpoint was saved from (`mdpn` for files without the key).
@@ -172,8 +169,7 @@ impl<'a> Parsed<'a> {
 
     /// The rest of the checkpoint, its tensors read into `model`, whose layout they must have.
     fn into_checkpoint<N: Network>(self, mut model: N) -> Result<Checkpoint<N>> {
-        let state: State = serde_json::from_str(self.field("state")?)
-            .map_err(|e| Error::Format(format!("checkpoint `state` metadata is invalid: {e}")))?;
+        let state: State = self.described().json("state")?;
         let what = "a checkpoint holds the model's tensors and Adam's moments of each";
         let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
             let (have, values) = f32_tensor(&self.st, name, what)?;
@@ -206,8 +202,8 @@ impl<'a> Parsed<'a> {
             adam,
             epochs_done: state.epochs_done,
             best: state.best,
-            settings: self.field("settings")?.clone(),
-            metrics: self.field("metrics")?.clone(),
+            settings: self.field("settings")?.to_string(),
+            metrics: self.field("metrics")?.to_string(),
             extra: self.meta.get("extra").cloned().unwrap_or_default(),
         })
     }
@@ -222,8 +218,7 @@ pub fn load(bytes: &[u8]) -> Result<Checkpoint> {
             parsed.network()
         )));
     }
-    let config: Config = serde_json::from_str(parsed.field("config")?)
-        .map_err(|e| Error::Format(format!("checkpoint `config` metadata is invalid: {e}")))?;
+    let config: Config = parsed.described().json("config")?;
     config.validate()?;
     // Three f32 values (parameter and two moments) per parameter: refuse a configuration that
     // the file cannot hold before allocating it.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::Images;
 
 /// Most parameters a model may have (16 GiB of f32): larger settings are refused.
 pub const MAX_PARAMETERS: u64 = 1 << 32;
@@ -145,6 +146,21 @@ impl Config {
     /// computes; other settings run on the reference kernel.
     pub fn paper_functions(&self) -> bool {
         self.synapse == SynapseFn::Atan && self.integration == Integration::LogProduct
+    }
+
+    /// Number of images in `images`, or an error if it is not a whole batch of this size.
+    pub fn batch_len(&self, images: Images) -> Result<usize> {
+        let len = self.image_len();
+        if !images.len().is_multiple_of(len) {
+            return Err(Error::Shape(format!(
+                "{} input values are not a whole number of {}x{}x{} images",
+                images.len(),
+                self.channels,
+                self.image_size,
+                self.image_size
+            )));
+        }
+        Ok(images.len() / len)
     }
 
     /// Pixels of one image, all channels.

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod adam;
+pub mod any_model;
 pub mod augment;
 pub mod baselines;
 pub mod checkpoint;

@@ -24,7 +24,8 @@ pub enum Images<'a> {
 }
 
 impl Images<'_> {
-    fn len(&self) -> usize {
+    /// Number of values (pixels, or normalised values), over all images.
+    pub(crate) fn len(&self) -> usize {
         match self {
             Images::U8(x) => x.len(),
             Images::F32(x) => x.len(),
@@ -224,21 +225,6 @@ impl Mdpn {
         Ok(Mdpn { config, params })
     }
 
-    /// Number of images in `images`, or an error if it is not a whole batch of this model's size.
-    fn batch_len(&self, images: Images) -> Result<usize> {
-        let len = self.config.image_len();
-        if !images.len().is_multiple_of(len) {
-            return Err(Error::Shape(format!(
-                "{} input values are not a whole number of {}x{}x{} images",
-                images.len(),
-                self.config.channels,
-                self.config.image_size,
-                self.config.image_size
-            )));
-        }
-        Ok(images.len() / len)
-    }
-
     /// Tables for the 8-bit kernel at the current parameters, to pass to [`Mdpn::forward`] for
     /// many batches. They borrow the model, so they cannot outlive a change of its parameters:
     /// build them again after each update.
@@ -285,7 +271,7 @@ impl Mdpn {
                 return Err(Error::ForeignTables);
             }
         }
-        let batch = self.batch_len(images)?;
+        let batch = self.config.batch_len(images)?;
         let synapses = (&self.params.w[..], &self.params.q[..]);
         let (membrane, winners) =
             dendrites::forward(&self.config, synapses, images, batch, choice, tables);
@@ -357,7 +343,7 @@ impl Mdpn {
         smoothing: f32,
     ) -> Result<Step> {
         let cfg = &self.config;
-        let batch = self.batch_len(images)?;
+        let batch = self.config.batch_len(images)?;
         if labels.len() != batch {
             return Err(Error::Shape(format!(
                 "{batch} images but {} labels",
@@ -411,7 +397,7 @@ impl Mdpn {
     /// respect to its normalised input values `(B, C, H, W)`: which pixels raise or lower that
     /// class, the saliency map. Computed with the plain kernel, whatever the input type.
     pub fn input_gradient(&self, images: Images, classes: &[usize]) -> Result<Vec<f32>> {
-        let batch = self.batch_len(images)?;
+        let batch = self.config.batch_len(images)?;
         let cfg = &self.config;
         if classes.len() != batch || classes.iter().any(|&c| c >= cfg.classes) {
             return Err(Error::Shape(format!(

@@ -17,7 +17,7 @@ use crate::layers::linear::Linear;
 use crate::model::{Mdpn, Params, TENSOR_NAMES};
 use crate::state_dict::{infer_config, StateDictOptions};
 use crate::tensor_file::{
-    data_crc32, f32_tensor, json, not_safetensors, serialize_f32, verify_checksum,
+    data_crc32, f32_tensor, json, not_safetensors, serialize_f32, verify_checksum, Metadata,
 };
 
 /// Value of the `format` metadata key in our model files.
@@ -139,25 +139,13 @@ pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<ModelFile> {
     }
     let (config, class_names, dataset, program) = match meta.get("format") {
         Some(f) if f == FORMAT => {
-            let version: u32 = meta
-                .get("format_version")
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| Error::Format("model file has no valid format_version".into()))?;
-            if version > FORMAT_VERSION {
-                return Err(Error::Format(format!(
-                    "model file format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
-                )));
-            }
-            let field = |key: &str| {
-                meta.get(key)
-                    .ok_or_else(|| Error::Format(format!("model file has no `{key}` metadata")))
+            let described = Metadata {
+                map: &meta,
+                what: "model file",
             };
-            let config: Config = serde_json::from_str(field("config")?).map_err(|e| {
-                Error::Format(format!("model file `config` metadata is invalid: {e}"))
-            })?;
-            let names: Vec<String> = serde_json::from_str(field("class_names")?).map_err(|e| {
-                Error::Format(format!("model file `class_names` metadata is invalid: {e}"))
-            })?;
+            described.check_version(FORMAT_VERSION)?;
+            let config: Config = described.json("config")?;
+            let names: Vec<String> = described.json("class_names")?;
             let program = meta.get("program").cloned().unwrap_or_default();
             (config, names, meta.get("dataset").cloned(), program)
         }

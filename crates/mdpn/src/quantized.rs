@@ -180,20 +180,10 @@ impl QuantizedMdpn {
         choice: KernelChoice,
         tables: Option<&Tables>,
     ) -> Result<Vec<f32>> {
-        let len = self.config.image_len();
-        let n = match images {
-            Images::U8(x) => x.len(),
-            Images::F32(x) => x.len(),
-        };
-        if !n.is_multiple_of(len) {
-            return Err(Error::Shape(format!(
-                "{n} input values are not a whole number of {}x{}x{} images",
-                self.config.channels, self.config.image_size, self.config.image_size
-            )));
-        }
+        let batch = self.config.batch_len(images)?;
         let synapses = (&self.w[..], &self.q[..]);
         let (membrane, _) =
-            dendrites::forward(&self.config, synapses, images, n / len, choice, tables);
+            dendrites::forward(&self.config, synapses, images, batch, choice, tables);
         let mut hidden = self.soma.forward(&membrane);
         for v in &mut hidden {
             *v = v.max(0.0);

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Params, TENSOR_NAMES};
 use crate::quantized::{ActivationQuant, QuantizedLinear, QuantizedMdpn};
-use crate::tensor_file::{describe, f32_tensor, json, serialize, verify_checksum};
+use crate::tensor_file::{describe, f32_tensor, json, serialize, verify_checksum, Metadata};
 
 /// Value of the `format` metadata key in int8 model files.
 pub const FORMAT: &str = "mdpn-int8";
@@ -172,32 +172,20 @@ pub fn load(bytes: &[u8]) -> Result<QuantizedFile> {
     let (header_len, metadata) = SafeTensors::read_metadata(bytes).map_err(bad)?;
     let meta = metadata.metadata().clone().unwrap_or_default();
     verify_checksum(bytes, header_len, &meta)?;
-    let field = |key: &str| {
-        meta.get(key)
-            .ok_or_else(|| Error::Format(format!("int8 model file has no `{key}` metadata")))
+    let described = Metadata {
+        map: &meta,
+        what: "int8 model file",
     };
-    if field("format")? != FORMAT {
+    let format = described.field("format")?;
+    if format != FORMAT {
         return Err(Error::Format(format!(
-            "model file format is `{}`, expected `{FORMAT}`",
-            field("format")?
+            "model file format is `{format}`, expected `{FORMAT}`"
         )));
     }
-    let version: u32 = field("format_version")?
-        .parse()
-        .map_err(|_| Error::Format("int8 model file has no valid format_version".into()))?;
-    if version > FORMAT_VERSION {
-        return Err(Error::Format(format!(
-            "int8 model file format version {version} is newer than this program reads ({FORMAT_VERSION}); upgrade mdpn"
-        )));
-    }
-    let config: Config = serde_json::from_str(field("config")?)
-        .map_err(|e| Error::Format(format!("int8 model file `config` metadata is invalid: {e}")))?;
+    described.check_version(FORMAT_VERSION)?;
+    let config: Config = described.json("config")?;
     config.validate()?;
-    let class_names: Vec<String> = serde_json::from_str(field("class_names")?).map_err(|e| {
-        Error::Format(format!(
-            "int8 model file `class_names` metadata is invalid: {e}"
-        ))
-    })?;
+    let class_names: Vec<String> = described.json("class_names")?;
     if class_names.len() != config.classes {
         return Err(Error::Format(format!(
             "int8 model file names {} classes but its configuration has {}",

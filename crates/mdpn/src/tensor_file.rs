@@ -163,6 +163,44 @@ pub(crate) fn verify_checksum(
     Ok(())
 }
 
+/// The string metadata of one of our files, read with the kind of file (`model file`,
+/// `checkpoint`, ...) named in every error.
+pub(crate) struct Metadata<'a> {
+    pub map: &'a HashMap<String, String>,
+    pub what: &'static str,
+}
+
+impl<'a> Metadata<'a> {
+    pub fn field(&self, key: &str) -> Result<&'a str> {
+        self.map
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Format(format!("{} has no `{key}` metadata", self.what)))
+    }
+
+    /// A field holding JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        serde_json::from_str(self.field(key)?)
+            .map_err(|e| Error::Format(format!("{} `{key}` metadata is invalid: {e}", self.what)))
+    }
+
+    /// Refuses a `format_version` that is missing, not a number, or newer than `newest`.
+    pub fn check_version(&self, newest: u32) -> Result<()> {
+        let what = self.what;
+        let version: u32 = self
+            .map
+            .get("format_version")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Format(format!("{what} has no valid format_version")))?;
+        if version > newest {
+            return Err(Error::Format(format!(
+                "{what} format version {version} is newer than this program reads ({newest}); upgrade mdpn"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A metadata value as JSON.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")

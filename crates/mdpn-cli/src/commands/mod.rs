@@ -17,12 +17,10 @@ pub mod train;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mdpn::evaluation::Classifier;
-use mdpn::kernels::lut::Tables;
+pub use mdpn::any_model::AnyModel;
 use mdpn::model_file::ModelFile;
-use mdpn::quantized_file::{self, QuantizedFile};
 use mdpn::state_dict::StateDictOptions;
-use mdpn::{Config, Images, KernelChoice};
+use mdpn::Config;
 
 use crate::datasets::{Color, DataArgs, Loaded};
 
@@ -71,83 +69,22 @@ impl ModelArgs {
     pub fn load_any(&self) -> anyhow::Result<AnyModel> {
         let bytes = std::fs::read(&self.model)
             .with_context(|| format!("cannot read model file {}", self.model.display()))?;
-        if quantized_file::is_int8(&bytes) {
-            let mut file = quantized_file::load(&bytes)
-                .with_context(|| format!("cannot load int8 model {}", self.model.display()))?;
-            self.override_normalisation(&mut file.model.config)?;
-            return Ok(AnyModel::Int8(file));
-        }
         let options = StateDictOptions {
             image_size: self.image_size,
             mean: self.mean,
             std: self.std,
             ..Default::default()
         };
-        let mut file = crate::files::read_model(&self.model, &options)?;
-        self.override_normalisation(&mut file.model.config)?;
-        Ok(AnyModel::F32(file))
+        let mut file = AnyModel::load(&bytes, &options)
+            .with_context(|| format!("cannot load model {}", self.model.display()))?;
+        self.override_normalisation(file.config_mut())?;
+        Ok(file)
     }
 
     fn override_normalisation(&self, config: &mut Config) -> anyhow::Result<()> {
         config.mean = self.mean.unwrap_or(config.mean);
         config.std = self.std.unwrap_or(config.std);
         Ok(config.validate()?)
-    }
-}
-
-/// A model file of either precision, for the commands that run models (eval, predict, bench).
-pub enum AnyModel {
-    F32(ModelFile),
-    Int8(QuantizedFile),
-}
-
-impl AnyModel {
-    pub fn config(&self) -> &Config {
-        match self {
-            AnyModel::F32(f) => &f.model.config,
-            AnyModel::Int8(f) => &f.model.config,
-        }
-    }
-
-    pub fn class_names(&self) -> &[String] {
-        match self {
-            AnyModel::F32(f) => &f.class_names,
-            AnyModel::Int8(f) => &f.class_names,
-        }
-    }
-
-    /// The model as evaluation takes it.
-    pub fn classifier(&self) -> &dyn Classifier {
-        match self {
-            AnyModel::F32(f) => &f.model,
-            AnyModel::Int8(f) => &f.model,
-        }
-    }
-
-    /// Tables of the 8-bit dendrite kernel, to build once for many batches.
-    pub fn tables(&self) -> Tables<'_> {
-        match self {
-            AnyModel::F32(f) => f.model.tables(),
-            AnyModel::Int8(f) => f.model.tables(),
-        }
-    }
-
-    /// Logits `(B, classes)` of a batch of 8-bit images, on the 8-bit kernel.
-    pub fn logits(&self, images: &[u8], tables: &Tables) -> mdpn::Result<Vec<f32>> {
-        let (images, fast) = (Images::U8(images), KernelChoice::Fast);
-        match self {
-            AnyModel::F32(f) => Ok(f.model.forward(images, fast, Some(tables))?.logits),
-            AnyModel::Int8(f) => f.model.logits(images, fast, Some(tables)),
-        }
-    }
-
-    /// Class probabilities `(B, classes)` of a batch of 8-bit images.
-    pub fn probabilities(&self, images: &[u8]) -> mdpn::Result<Vec<f32>> {
-        let (images, fast) = (Images::U8(images), KernelChoice::Fast);
-        match self {
-            AnyModel::F32(f) => f.model.probabilities(images, fast),
-            AnyModel::Int8(f) => f.model.probabilities(images, fast),
-        }
     }
 }
 

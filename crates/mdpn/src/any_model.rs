@@ -1,0 +1,114 @@
+//! A model file of either precision, f32 ([`model_file`]) or int8 ([`quantized_file`]), told
+//! apart by its metadata: what the programs that run models (the command line, the browser)
+//! load and run.
+
+use crate::evaluation::Classifier;
+use crate::kernels::lut::Tables;
+use crate::layers::dendrites;
+use crate::model_file::{self, ModelFile};
+use crate::quantized_file::{self, QuantizedFile};
+use crate::state_dict::StateDictOptions;
+use crate::{Config, Images, KernelChoice, Result};
+
+/// An f32 model file (`mdpn train`, or an authors' state dict) or an int8 one (`mdpn quantize`).
+pub enum AnyModel {
+    F32(ModelFile),
+    Int8(QuantizedFile),
+}
+
+impl AnyModel {
+    /// Reads either kind of file from its bytes; `options` serve f32 state dicts only.
+    pub fn load(bytes: &[u8], options: &StateDictOptions) -> Result<AnyModel> {
+        Ok(if quantized_file::is_int8(bytes) {
+            AnyModel::Int8(quantized_file::load(bytes)?)
+        } else {
+            AnyModel::F32(model_file::load(bytes, options)?)
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        match self {
+            AnyModel::F32(f) => &f.model.config,
+            AnyModel::Int8(f) => &f.model.config,
+        }
+    }
+
+    /// The configuration, to change what does not alter the tensors (the normalisation).
+    pub fn config_mut(&mut self) -> &mut Config {
+        match self {
+            AnyModel::F32(f) => &mut f.model.config,
+            AnyModel::Int8(f) => &mut f.model.config,
+        }
+    }
+
+    pub fn class_names(&self) -> &[String] {
+        match self {
+            AnyModel::F32(f) => &f.class_names,
+            AnyModel::Int8(f) => &f.class_names,
+        }
+    }
+
+    /// The data set the model was trained on, if the file says.
+    pub fn dataset(&self) -> Option<&str> {
+        match self {
+            AnyModel::F32(f) => f.dataset.as_deref(),
+            AnyModel::Int8(f) => f.dataset.as_deref(),
+        }
+    }
+
+    /// The synapses' weights and thresholds, f32 in both kinds of file.
+    pub fn synapses(&self) -> (&[f32], &[f32]) {
+        match self {
+            AnyModel::F32(f) => (&f.model.params.w, &f.model.params.q),
+            AnyModel::Int8(f) => (&f.model.w, &f.model.q),
+        }
+    }
+
+    /// The model as evaluation takes it.
+    pub fn classifier(&self) -> &dyn Classifier {
+        match self {
+            AnyModel::F32(f) => &f.model,
+            AnyModel::Int8(f) => &f.model,
+        }
+    }
+
+    /// Tables of the 8-bit dendrite kernel, to build once for many batches.
+    pub fn tables(&self) -> Tables<'_> {
+        match self {
+            AnyModel::F32(f) => f.model.tables(),
+            AnyModel::Int8(f) => f.model.tables(),
+        }
+    }
+
+    /// Logits `(B, classes)` of a batch of 8-bit images, on the 8-bit kernel.
+    pub fn logits(&self, images: &[u8], tables: &Tables) -> Result<Vec<f32>> {
+        let (images, fast) = (Images::U8(images), KernelChoice::Fast);
+        match self {
+            AnyModel::F32(f) => Ok(f.model.forward(images, fast, Some(tables))?.logits),
+            AnyModel::Int8(f) => f.model.logits(images, fast, Some(tables)),
+        }
+    }
+
+    /// The membrane layer's output `(B, features)` (the dendrite maps max-pooled), as the soma
+    /// takes it: the same in both precisions, whose synapses are both f32. `tables` must be given
+    /// for the 8-bit kernel to run on 8-bit images.
+    pub fn membrane(
+        &self,
+        images: Images,
+        choice: KernelChoice,
+        tables: Option<&Tables>,
+    ) -> Result<Vec<f32>> {
+        let config = self.config();
+        let batch = config.batch_len(images)?;
+        Ok(dendrites::forward(config, self.synapses(), images, batch, choice, tables).0)
+    }
+
+    /// Class probabilities `(B, classes)` of a batch of 8-bit images, on the 8-bit kernel.
+    pub fn probabilities(&self, images: &[u8]) -> Result<Vec<f32>> {
+        let (images, fast) = (Images::U8(images), KernelChoice::Fast);
+        match self {
+            AnyModel::F32(f) => f.model.probabilities(images, fast),
+            AnyModel::Int8(f) => f.model.probabilities(images, fast),
+        }
+    }
+}
