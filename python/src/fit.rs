@@ -7,14 +7,15 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mdpn::evaluation::evaluate;
+use mdpn::checkpoint::Checkpoint;
 use mdpn::model_file::ModelFile;
-use mdpn::splits::{Protocol, Splits};
-use mdpn::training::{BatchReport, Trainer};
+use mdpn::splits::{Protocol, Source, Splits, Subset};
+use mdpn::training::{self, BatchReport, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::{Config, Dataset, KernelChoice, Mdpn};
 use mdpn_cli::files::program;
+use mdpn_cli::metrics::EpochClock;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -40,7 +41,7 @@ struct EpochRecord {
 
 /// Progress sent from the training thread to the caller's.
 enum Message {
-    Batch(usize, BatchReport),
+    Batch(BatchReport),
     Epoch(EpochRecord),
 }
 
@@ -97,53 +98,53 @@ fn dataset(
     Dataset::new(images, labels, channels, size, class_names.to_vec()).map_err(py_err)
 }
 
-/// Runs `epochs` epochs, sending progress to `tx`; the best model (at the best validation
-/// accuracy, or the last one without validation images), or `None` once `stop` is set.
+/// Runs `epochs` epochs through the program's own training loop ([`training::fit`]), sending progress to
+/// `tx`; the best model (at the best validation accuracy, or the last one without validation
+/// images), or `None` once `stop` is set.
 fn train_epochs(
     trainer: &mut Trainer,
-    (data, train): (&Dataset, &[usize]),
-    (val_data, val): (&Dataset, &[usize]),
+    data: FitData,
     epochs: usize,
     stop: &AtomicBool,
     tx: Sender<Message>,
 ) -> mdpn::Result<Option<Mdpn>> {
-    let mut best: Option<(f64, Mdpn)> = None;
-    for epoch in 0..epochs {
-        let start = Instant::now();
-        let stats = trainer.train_epoch_until(data, train, epoch, |r| {
-            let _ = tx.send(Message::Batch(epoch, *r));
-            if stop.load(Ordering::SeqCst) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })?;
-        let Some(stats) = stats else {
-            return Ok(None);
-        };
-        let train_seconds = start.elapsed().as_secs_f64();
-        let validation = if val.is_empty() {
-            None
-        } else {
-            Some(evaluate(&trainer.model, val_data, val, trainer.kernel)?)
-        };
-        let accuracy = validation.as_ref().map_or(f64::INFINITY, |v| v.accuracy);
-        if best.as_ref().is_none_or(|(b, _)| accuracy > *b) {
-            best = Some((accuracy, trainer.model.clone()));
+    let mut run = trainer.fresh_run(String::new());
+    let mut best = None;
+    let clock = EpochClock::starting_now();
+    let stopped = || stop.load(Ordering::SeqCst);
+    let on_batch = |r: &BatchReport| {
+        clock.batch(r);
+        let _ = tx.send(Message::Batch(*r));
+        match stopped() {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(()),
         }
+    };
+    let validates = !data.splits.validation.indices.is_empty();
+    let train_images = data.splits.train.indices.len();
+    let on_epoch = |end: &EpochEnd, run: &mut Checkpoint| -> mdpn::Result<()> {
+        let time = clock.epoch();
+        if end.best {
+            best = Some(run.model.clone());
+        }
+        let v = &end.validation;
         let _ = tx.send(Message::Epoch(EpochRecord {
-            epoch: epoch + 1,
-            train_loss: stats.loss,
-            train_accuracy: stats.accuracy,
-            validation: validation.map(|v| (v.loss, v.accuracy, v.auc)),
-            seconds: start.elapsed().as_secs_f64(),
-            images_per_second: train.len() as f64 / train_seconds,
+            epoch: end.epoch,
+            train_loss: end.train.loss,
+            train_accuracy: end.train.accuracy,
+            validation: validates.then_some((v.loss, v.accuracy, v.auc)),
+            seconds: time.seconds,
+            images_per_second: train_images as f64 / time.train_seconds,
         }));
-        if stop.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-    }
-    Ok(best.map(|(_, model)| model))
+        clock.restart();
+        Ok(())
+    };
+    Ok(
+        match training::fit(trainer, &mut run, data, epochs, on_batch, on_epoch, stopped)? {
+            Fitted::Finished => best,
+            Fitted::Stopped => None,
+        },
+    )
 }
 
 /// The record of one epoch as a dict (`history_` of the estimator).
@@ -209,7 +210,9 @@ pub fn fit<'py>(
             )))
         }
     };
-    let (train, val_data, val) = match (x_val, y_val) {
+    // The program's splits: the images held out by the seed, or the given validation images
+    // (as the test source, the second one a run may take images from); no test images.
+    let (splits, val_data) = match (x_val, y_val) {
         (Some(xv), Some(yv)) => {
             let v = dataset(xv, yv, &class_names, "validation")?;
             if (v.channels, v.size) != (data.channels, data.size) {
@@ -218,15 +221,20 @@ pub fn fit<'py>(
                     v.channels, v.size, v.size, data.channels, data.size, data.size
                 )));
             }
-            let n = v.len();
-            ((0..data.len()).collect(), Some(v), (0..n).collect())
+            let subset = |source, indices| Subset { source, indices };
+            let splits = Splits {
+                train: subset(Source::Train, (0..data.len()).collect()),
+                validation: subset(Source::Test, (0..v.len()).collect()),
+                test: subset(Source::Test, Vec::new()),
+            };
+            (splits, Some(v))
         }
         (None, None) => {
             let protocol = Protocol::Holdout {
                 fraction: validation_fraction,
             };
             let splits = Splits::new(data.len(), 0, protocol, seed).map_err(py_err)?;
-            (splits.train.indices, None, splits.validation.indices)
+            (splits, None)
         }
         _ => {
             return Err(PyValueError::new_err(
@@ -234,7 +242,11 @@ pub fn fit<'py>(
             ))
         }
     };
-    let val_data = val_data.as_ref().unwrap_or(&data);
+    let fit_data = FitData {
+        train: &data,
+        test: val_data.as_ref().unwrap_or(&data),
+        splits: &splits,
+    };
     let config = Config {
         channels: data.channels,
         image_size: data.size,
@@ -261,23 +273,16 @@ pub fn fit<'py>(
     let (best, failure) = std::thread::scope(|s| -> PyResult<_> {
         let worker = s.spawn(|| {
             threads::run(threads, || {
-                train_epochs(
-                    &mut trainer,
-                    (&data, &train),
-                    (val_data, &val),
-                    epochs,
-                    &stop,
-                    tx,
-                )
+                train_epochs(&mut trainer, fit_data, epochs, &stop, tx)
             })
         });
         let mut failure = None;
         loop {
             let handled =
                 match py.detach(|| rx.lock().expect("one reader").recv_timeout(SIGNAL_CHECK)) {
-                    Ok(Message::Batch(epoch, r)) => match &on_batch {
+                    Ok(Message::Batch(r)) => match &on_batch {
                         Some(f) => f
-                            .call1((epoch + 1, r.batch, r.batches, r.images, r.loss, r.accuracy))
+                            .call1((r.epoch, r.batch, r.batches, r.images, r.loss, r.accuracy))
                             .map(drop),
                         None => Ok(()),
                     },

@@ -66,6 +66,14 @@ def test_cross_val_score_with_arbitrary_labels(small):
     assert fitted.set_params(dendrites=6).dendrites == 6
 
 
+def test_without_validation_images_the_last_epoch_is_kept(small):
+    x, y = small
+    clf = mdpn.MDPNClassifier(**{**QUICK, "epochs": 3}, validation_fraction=0.0).fit(x, y)
+    assert len(clf.history_) == 3 and "val_accuracy" not in clf.history_[0]
+    for name, value in clf.last_model_.state_dict().items():
+        assert np.array_equal(clf.model_.state_dict()[name], value), name
+
+
 def test_pipeline_on_flat_rows(small):
     x, y = small
     flat = x.reshape(len(x), -1)

@@ -21,13 +21,8 @@ pub const CHECKPOINT: &str = "checkpoint.safetensors";
 /// A run before its first epoch: the trainer's model and Adam, with `settings` (JSON).
 pub fn fresh<N: Network>(trainer: &Trainer<N>, settings: String) -> Checkpoint<N> {
     Checkpoint {
-        model: trainer.model.clone(),
-        adam: trainer.adam.clone(),
-        epochs_done: 0,
-        best: None,
-        settings,
         metrics: metrics::header_line(),
-        extra: String::new(),
+        ..trainer.fresh_run(settings)
     }
 }
 

@@ -154,6 +154,20 @@ impl<N: Network> Trainer<N> {
         Ok(self)
     }
 
+    /// A run that has not trained yet, for [`fit`]: this trainer's model and Adam, nothing
+    /// recorded, and the run's `settings` (JSON) that a resumed run is checked against.
+    pub fn fresh_run(&self, settings: String) -> Checkpoint<N> {
+        Checkpoint {
+            model: self.model.clone(),
+            adam: self.adam.clone(),
+            epochs_done: 0,
+            best: None,
+            settings,
+            metrics: String::new(),
+            extra: String::new(),
+        }
+    }
+
     /// Trains one epoch (`epoch` counts from 0) over the images of `data` at `indices`, in an
     /// order shuffled by the seed and epoch. Calls `on_batch` after every batch.
     pub fn train_epoch(
@@ -296,7 +310,8 @@ pub struct EpochEnd {
 pub enum Fitted {
     /// Every epoch is done.
     Finished,
-    /// The stop check asked to stop, after the epoch `run.epochs_done`, before the last.
+    /// The stop check asked to stop after the epoch `run.epochs_done`, before the last, or the
+    /// batch hook stopped the epoch after it (unfinished, it left `run` as it was).
     Stopped,
 }
 
@@ -308,14 +323,15 @@ pub enum Fitted {
 /// (model, Adam, epochs done, best) and handed with the epoch's results to `on_epoch`, which
 /// records it (metrics, model files, and last the checkpoint: a run that dies before loses only
 /// that epoch). Then `stop` is asked whether to end the run early. `on_batch` sees every training
-/// batch. The hooks do the I/O. A diverged epoch ends the run with `run` at the last finished
+/// batch and may break off the epoch (an interrupt that cannot wait for the epoch's end). The
+/// hooks do the I/O. A diverged epoch ends the run with `run` at the last finished
 /// epoch; an error of a hook ends it with that error.
 pub fn fit<N: Network, E: From<Error>>(
     trainer: &mut Trainer<N>,
     run: &mut Checkpoint<N>,
     data: FitData,
     epochs: usize,
-    mut on_batch: impl FnMut(&BatchReport),
+    mut on_batch: impl FnMut(&BatchReport) -> ControlFlow<()>,
     mut on_epoch: impl FnMut(&EpochEnd, &mut Checkpoint<N>) -> std::result::Result<(), E>,
     mut stop: impl FnMut() -> bool,
 ) -> std::result::Result<Fitted, E> {
@@ -323,12 +339,15 @@ pub fn fit<N: Network, E: From<Error>>(
     trainer.adam = run.adam.clone();
     let splits = data.splits;
     for epoch in run.epochs_done..epochs {
-        let train = trainer.train_epoch(
+        let Some(train) = trainer.train_epoch_until(
             data.source(&splits.train),
             &splits.train.indices,
             epoch,
             &mut on_batch,
-        )?;
+        )?
+        else {
+            return Ok(Fitted::Stopped);
+        };
         let on = |subset: &Subset| {
             evaluate(
                 &trainer.model,

@@ -7,10 +7,11 @@ use mdpn::config::{Integration, SynapseFn};
 use mdpn::evaluation::evaluate;
 use mdpn::splits::{rng, Protocol, Splits};
 use mdpn::trainable::ParamSet;
-use mdpn::training::{fit, EpochEnd, FitData, Fitted, Trainer};
+use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::Dataset;
 use mdpn::{Config, Images, KernelChoice, Mdpn, Network};
 use rand::Rng;
+use std::ops::ControlFlow;
 
 /// Random float images in [0, 1) and labels.
 fn batch(image_len: usize, n: usize, classes: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
@@ -276,15 +277,12 @@ fn mlp_trainer() -> Trainer<Mlp> {
 }
 
 fn fresh_run(trainer: &Trainer<Mlp>) -> Checkpoint<Mlp> {
-    Checkpoint {
-        model: trainer.model.clone(),
-        adam: trainer.adam.clone(),
-        epochs_done: 0,
-        best: None,
-        settings: "{}".into(),
-        metrics: String::new(),
-        extra: String::new(),
-    }
+    trainer.fresh_run("{}".into())
+}
+
+/// A batch hook that never stops the epoch.
+fn go_on(_: &BatchReport) -> ControlFlow<()> {
+    ControlFlow::Continue(())
 }
 
 /// The hook of these tests: each epoch's test accuracy appended to the run's records.
@@ -314,7 +312,10 @@ fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
         &mut straight,
         data,
         epochs,
-        |_| batches += 1,
+        |_| {
+            batches += 1;
+            ControlFlow::Continue(())
+        },
         record_test_accuracy,
         || false,
     );
@@ -331,12 +332,30 @@ fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
         &mut first,
         data,
         epochs,
-        |_| {},
+        go_on,
         record_test_accuracy,
         || true,
     );
     assert_eq!(done.unwrap(), Fitted::Stopped);
     assert_eq!(first.epochs_done, 1);
+    // A batch hook that breaks off the second epoch leaves the run as the first epoch left it.
+    let mut t = mlp_trainer();
+    let mut cut = fresh_run(&t);
+    let second_batch_of_epoch_2 = |r: &BatchReport| match (r.epoch, r.batch) {
+        (2, 2) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    };
+    let done = fit(
+        &mut t,
+        &mut cut,
+        data,
+        epochs,
+        second_batch_of_epoch_2,
+        record_test_accuracy,
+        || false,
+    );
+    assert_eq!(done.unwrap(), Fitted::Stopped);
+    assert_eq!(cut, first);
     let bytes = checkpoint::save(&first).unwrap();
     let mut resumed = checkpoint::load_into(&bytes, mlp_trainer().model).unwrap();
     let mut t = mlp_trainer();
@@ -345,7 +364,7 @@ fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
         &mut resumed,
         data,
         epochs,
-        |_| {},
+        go_on,
         record_test_accuracy,
         || false,
     );
@@ -360,7 +379,7 @@ fn a_stopped_and_resumed_run_ends_like_an_uninterrupted_one() {
         2 => Err(mdpn::Error::Format("disk full".into())),
         _ => Ok(()),
     };
-    let err = fit(&mut t, &mut run, data, epochs, |_| {}, fail, || false).unwrap_err();
+    let err = fit(&mut t, &mut run, data, epochs, go_on, fail, || false).unwrap_err();
     assert_eq!(err.to_string(), "disk full");
 }
 
@@ -382,7 +401,7 @@ fn without_validation_images_the_best_epoch_is_the_last() {
         &mut run,
         data,
         3,
-        |_| {},
+        go_on,
         record_test_accuracy,
         || false,
     );

@@ -3,6 +3,7 @@
 //! ordinary model file) and a before/after table.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -325,7 +326,7 @@ fn fine_tune(
         &mut run,
         fit_data(data, splits),
         epochs,
-        |_| {},
+        |_| ControlFlow::Continue(()),
         on_epoch,
         || false,
     )?;

@@ -2,6 +2,7 @@
 //! already finished, then write the summary tables, the pictures and the report.
 
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -628,6 +629,7 @@ impl RunSpec<'_> {
         let on_batch = |r: &BatchReport| {
             clock.batch(r);
             self.pause.batch(r);
+            ControlFlow::Continue(())
         };
         let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<N>| -> anyhow::Result<()> {
             let time = clock.epoch();

@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
@@ -501,6 +502,8 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
             bar.finish_and_clear();
         }
         pause.batch(r);
+        // Ctrl-C waits for the epoch's end, so that its checkpoint is saved.
+        ControlFlow::Continue(())
     };
     let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<Mdpn>| -> anyhow::Result<()> {
         let row = EpochMetrics::new(end, clock.epoch(), settings.train_images);
