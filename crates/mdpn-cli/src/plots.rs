@@ -525,6 +525,7 @@ impl Chart for AccuracyVsSize {
             let label = match setting.split_once('=') {
                 None => family.to_string(),
                 Some(("dendrites", m)) => format!("M={m}"),
+                Some(("hidden", h)) => format!("h={h}"),
                 Some(("params", _)) => String::new(),
                 Some(_) => setting.to_string(),
             };
