@@ -1,36 +1,47 @@
 //! The integer matrix product of the int8 model ([`crate::quantized`]): 8-bit activations
 //! times 8-bit weights, summed exactly in `i32`.
 
-use crate::parallel;
-
-/// Images per task: enough work to be worth a thread.
-const ROWS_PER_TASK: usize = 16;
 /// Images that share one pass over a weight row.
 #[cfg(target_arch = "x86_64")]
 const BLOCK: usize = 4;
 
-/// `c[i·O + o] = Σ_k a[i·K + k] · b[o·K + k]`: `a` is `(B, K)` uint8 activations, `b` is
-/// `(O, K)` int8 weights (a `Linear`'s row-major layout), `c` is `(B, O)`. Exact: a product is
-/// at most 255·128 in size, so `K` up to 65,000 cannot overflow `i32`.
-pub fn matmul_u8_i8(a: &[u8], b: &[i8], inputs: usize, c: &mut [i32]) {
-    let outputs = b.len() / inputs.max(1);
-    assert_eq!(b.len(), outputs * inputs, "weight size");
-    assert_eq!(a.len() / inputs.max(1) * outputs, c.len(), "output size");
-    if outputs == 0 || inputs == 0 {
-        c.fill(0);
+/// Int8 weights `(O, K)` (a `Linear`'s row-major layout) made ready for the product once, not per
+/// batch: widened to i16, the operands of the CPU's 16-bit multiply-add (`pmaddwd`), with the
+/// sum of each row (what the activations' zero point takes off).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedWeights {
+    wide: Vec<i16>,
+    inputs: usize,
+    pub row_sums: Vec<i32>,
+}
+
+impl PreparedWeights {
+    pub fn new(weight: &[i8], inputs: usize) -> PreparedWeights {
+        let inputs = inputs.max(1);
+        assert_eq!(weight.len() % inputs, 0, "weight size");
+        PreparedWeights {
+            wide: weight.iter().map(|&v| v as i16).collect(),
+            inputs,
+            row_sums: weight
+                .chunks_exact(inputs)
+                .map(|r| r.iter().map(|&v| v as i32).sum())
+                .collect(),
+        }
+    }
+}
+
+/// `c[i·O + o] = Σ_k a[i·K + k] · b[o·K + k]`: `a` is `(B, K)` uint8 activations, `b` the
+/// `(O, K)` int8 weights, `c` is `(B, O)`. Exact: a product is at most 255·128 in size, so `K`
+/// up to 65,000 cannot overflow `i32`. One thread: the caller splits the batch.
+pub fn matmul_u8_i8(a: &[u8], b: &PreparedWeights, c: &mut [i32]) {
+    let inputs = b.inputs;
+    let outputs = b.row_sums.len();
+    assert_eq!(a.len() / inputs * outputs, c.len(), "output size");
+    if outputs == 0 {
         return;
     }
-    // Both as i16, the operands of the CPU's 16-bit multiply-add (`pmaddwd`).
-    let b: Vec<i16> = b.iter().map(|&v| v as i16).collect();
-    parallel::for_each_chunk(c, ROWS_PER_TASK * outputs, |task, rows| {
-        let first = task * ROWS_PER_TASK;
-        let n = rows.len() / outputs;
-        let a: Vec<i16> = a[first * inputs..(first + n) * inputs]
-            .iter()
-            .map(|&v| v as i16)
-            .collect();
-        dot_rows(&a, &b, inputs, rows);
-    });
+    let a: Vec<i16> = a.iter().map(|&v| v as i16).collect();
+    dot_rows(&a, &b.wide, inputs, c);
 }
 
 /// The products of every activation row with every weight row.
@@ -118,9 +129,15 @@ mod tests {
             b[0] = -128;
             let mut fast = vec![0; batch * outputs];
             let mut slow = vec![1; batch * outputs];
-            matmul_u8_i8(&a, &b, inputs, &mut fast);
+            let prepared = PreparedWeights::new(&b, inputs);
+            matmul_u8_i8(&a, &prepared, &mut fast);
             reference_u8_i8(&a, &b, inputs, &mut slow);
             assert_eq!(fast, slow, "{batch}x{inputs}x{outputs}");
+            let sums: Vec<i32> = b
+                .chunks(inputs)
+                .map(|r| r.iter().map(|&v| v as i32).sum())
+                .collect();
+            assert_eq!(prepared.row_sums, sums);
             // The path of CPUs without AVX2.
             let wide = |v: &[i8]| v.iter().map(|&x| x as i16).collect::<Vec<_>>();
             let a16: Vec<i16> = a.iter().map(|&x| x as i16).collect();

@@ -13,8 +13,9 @@ use crate::evaluation::Classifier;
 use crate::kernels::lut::Tables;
 use crate::layers::linear::Linear;
 use crate::layers::{axon, dendrites};
-use crate::matmul_i8::matmul_u8_i8;
+use crate::matmul_i8::{matmul_u8_i8, PreparedWeights};
 use crate::model::{Images, KernelChoice, Mdpn};
+use crate::parallel;
 
 /// How an f32 tensor maps to uint8: `u = saturate(round(x / scale) + zero_point)`,
 /// `x ≈ scale · (u − zero_point)`.
@@ -50,7 +51,12 @@ pub struct QuantizedLinear {
     pub bias: Vec<f32>,
     /// How this layer's input is quantized.
     pub input: ActivationQuant,
+    /// `weight` as the integer product takes it, made once.
+    prepared: PreparedWeights,
 }
+
+/// Images per task of [`QuantizedLinear::forward`]: enough work to be worth a thread.
+const ROWS_PER_TASK: usize = 16;
 
 impl QuantizedLinear {
     /// `layer` with symmetric int8 weights per output row (−127..=127, so that the range is
@@ -67,39 +73,63 @@ impl QuantizedLinear {
             );
             weight_scale.push(scale);
         }
+        QuantizedLinear::from_parts(weight, weight_scale, layer.bias.clone(), input)
+    }
+
+    /// The layer of `(outputs, inputs)` int8 weights with their scales (`weight_scale` has one
+    /// per output), the bias and the input's quantization, as an int8 model file holds them.
+    pub fn from_parts(
+        weight: Vec<i8>,
+        weight_scale: Vec<f32>,
+        bias: Vec<f32>,
+        input: ActivationQuant,
+    ) -> QuantizedLinear {
+        let outputs = weight_scale.len();
+        let inputs = weight.len() / outputs.max(1);
         QuantizedLinear {
-            inputs: layer.inputs,
-            outputs: layer.outputs,
+            inputs,
+            outputs,
+            prepared: PreparedWeights::new(&weight, inputs),
             weight,
             weight_scale,
-            bias: layer.bias.clone(),
+            bias,
             input,
         }
     }
 
     /// `(B, inputs)` → `(B, outputs)`: the input quantized, the integer product, then each sum
-    /// scaled back to f32 and the bias added.
+    /// scaled back to f32 and the bias added; all three per task, the tasks in parallel.
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
-        let batch = x.len() / self.inputs;
-        let a: Vec<u8> = x.iter().map(|&v| self.input.quantize(v)).collect();
-        let mut acc = vec![0i32; batch * self.outputs];
-        matmul_u8_i8(&a, &self.weight, self.inputs, &mut acc);
-        // Σ (a − z)·w = Σ a·w − z·Σ w, with Σ w per row computed once here.
+        let (inputs, outputs) = (self.inputs, self.outputs);
+        let batch = x.len() / inputs.max(1);
+        let mut out = vec![0.0f32; batch * outputs];
+        if outputs == 0 {
+            return out;
+        }
+        // Σ (a − z)·w = Σ a·w − z·Σ w, with Σ w per row made once.
         let zero = self.input.zero_point as i32;
-        let row_sums: Vec<i32> = self
-            .weight
-            .chunks_exact(self.inputs)
-            .map(|r| r.iter().map(|&v| v as i32).sum())
-            .collect();
-        let row_sums = &row_sums;
-        acc.chunks_exact(self.outputs)
-            .flat_map(|sums| {
-                sums.iter().enumerate().map(move |(o, &s)| {
-                    (s - zero * row_sums[o]) as f32 * (self.input.scale * self.weight_scale[o])
-                        + self.bias[o]
-                })
-            })
-            .collect()
+        let row_sums = &self.prepared.row_sums;
+        parallel::for_each_chunk(&mut out, ROWS_PER_TASK * outputs, |task, rows| {
+            let first = task * ROWS_PER_TASK;
+            let n = rows.len() / outputs;
+            let a: Vec<u8> = x[first * inputs..(first + n) * inputs]
+                .iter()
+                .map(|&v| self.input.quantize(v))
+                .collect();
+            let mut sums = vec![0i32; n * outputs];
+            matmul_u8_i8(&a, &self.prepared, &mut sums);
+            for (row, sums) in rows
+                .chunks_exact_mut(outputs)
+                .zip(sums.chunks_exact(outputs))
+            {
+                for (o, (y, &s)) in row.iter_mut().zip(sums).enumerate() {
+                    *y = (s - zero * row_sums[o]) as f32
+                        * (self.input.scale * self.weight_scale[o])
+                        + self.bias[o];
+                }
+            }
+        });
+        out
     }
 }
 

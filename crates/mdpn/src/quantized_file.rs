@@ -155,14 +155,12 @@ fn layer(st: &SafeTensors, prefix: &str, inputs: usize, outputs: usize) -> Resul
             "{prefix} has a scale that is not a positive finite number"
         )));
     }
-    Ok(QuantizedLinear {
-        inputs,
-        outputs,
-        weight: weight.iter().map(|&b| b as i8).collect(),
+    Ok(QuantizedLinear::from_parts(
+        weight.iter().map(|&b| b as i8).collect(),
         weight_scale,
         bias,
-        input: ActivationQuant { scale, zero_point },
-    })
+        ActivationQuant { scale, zero_point },
+    ))
 }
 
 /// Reads an int8 model file.
