@@ -100,7 +100,7 @@ impl AnyModel {
     ) -> Result<Vec<f32>> {
         let config = self.config();
         let batch = config.batch_len(images)?;
-        Ok(dendrites::forward(config, self.synapses(), images, batch, choice, tables).0)
+        Ok(dendrites::forward(config, self.synapses(), images, batch, choice, tables)?.0)
     }
 
     /// Class probabilities `(B, classes)` of a batch of 8-bit images, on the 8-bit kernel.

@@ -266,15 +266,10 @@ impl Mdpn {
         choice: KernelChoice,
         tables: Option<&Tables>,
     ) -> Result<Forward> {
-        if let Some(tables) = tables {
-            if !tables.tabulates(&self.config, &self.params.w, &self.params.q) {
-                return Err(Error::ForeignTables);
-            }
-        }
         let batch = self.config.batch_len(images)?;
         let synapses = (&self.params.w[..], &self.params.q[..]);
         let (membrane, winners) =
-            dendrites::forward(&self.config, synapses, images, batch, choice, tables);
+            dendrites::forward(&self.config, synapses, images, batch, choice, tables)?;
         let soma = soma::forward(&self.params.soma, &membrane);
         let logits = axon::forward(&self.params.axon, &soma);
         Ok(Forward {

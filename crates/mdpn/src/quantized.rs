@@ -213,7 +213,7 @@ impl QuantizedMdpn {
         let batch = self.config.batch_len(images)?;
         let synapses = (&self.w[..], &self.q[..]);
         let (membrane, _) =
-            dendrites::forward(&self.config, synapses, images, batch, choice, tables);
+            dendrites::forward(&self.config, synapses, images, batch, choice, tables)?;
         let mut hidden = self.soma.forward(&membrane);
         for v in &mut hidden {
             *v = v.max(0.0);

@@ -118,6 +118,16 @@ fn int8_model_predicts_as_the_f32_model() {
         }
     }
     assert!(same >= 97, "int8 and f32 agree on {same} of 100 images");
+    // The int8 model refuses tables it was not built with, as the f32 model does: even those
+    // of the f32 model it was quantized from, whose synapses are other memory.
+    let own = int8.tables();
+    assert!(int8
+        .logits(Images::U8(&test), KernelChoice::Fast, Some(&own))
+        .is_ok());
+    let err = int8
+        .logits(Images::U8(&test), KernelChoice::Fast, Some(&model.tables()))
+        .unwrap_err();
+    assert!(matches!(err, mdpn::Error::ForeignTables), "{err}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! by one of the [`crate::kernels`]. This file picks the kernel and runs it over the batch.
 
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::kernels::lut::{Lut, Tables};
 use crate::kernels::plain::Plain;
 use crate::kernels::DendriteKernel;
@@ -43,7 +44,9 @@ fn with_kernel<T>(
 }
 
 /// Presynaptic → dendrite → membrane for a batch of `batch` images: the pooled membrane values
-/// `(B, features)` and the winning window of each.
+/// `(B, features)` and the winning window of each. `tables` must be those of `config` and
+/// `synapses`; tables of other parameters are refused with [`Error::ForeignTables`], whichever
+/// model (f32 or int8) passes them on.
 pub fn forward(
     config: &Config,
     synapses: (&[f32], &[f32]),
@@ -51,7 +54,10 @@ pub fn forward(
     batch: usize,
     choice: KernelChoice,
     tables: Option<&Tables>,
-) -> (Vec<f32>, Vec<u32>) {
+) -> Result<(Vec<f32>, Vec<u32>)> {
+    if tables.is_some_and(|t| !t.tabulates(config, synapses.0, synapses.1)) {
+        return Err(Error::ForeignTables);
+    }
     let features = config.features();
     let mut membrane = vec![0.0; batch * features];
     let mut winners = vec![0u32; batch * features];
@@ -64,7 +70,7 @@ pub fn forward(
             |i, pooled, win| kernel.forward(i, pooled, win),
         )
     });
-    (membrane, winners)
+    Ok((membrane, winners))
 }
 
 /// Membrane → dendrite → presynaptic backward: adds to `dw` and `dq` the gradient of the loss
