@@ -97,16 +97,25 @@ pub enum ModelKind {
     Cnn,
 }
 
-/// One model of the study: a baseline, MDPN, or MDPN with one setting changed.
+/// One model of the study: a baseline, MDPN, MDPN with one setting changed, or a baseline of a
+/// given size.
 #[derive(Debug, Clone, PartialEq)]
 struct Variant {
     kind: ModelKind,
-    /// `(key, value)` changed from the paper's MDPN.
-    setting: Option<(String, String)>,
+    setting: Option<Setting>,
+}
+
+/// What a variant changes from the plain model of its kind.
+#[derive(Debug, Clone, PartialEq)]
+enum Setting {
+    /// An MDPN setting `(key, value)` changed from the paper's model (`--ablate`).
+    Ablated(String, String),
+    /// A baseline's parameter count (`--baseline-params`).
+    Params(usize),
 }
 
 impl Variant {
-    /// Name in tables: `mdpn`, `mlp`, `cnn`, `mdpn[synapse=sigmoid]`.
+    /// Name in tables: `mdpn`, `mlp`, `cnn`, `mdpn[synapse=sigmoid]`, `mlp[params=38682]`.
     fn name(&self) -> String {
         let base = match self.kind {
             ModelKind::Mdpn => "mdpn",
@@ -114,7 +123,8 @@ impl Variant {
             ModelKind::Cnn => "cnn",
         };
         match &self.setting {
-            Some((k, v)) => format!("{base}[{k}={v}]"),
+            Some(Setting::Ablated(k, v)) => format!("{base}[{k}={v}]"),
+            Some(Setting::Params(n)) => format!("{base}[params={n}]"),
             None => base.to_string(),
         }
     }
@@ -175,7 +185,7 @@ fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
             apply(&mut Config::default(), key, value)?;
             out.push(Variant {
                 kind: ModelKind::Mdpn,
-                setting: Some((key.to_string(), value.to_string())),
+                setting: Some(Setting::Ablated(key.to_string(), value.to_string())),
             });
         }
     }
@@ -196,7 +206,7 @@ fn variants(args: &Args) -> anyhow::Result<Vec<Variant>> {
             );
             let v = Variant {
                 kind,
-                setting: Some(("params".to_string(), n.to_string())),
+                setting: Some(Setting::Params(n)),
             };
             if !out.contains(&v) {
                 out.push(v);
@@ -238,17 +248,14 @@ fn build(
     let mdpn = paper_config(train, data.normalisation);
     // A baseline's parameter count: `--baseline-params`, or else MDPN's (the MLP) and
     // LeNet-5's own (the CNN).
-    let params = match &variant.setting {
-        Some((k, v)) if k == "params" => Some(
-            v.parse::<usize>()
-                .with_context(|| format!("{}: `{v}` is not a parameter count", variant.name()))?,
-        ),
+    let params = match variant.setting {
+        Some(Setting::Params(n)) => Some(n),
         _ => None,
     };
     Ok(match variant.kind {
         ModelKind::Mdpn => {
             let mut config = mdpn;
-            if let Some((k, v)) = &variant.setting {
+            if let Some(Setting::Ablated(k, v)) = &variant.setting {
                 apply(&mut config, k, v)?;
             }
             let value = serde_json::to_value(&config)?;
