@@ -86,10 +86,7 @@ pub fn finished_runs(study: &Path) -> anyhow::Result<Vec<Run>> {
                 if !path.exists() {
                     continue;
                 }
-                let text = fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let result: RunResult = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a run result", path.display()))?;
+                let result = read_result(&path)?;
                 runs.push(Run { dir: run, result });
             }
         }
@@ -99,6 +96,13 @@ pub fn finished_runs(study: &Path) -> anyhow::Result<Vec<Run>> {
         key(&a.result).cmp(&key(&b.result))
     });
     Ok(runs)
+}
+
+/// Reads a finished run's `result.json` at `path`.
+pub fn read_result(path: &Path) -> anyhow::Result<RunResult> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a run result", path.display()))
 }
 
 /// Sort key of a model name: MDPN and its variants first, then the baselines.

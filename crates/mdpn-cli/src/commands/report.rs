@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use mdpn::Task;
 
 use crate::files::write_atomic;
@@ -304,12 +304,7 @@ fn run_pictures(
 fn write_run(dir: &Path) -> anyhow::Result<PathBuf> {
     let result_path = dir.join("result.json");
     let result: Option<RunResult> = if result_path.exists() {
-        let text = fs::read_to_string(&result_path)
-            .with_context(|| format!("cannot read {}", result_path.display()))?;
-        Some(
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a run result", result_path.display()))?,
-        )
+        Some(summary::read_result(&result_path)?)
     } else {
         None
     };

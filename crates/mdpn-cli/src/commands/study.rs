@@ -30,7 +30,7 @@ use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
 use crate::recipe_args::RecipeArgs;
-use crate::summary::{Int8Result, RunResult};
+use crate::summary::{read_result, Int8Result, RunResult};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -490,31 +490,36 @@ fn run_one(
         Built::Mlp(m) => run.train(m, |_: &Mlp, _: &Path| Ok(()))?,
         Built::Cnn(m) => run.train(m, |_: &Cnn, _: &Path| Ok(()))?,
     };
-    let Some(result) = done else {
+    let Some(mut result) = done else {
         return Ok(true);
     };
-    write_atomic(
-        &dir.join("result.json"),
-        serde_json::to_string_pretty(&result)?.as_bytes(),
-    )?;
     if variant.kind == ModelKind::Mdpn {
-        add_int8(data, name, &splits, dir)?;
+        result.int8 = Some(int8_of(data, name, &splits, dir)?);
     }
+    write_result(dir, &result)?;
     Ok(false)
 }
 
-/// Quantizes a finished MDPN run's best model as `mdpn quantize` does (into
-/// `model-int8.safetensors`) and adds the int8 file's size and test accuracy to its result,
-/// unless the result has them (studies from before int8 models get them when run again).
+fn write_result(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
+    write_atomic(
+        &dir.join("result.json"),
+        serde_json::to_string_pretty(result)?.as_bytes(),
+    )
+}
+
+/// Adds the int8 model to a run finished before int8 models existed (see [`int8_of`]).
 fn add_int8(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join("result.json");
-    let text =
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut result: RunResult = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a run's result", path.display()))?;
-    if result.int8.is_some() {
-        return Ok(());
+    let mut result = read_result(&dir.join("result.json"))?;
+    if result.int8.is_none() {
+        result.int8 = Some(int8_of(data, name, splits, dir)?);
+        write_result(dir, &result)?;
     }
+    Ok(())
+}
+
+/// Quantizes a finished MDPN run's best model as `mdpn quantize` does, into
+/// `model-int8.safetensors`: that file's size and its test accuracy.
+fn int8_of(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<Int8Result> {
     let file = ModelArgs::path(&dir.join("model.safetensors")).load()?;
     let int8 = quantize(&file, &data.train, name, CALIBRATION_IMAGES)?;
     let bytes = quantized_file::save(&int8)?;
@@ -525,11 +530,10 @@ fn add_int8(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::R
         &splits.test.indices,
         KernelChoice::Fast,
     )?;
-    result.int8 = Some(Int8Result {
+    Ok(Int8Result {
         bytes: bytes.len(),
         test_accuracy: test.accuracy,
-    });
-    write_atomic(&path, serde_json::to_string_pretty(&result)?.as_bytes())
+    })
 }
 
 /// Why a baseline cannot train on a multi-label data set.
