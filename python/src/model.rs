@@ -8,7 +8,6 @@ use mdpn::kernels::plain;
 use mdpn::layers::axon;
 use mdpn::model::TENSOR_NAMES;
 use mdpn::model_file::{self, ModelFile};
-use mdpn::quantized_file;
 use mdpn::state_dict::StateDictOptions;
 use mdpn::{Images, KernelChoice, Params, Task};
 use mdpn_cli::commands::ModelArgs;
@@ -84,15 +83,6 @@ fn chunks(images: Images, len: usize) -> Vec<Images> {
 impl Model {
     fn cfg(&self) -> &mdpn::Config {
         self.file.config()
-    }
-
-    /// The bytes of the model's file, f32 or int8.
-    fn file_bytes(&self) -> PyResult<Vec<u8>> {
-        match &self.file {
-            AnyModel::F32(f) => model_file::save(f),
-            AnyModel::Int8(f) => quantized_file::save(f),
-        }
-        .map_err(py_err)
     }
 
     /// `f` of every chunk of the images of `x`, joined, and the number of images.
@@ -365,12 +355,12 @@ impl Model {
     /// every setting in its metadata; int8 models as `mdpn quantize` writes them), which
     /// `mdpn eval --model` reads.
     fn save(&self, path: PathBuf) -> PyResult<()> {
-        write_atomic(&path, &self.file_bytes()?).map_err(file_err)
+        write_atomic(&path, &self.file.save().map_err(py_err)?).map_err(file_err)
     }
 
     /// The bytes of the model file that `save` writes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.file_bytes()?))
+        Ok(PyBytes::new(py, &self.file.save().map_err(py_err)?))
     }
 
     /// A model from the bytes of a model file, f32 or int8.

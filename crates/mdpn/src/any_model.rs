@@ -26,6 +26,14 @@ impl AnyModel {
         })
     }
 
+    /// The bytes of the file: as `mdpn train` writes an f32 model, or `mdpn quantize` an int8 one.
+    pub fn save(&self) -> Result<Vec<u8>> {
+        match self {
+            AnyModel::F32(f) => model_file::save(f),
+            AnyModel::Int8(f) => quantized_file::save(f),
+        }
+    }
+
     pub fn config(&self) -> &Config {
         match self {
             AnyModel::F32(f) => &f.model.config,
