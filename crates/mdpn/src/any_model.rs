@@ -80,26 +80,30 @@ impl AnyModel {
         }
     }
 
-    /// Tables of the 8-bit dendrite kernel, to build once for many batches.
+    /// Tables of the 8-bit dendrite kernel over the f32 synapses, to build once for many
+    /// batches of [`AnyModel::membrane`] and, for f32 models, [`AnyModel::logits`].
     pub fn tables(&self) -> Tables<'_> {
         match self {
             AnyModel::F32(f) => f.model.tables(),
-            AnyModel::Int8(f) => f.model.tables(),
+            AnyModel::Int8(f) => Tables::new(&f.model.config, &f.model.w, &f.model.q),
         }
     }
 
-    /// Logits `(B, classes)` of a batch of 8-bit images, on the 8-bit kernel.
+    /// Logits `(B, classes)` of a batch of 8-bit images: on the 8-bit kernel with `tables` for
+    /// f32 models, on the integer path (whose tables are made with the model) for int8 ones.
     pub fn logits(&self, images: &[u8], tables: &Tables) -> Result<Vec<f32>> {
-        let (images, fast) = (Images::U8(images), KernelChoice::Fast);
         match self {
-            AnyModel::F32(f) => Ok(f.model.forward(images, fast, Some(tables))?.logits),
-            AnyModel::Int8(f) => f.model.logits(images, fast, Some(tables)),
+            AnyModel::F32(f) => {
+                let (images, fast) = (Images::U8(images), KernelChoice::Fast);
+                Ok(f.model.forward(images, fast, Some(tables))?.logits)
+            }
+            AnyModel::Int8(f) => f.model.logits(images),
         }
     }
 
-    /// The membrane layer's output `(B, features)` (the dendrite maps max-pooled), as the soma
-    /// takes it: the same in both precisions, whose synapses are both f32. `tables` must be given
-    /// for the 8-bit kernel to run on 8-bit images.
+    /// The membrane layer's output `(B, features)` (the dendrite maps max-pooled) of the f32
+    /// synapses, which int8 files keep too (their integer path rounds them to fixed point).
+    /// `tables` must be given for the 8-bit kernel to run on 8-bit images.
     pub fn membrane(
         &self,
         images: Images,
@@ -111,12 +115,11 @@ impl AnyModel {
         Ok(dendrites::forward(config, self.synapses(), images, batch, choice, tables)?.0)
     }
 
-    /// Class probabilities `(B, classes)` of a batch of 8-bit images, on the 8-bit kernel.
+    /// Class probabilities `(B, classes)` of a batch of 8-bit images, as [`AnyModel::logits`].
     pub fn probabilities(&self, images: &[u8]) -> Result<Vec<f32>> {
-        let (images, fast) = (Images::U8(images), KernelChoice::Fast);
         match self {
-            AnyModel::F32(f) => f.model.probabilities(images, fast),
-            AnyModel::Int8(f) => f.model.probabilities(images, fast),
+            AnyModel::F32(f) => f.model.probabilities(Images::U8(images), KernelChoice::Fast),
+            AnyModel::Int8(f) => f.model.probabilities(images),
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod config;
 pub mod dataset;
 pub mod dendrite_importance;
 pub mod error;
+pub mod integer;
 pub mod evaluation;
 pub mod kernels;
 pub mod layers;

@@ -1,18 +1,22 @@
-//! The int8 model: the soma and axon weights as int8 with one scale per output row, their
-//! inputs as uint8 with one scale and zero point per tensor calibrated on training images, and
-//! the products in integers ([`crate::matmul_i8`]). The dendrites' `w` and `q` (`C·M·window²`
-//! pairs, 4% of the parameters) stay f32, so the presynaptic, dendrite and membrane layers run
-//! on the same kernels as the f32 model.
+//! The int8 model, in integers from pixel to score: the soma and axon weights as int8 with one
+//! scale per output row, their inputs as uint8 with one scale and zero point per tensor
+//! calibrated on training images, and the synapses and dendrites in fixed point
+//! ([`crate::integer`]). What it computes is defined by [`mdpn_micro`], the `no_std` crate that
+//! runs on microcontrollers; here the same integers come from vectorised table look-ups
+//! ([`crate::kernels::int16`]) and products ([`crate::matmul_i8`]), bit for bit.
 //!
-//! The rounding is ONNX's `QuantizeLinear` (`x / scale`, ties to even, plus the zero point,
-//! saturated), so that the model can be written as a standard ONNX graph.
+//! The activations' scales and zero points are ONNX's `QuantizeLinear` (`x / scale`, ties to
+//! even, plus the zero point, saturated), so that the model can also be written as an ONNX graph.
+
+use mdpn_micro as micro;
 
 use crate::config::{Config, Task};
 use crate::error::{Error, Result};
 use crate::evaluation::Classifier;
-use crate::kernels::lut::Tables;
+use crate::integer::{FixedScale, IntegerSynapses};
+use crate::kernels::int16::IntTables;
+use crate::layers::axon;
 use crate::layers::linear::Linear;
-use crate::layers::{axon, dendrites};
 use crate::matmul_i8::{matmul_u8_i8, PreparedWeights};
 use crate::model::{Images, KernelChoice, Mdpn};
 use crate::parallel;
@@ -55,9 +59,6 @@ pub struct QuantizedLinear {
     prepared: PreparedWeights,
 }
 
-/// Images per task of [`QuantizedLinear::forward`]: enough work to be worth a thread.
-const ROWS_PER_TASK: usize = 16;
-
 impl QuantizedLinear {
     /// `layer` with symmetric int8 weights per output row (−127..=127, so that the range is
     /// symmetric), its input quantized as `input`.
@@ -97,51 +98,95 @@ impl QuantizedLinear {
         }
     }
 
-    /// `(B, inputs)` → `(B, outputs)`: the input quantized, the integer product, then each sum
-    /// scaled back to f32 and the bias added; all three per task, the tasks in parallel.
-    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
-        let (inputs, outputs) = (self.inputs, self.outputs);
-        let batch = x.len() / inputs.max(1);
-        let mut out = vec![0.0f32; batch * outputs];
-        if outputs == 0 {
-            return out;
-        }
-        // Σ (a − z)·w = Σ a·w − z·Σ w, with Σ w per row made once.
-        let zero = self.input.zero_point as i32;
-        let row_sums = &self.prepared.row_sums;
-        parallel::for_each_chunk(&mut out, ROWS_PER_TASK * outputs, |task, rows| {
-            let first = task * ROWS_PER_TASK;
-            let n = rows.len() / outputs;
-            let a: Vec<u8> = x[first * inputs..(first + n) * inputs]
-                .iter()
-                .map(|&v| self.input.quantize(v))
-                .collect();
-            let mut sums = vec![0i32; n * outputs];
-            matmul_u8_i8(&a, &self.prepared, &mut sums);
-            for (row, sums) in rows
-                .chunks_exact_mut(outputs)
-                .zip(sums.chunks_exact(outputs))
-            {
-                for (o, (y, &s)) in row.iter_mut().zip(sums).enumerate() {
-                    *y = (s - zero * row_sums[o]) as f32
-                        * (self.input.scale * self.weight_scale[o])
-                        + self.bias[o];
-                }
-            }
-        });
-        out
+    /// The scale of each output's integer sum: input scale times weight scale.
+    fn sum_scales(&self) -> Vec<f64> {
+        let s = self.input.scale as f64;
+        self.weight_scale.iter().map(|&w| s * w as f64).collect()
+    }
+
+    /// What [`mdpn_micro::Layer::offset`] holds: the bias in units of each output's sum, less
+    /// the input's zero point times the row's weights, or an error if it does not fit `i32`.
+    pub fn integer_offsets(&self) -> Result<Vec<i32>> {
+        let zero = self.input.zero_point as i64;
+        let scales = self.sum_scales();
+        self.bias
+            .iter()
+            .zip(&scales)
+            .zip(&self.prepared.row_sums)
+            .map(|((&b, &s), &sum)| {
+                let v = (b as f64 / s).round() as i64 - zero * sum as i64;
+                i32::try_from(v)
+                    .ok()
+                    .filter(|v| v.unsigned_abs() < 1 << 30)
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "a bias of {b} is {v} steps of its layer's sums, too many for 31 bits"
+                        ))
+                    })
+            })
+            .collect()
     }
 }
 
-/// An MDPN classifier with int8 soma and axon layers.
+/// An MDPN classifier in integers: int8 soma and axon, fixed-point synapses and dendrites.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedMdpn {
     pub config: Config,
-    /// Synapse weights and thresholds, f32, as in [`crate::Params`].
+    /// The f32 synapse weights and thresholds it was made from, as in [`crate::Params`]: what
+    /// `inspect` reads the synapses' states from and what the ONNX export writes.
     pub w: Vec<f32>,
     pub q: Vec<f32>,
     pub soma: QuantizedLinear,
     pub axon: QuantizedLinear,
+    /// The fixed-point numbers of the integer path.
+    pub integer: IntegerParts,
+    /// The host's tables of [`IntegerParts::synapses`], made once.
+    tables: IntTables,
+}
+
+/// Everything the integer path computes with besides the int8 weights: what an int8 file of
+/// format 2 stores and `mdpn export --format c` writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntegerParts {
+    pub synapses: IntegerSynapses,
+    /// The folded biases of the soma and axon ([`QuantizedLinear::integer_offsets`]).
+    pub soma_offset: Vec<i32>,
+    pub axon_offset: Vec<i32>,
+    /// Dendrite sums to the soma's `u8` input (one multiplier).
+    pub membrane: FixedScale,
+    /// The soma's sums to the axon's `u8` input.
+    pub soma: FixedScale,
+    /// The axon's sums to scores, the logits times `2^SCORE_FRAC`.
+    pub axon: FixedScale,
+}
+
+impl IntegerParts {
+    /// The fixed-point numbers of a model of `config` with these synapses and layers.
+    pub fn new(
+        config: &Config,
+        (w, q): (&[f32], &[f32]),
+        soma: &QuantizedLinear,
+        axon: &QuantizedLinear,
+    ) -> Result<IntegerParts> {
+        let synapses = IntegerSynapses::new(config, w, q)?;
+        let (membrane, hidden) = (soma.input.scale as f64, axon.input.scale as f64);
+        let unit = 2f64.powi(-(synapses.ln_frac as i32));
+        let scores = 2f64.powi(micro::SCORE_FRAC as i32);
+        Ok(IntegerParts {
+            membrane: FixedScale::new(&[unit / membrane], "membrane")?,
+            soma: FixedScale::new(
+                &soma.sum_scales().iter().map(|s| s / hidden).collect::<Vec<_>>(),
+                "soma",
+            )?,
+            axon: FixedScale::new(
+                &axon.sum_scales().iter().map(|s| s * scores).collect::<Vec<_>>(),
+                "axon",
+            )?,
+            soma_offset: soma.integer_offsets()?,
+            axon_offset: axon.integer_offsets()?,
+            synapses,
+        })
+    }
 }
 
 /// Range of the values that reach the soma and the axon, over some calibration images.
@@ -181,50 +226,183 @@ pub fn calibrate(model: &Mdpn, images: &[u8]) -> Result<Calibration> {
     Ok(cal)
 }
 
+/// One int8 layer as [`mdpn_micro`] takes it, with its offsets, output scale and zero point.
+fn micro_layer<'a>(
+    layer: &'a QuantizedLinear,
+    offset: &'a [i32],
+    scale: &'a FixedScale,
+    zero_point: u8,
+) -> micro::Layer<'a> {
+    micro::Layer {
+        weight: &layer.weight,
+        offset,
+        multiplier: &scale.multiplier,
+        shift: scale.shift,
+        zero_point: zero_point as i32,
+    }
+}
+
+/// Images per task of [`QuantizedMdpn::scores`]: enough work to be worth a thread.
+const ROWS_PER_TASK: usize = 16;
+
 impl QuantizedMdpn {
-    /// The int8 model of `model`, its activations quantized over the ranges of `calibration`.
-    pub fn new(model: &Mdpn, calibration: &Calibration) -> QuantizedMdpn {
+    /// The int8 model of `model`, its activations quantized over the ranges of `calibration`,
+    /// or an error for settings the integer path does not compute.
+    pub fn new(model: &Mdpn, calibration: &Calibration) -> Result<QuantizedMdpn> {
         let (lo, hi) = calibration.membrane;
         let soma = QuantizedLinear::new(&model.params.soma, ActivationQuant::covering(lo, hi));
         let (lo, hi) = calibration.hidden;
         let axon = QuantizedLinear::new(&model.params.axon, ActivationQuant::covering(lo, hi));
-        QuantizedMdpn {
-            config: model.config.clone(),
-            w: model.params.w.clone(),
-            q: model.params.q.clone(),
+        let (w, q) = (model.params.w.clone(), model.params.q.clone());
+        QuantizedMdpn::from_parts(model.config.clone(), w, q, soma, axon)
+    }
+
+    /// The model of these f32 synapses and int8 layers, its fixed-point numbers derived
+    /// ([`IntegerParts::new`]): from a quantized f32 model, or an int8 file of format 1.
+    pub fn from_parts(
+        config: Config,
+        w: Vec<f32>,
+        q: Vec<f32>,
+        soma: QuantizedLinear,
+        axon: QuantizedLinear,
+    ) -> Result<QuantizedMdpn> {
+        let integer = IntegerParts::new(&config, (&w, &q), &soma, &axon)?;
+        QuantizedMdpn::with_integer(config, w, q, soma, axon, integer)
+    }
+
+    /// The model of all its parts, as an int8 file of format 2 holds them, once they are
+    /// checked to be in range for the integer path.
+    pub fn with_integer(
+        config: Config,
+        w: Vec<f32>,
+        q: Vec<f32>,
+        soma: QuantizedLinear,
+        axon: QuantizedLinear,
+        integer: IntegerParts,
+    ) -> Result<QuantizedMdpn> {
+        let mut model = QuantizedMdpn {
+            tables: IntTables::default(),
+            config,
+            w,
+            q,
             soma,
             axon,
+            integer,
+        };
+        model
+            .micro()
+            .check()
+            .map_err(|_| Error::Format(model.out_of_range()))?;
+        if !model.integer.synapses.fits_i16(&model.config) {
+            return Err(Error::Format(
+                "the integer table's entries are too large for a window to sum in 16 bits".into(),
+            ));
+        }
+        model.tables = IntTables::new(&model.config, &model.integer.synapses.view());
+        Ok(model)
+    }
+
+    /// Why [`mdpn_micro::Model::check`] refused this model, in words.
+    fn out_of_range(&self) -> String {
+        let s = self.integer.synapses.view();
+        format!(
+            "the integer model's tensors do not fit its configuration or its fixed-point settings \
+             are out of range ({} synapse slopes and offsets for {} synapses, a table of {} entries \
+             for z within ±{} at 2^-{}, z in 2^-{}, shifts {}/{}/{})",
+            s.slope.len().min(s.offset.len()),
+            self.config.channels * self.config.dendrites * self.config.synapses(),
+            s.table.len(),
+            s.z_limit,
+            s.table_frac,
+            s.z_frac,
+            self.integer.membrane.shift,
+            self.integer.soma.shift,
+            self.integer.axon.shift
+        )
+    }
+
+    /// The model as [`mdpn_micro`] computes it, borrowing this one's tensors.
+    pub fn micro(&self) -> micro::Model<'_> {
+        let c = &self.config;
+        let i = &self.integer;
+        micro::Model {
+            shape: micro::Shape {
+                channels: c.channels,
+                image_size: c.image_size,
+                dendrites: c.dendrites,
+                window: c.window,
+                pool: c.pool,
+                hidden: c.hidden,
+                classes: c.classes,
+            },
+            synapses: i.synapses.view(),
+            membrane: micro::Requant {
+                multiplier: i.membrane.multiplier.first().copied().unwrap_or(0),
+                shift: i.membrane.shift,
+                zero_point: self.soma.input.zero_point as i32,
+            },
+            soma: micro_layer(&self.soma, &i.soma_offset, &i.soma, self.axon.input.zero_point),
+            axon: micro_layer(&self.axon, &i.axon_offset, &i.axon, 0),
         }
     }
 
-    /// Tables for the 8-bit dendrite kernel; build them once for many batches.
-    pub fn tables(&self) -> Tables<'_> {
-        Tables::new(&self.config, &self.w, &self.q)
+    /// Scores `(B, classes)` of a batch of 8-bit images `(B, C, H, W)`: the logits times
+    /// `2^SCORE_FRAC`, exactly as [`mdpn_micro::Model::classify`] computes them, in tasks of
+    /// [`ROWS_PER_TASK`] images run in parallel.
+    pub fn scores(&self, images: &[u8]) -> Result<Vec<i32>> {
+        let cfg = &self.config;
+        let batch = cfg.batch_len(Images::U8(images))?;
+        let (len, features, hidden, classes) =
+            (cfg.image_len(), cfg.features(), cfg.hidden, cfg.classes);
+        let model = self.micro();
+        let mut scores = vec![0i32; batch * classes];
+        parallel::for_each_chunk(&mut scores, ROWS_PER_TASK * classes, |task, scores| {
+            let first = task * ROWS_PER_TASK;
+            let n = scores.len() / classes;
+            let mut membrane = vec![0u8; n * features];
+            let mut pooled = vec![0i16; features];
+            for (i, out) in membrane.chunks_exact_mut(features).enumerate() {
+                let image = &images[(first + i) * len..][..len];
+                self.tables.membrane(cfg, image, &mut pooled);
+                for (u, &d) in out.iter_mut().zip(&pooled) {
+                    *u = model.membrane.to_u8(d as i32, 0);
+                }
+            }
+            let mut sums = vec![0i32; n * hidden];
+            matmul_u8_i8(&membrane, &self.soma.prepared, &mut sums);
+            let relu = model.soma.zero_point as u8;
+            let h: Vec<u8> = sums
+                .iter()
+                .enumerate()
+                .map(|(at, &s)| {
+                    let o = at % hidden;
+                    model.soma.requant(o).to_u8(s + model.soma.offset[o], relu)
+                })
+                .collect();
+            let mut sums = vec![0i32; n * classes];
+            matmul_u8_i8(&h, &self.axon.prepared, &mut sums);
+            for (at, (score, &s)) in scores.iter_mut().zip(&sums).enumerate() {
+                let o = at % classes;
+                *score = model.axon.score(o, s + model.axon.offset[o]);
+            }
+        });
+        Ok(scores)
     }
 
-    /// Logits `(B, classes)` of a batch. `tables` must be given for the 8-bit kernel to run on
-    /// 8-bit images.
-    pub fn logits(
-        &self,
-        images: Images,
-        choice: KernelChoice,
-        tables: Option<&Tables>,
-    ) -> Result<Vec<f32>> {
-        let batch = self.config.batch_len(images)?;
-        let synapses = (&self.w[..], &self.q[..]);
-        let (membrane, _) =
-            dendrites::forward(&self.config, synapses, images, batch, choice, tables)?;
-        let mut hidden = self.soma.forward(&membrane);
-        for v in &mut hidden {
-            *v = v.max(0.0);
-        }
-        Ok(self.axon.forward(&hidden))
+    /// Logits `(B, classes)` of a batch of 8-bit images: the [`Self::scores`] as floats.
+    pub fn logits(&self, images: &[u8]) -> Result<Vec<f32>> {
+        let unit = 2f32.powi(-(micro::SCORE_FRAC as i32));
+        Ok(self
+            .scores(images)?
+            .into_iter()
+            .map(|s| s as f32 * unit)
+            .collect())
     }
 
-    /// Class probabilities `(B, classes)`, as [`Mdpn::probabilities`].
-    pub fn probabilities(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
-        let tables = matches!(images, Images::U8(_)).then(|| self.tables());
-        let mut p = self.logits(images, choice, tables.as_ref())?;
+    /// Class probabilities `(B, classes)` of a batch of 8-bit images, as
+    /// [`Mdpn::probabilities`].
+    pub fn probabilities(&self, images: &[u8]) -> Result<Vec<f32>> {
+        let mut p = self.logits(images)?;
         match self.config.task {
             Task::MultiClass => axon::softmax(&mut p, self.config.classes),
             Task::MultiLabel => axon::sigmoid(&mut p),
@@ -240,11 +418,18 @@ impl Classifier for QuantizedMdpn {
     fn task(&self) -> Task {
         self.config.task
     }
+    /// The integer path, whatever kernel is asked for: it is the only one an int8 model has.
     fn predictor(
         &self,
-        kernel: KernelChoice,
+        _kernel: KernelChoice,
     ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
-        let tables = self.tables();
-        Box::new(move |images| self.logits(images, kernel, Some(&tables)))
+        Box::new(move |images| match images {
+            Images::U8(images) => self.logits(images),
+            Images::F32(_) => Err(Error::Shape(INT8_TAKES_PIXELS.into())),
+        })
     }
 }
+
+/// The error for float images given to an int8 model.
+pub const INT8_TAKES_PIXELS: &str =
+    "an int8 model computes in integers from 8-bit pixels (uint8, 0 to 255), not from normalised floats";

@@ -6,21 +6,34 @@
 //! - `L.weight`: I8 `(outputs, inputs)`; `L.weight_scale`: F32 `(outputs)`; `L.bias`: F32;
 //! - `L.input_scale`: F32 `(1)`; `L.input_zero_point`: U8 `(1)`: how the layer's input is
 //!   quantized.
+//!
+//! Format 2 adds the integer path ([`crate::integer`], computed by [`mdpn_micro`]), so that
+//! every reader computes with the same integers, whatever its floating point:
+//! - `model.0.params.slope`, `model.0.params.offset`: I32, shaped as `w`: `z = slope·v + offset`;
+//! - `model.1.table`: I16, the shared table of `g(Y + c)` over `z`;
+//! - `model.1.membrane_multiplier`: I32 `(1)`; `L.offset`, `L.multiplier`: I32 `(outputs)`;
+//! - metadata `integer`: `z_frac`, `table_frac`, `z_limit`, `ln_frac` and the three shifts.
+//!
+//! Format 1 files (f32 synapses, float biases) are read and get the integer path derived as
+//! `mdpn quantize` derives it; [`QuantizedFile::format_version`] says so.
 
 use std::collections::HashMap;
 
 use safetensors::{Dtype, SafeTensors};
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::integer::{FixedScale, IntegerSynapses};
 use crate::model::{Params, TENSOR_NAMES};
-use crate::quantized::{ActivationQuant, QuantizedLinear, QuantizedMdpn};
+use crate::quantized::{ActivationQuant, IntegerParts, QuantizedLinear, QuantizedMdpn};
 use crate::tensor_file::{describe, f32_tensor, json, serialize, verify_checksum, Metadata};
 
 /// Value of the `format` metadata key in int8 model files.
 pub const FORMAT: &str = "mdpn-int8";
 /// Version of the int8 file layout; files from a newer version are refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// An int8 model with its class names and where it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +44,26 @@ pub struct QuantizedFile {
     pub program: String,
     /// How it was quantized, in words (metadata `quantization`).
     pub quantization: String,
+    /// The format the file was read from: below [`FORMAT_VERSION`], its integer path was
+    /// derived when it was read, and `mdpn quantize` rewrites it in the current format.
+    pub format_version: u32,
+}
+
+/// The integer path's settings (metadata `integer`).
+#[derive(Debug, Serialize, Deserialize)]
+struct IntegerSettings {
+    z_frac: u32,
+    table_frac: u32,
+    z_limit: i32,
+    ln_frac: u32,
+    membrane_shift: u32,
+    soma_shift: u32,
+    axon_shift: u32,
+}
+
+/// Little-endian bytes of 32-bit integers.
+fn le_i32(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Whether `bytes` are an int8 model file (safetensors whose `format` is [`FORMAT`]).
@@ -45,6 +78,11 @@ pub fn is_int8(bytes: &[u8]) -> bool {
 
 /// The layer prefixes of the soma and axon.
 const LAYERS: [&str; 2] = ["model.2.fc", "model.3.fc"];
+/// The integer synapses, the table and the membrane's multiplier (format 2).
+const SLOPE: &str = "model.0.params.slope";
+const OFFSET: &str = "model.0.params.offset";
+const TABLE: &str = "model.1.table";
+const MEMBRANE: &str = "model.1.membrane_multiplier";
 
 /// Serialises an int8 model file; the same model always gives the same bytes.
 pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
@@ -59,6 +97,18 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
     if let Some(d) = &file.dataset {
         meta.insert("dataset".to_string(), d.clone());
     }
+    let int = &model.integer;
+    let syn = &int.synapses;
+    let settings = IntegerSettings {
+        z_frac: syn.z_frac,
+        table_frac: syn.table_frac,
+        z_limit: syn.z_limit,
+        ln_frac: syn.ln_frac,
+        membrane_shift: int.membrane.shift,
+        soma_shift: int.soma.shift,
+        axon_shift: int.axon.shift,
+    };
+    meta.insert("integer".to_string(), json(&settings));
     let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
     let shapes = Params::shapes(&model.config);
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
@@ -74,8 +124,37 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
             shapes[1].clone(),
             le(&model.q),
         ),
+        (
+            SLOPE.into(),
+            Dtype::I32,
+            shapes[0].clone(),
+            le_i32(&syn.slope),
+        ),
+        (
+            OFFSET.into(),
+            Dtype::I32,
+            shapes[0].clone(),
+            le_i32(&syn.offset),
+        ),
+        (
+            TABLE.into(),
+            Dtype::I16,
+            vec![syn.table.len()],
+            syn.table.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        (
+            MEMBRANE.into(),
+            Dtype::I32,
+            vec![1],
+            le_i32(&int.membrane.multiplier),
+        ),
     ];
-    for (prefix, layer) in LAYERS.iter().zip([&model.soma, &model.axon]) {
+    let integer = [(&int.soma_offset, &int.soma), (&int.axon_offset, &int.axon)];
+    for ((prefix, layer), (offset, scale)) in LAYERS
+        .iter()
+        .zip([&model.soma, &model.axon])
+        .zip(integer)
+    {
         let weight = layer.weight.iter().map(|&v| v as u8).collect();
         let (o, i) = (layer.outputs, layer.inputs);
         tensors.extend([
@@ -104,6 +183,13 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
                 vec![1],
                 vec![layer.input.zero_point],
             ),
+            (format!("{prefix}.offset"), Dtype::I32, vec![o], le_i32(offset)),
+            (
+                format!("{prefix}.multiplier"),
+                Dtype::I32,
+                vec![o],
+                le_i32(&scale.multiplier),
+            ),
         ]);
     }
     serialize(&tensors, meta)
@@ -124,6 +210,53 @@ fn raw<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize]) -> Re
         )));
     }
     Ok(view.data())
+}
+
+/// An I32 tensor of shape `shape`, or an error naming it.
+fn ints(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<i32>> {
+    Ok(raw(st, name, Dtype::I32, shape)?
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// The integer path of a format 2 file whose f32 tensors are read.
+fn integer(
+    st: &SafeTensors,
+    described: &Metadata,
+    config: &Config,
+    layers: [&QuantizedLinear; 2],
+) -> Result<IntegerParts> {
+    let set: IntegerSettings = described.json("integer")?;
+    let synapse_shape = &Params::shapes(config)[0];
+    let table_len = st.tensor(TABLE).map_or(0, |t| t.shape().iter().product());
+    let table = raw(st, TABLE, Dtype::I16, &[table_len])?
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let scale = |name: &str, len: usize, shift: u32| -> Result<FixedScale> {
+        Ok(FixedScale {
+            multiplier: ints(st, name, &[len])?,
+            shift,
+        })
+    };
+    let [soma, axon] = layers;
+    Ok(IntegerParts {
+        synapses: IntegerSynapses {
+            slope: ints(st, SLOPE, synapse_shape)?,
+            offset: ints(st, OFFSET, synapse_shape)?,
+            z_frac: set.z_frac,
+            table,
+            table_frac: set.table_frac,
+            z_limit: set.z_limit,
+            ln_frac: set.ln_frac,
+        },
+        soma_offset: ints(st, &format!("{}.offset", LAYERS[0]), &[soma.outputs])?,
+        axon_offset: ints(st, &format!("{}.offset", LAYERS[1]), &[axon.outputs])?,
+        membrane: scale(MEMBRANE, 1, set.membrane_shift)?,
+        soma: scale(&format!("{}.multiplier", LAYERS[0]), soma.outputs, set.soma_shift)?,
+        axon: scale(&format!("{}.multiplier", LAYERS[1]), axon.outputs, set.axon_shift)?,
+    })
 }
 
 /// An F32 tensor of shape `shape`, or an error naming it.
@@ -181,6 +314,7 @@ pub fn load(bytes: &[u8]) -> Result<QuantizedFile> {
         )));
     }
     described.check_version(FORMAT_VERSION)?;
+    let format_version: u32 = described.field("format_version")?.parse().unwrap_or(0);
     let config: Config = described.json("config")?;
     config.validate()?;
     let class_names: Vec<String> = described.json("class_names")?;
@@ -196,14 +330,15 @@ pub fn load(bytes: &[u8]) -> Result<QuantizedFile> {
     let q = floats(&st, TENSOR_NAMES[1], &shapes[1])?;
     let soma = layer(&st, LAYERS[0], config.features(), config.hidden)?;
     let axon = layer(&st, LAYERS[1], config.hidden, config.classes)?;
+    let model = if format_version >= 2 {
+        let integer = integer(&st, &described, &config, [&soma, &axon])?;
+        QuantizedMdpn::with_integer(config, w, q, soma, axon, integer)?
+    } else {
+        QuantizedMdpn::from_parts(config, w, q, soma, axon)?
+    };
     Ok(QuantizedFile {
-        model: QuantizedMdpn {
-            config,
-            w,
-            q,
-            soma,
-            axon,
-        },
+        model,
+        format_version,
         class_names,
         dataset: meta.get("dataset").cloned(),
         program: meta.get("program").cloned().unwrap_or_default(),

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 pub use mdpn::any_model::AnyModel;
 use mdpn::model_file::ModelFile;
+use mdpn::quantized_file;
 use mdpn::state_dict::StateDictOptions;
 use mdpn::Config;
 
@@ -77,6 +78,24 @@ impl ModelArgs {
         };
         let mut file = AnyModel::load(&bytes, &options)
             .with_context(|| format!("cannot load model {}", self.model.display()))?;
+        if let AnyModel::Int8(f) = &file {
+            anyhow::ensure!(
+                self.mean.is_none() && self.std.is_none(),
+                "{} is an int8 model, whose normalisation is folded into its integer synapses: \
+                 give --mean and --std to `mdpn quantize` of the f32 model instead",
+                self.model.display()
+            );
+            if f.format_version < quantized_file::FORMAT_VERSION {
+                eprintln!(
+                    "note: {} is an int8 file of format {}; its integer path was derived on \
+                     reading. `mdpn quantize {} --out NEW` writes it in format {}",
+                    self.model.display(),
+                    f.format_version,
+                    self.model.display(),
+                    quantized_file::FORMAT_VERSION
+                );
+            }
+        }
         self.override_normalisation(file.config_mut())?;
         Ok(file)
     }

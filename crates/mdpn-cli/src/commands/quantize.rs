@@ -1,5 +1,6 @@
 //! `mdpn quantize`: an f32 model becomes an int8 model file ([`mdpn::quantized`]), its
-//! activations calibrated on training images.
+//! activations calibrated on training images; an int8 file of an older format is rewritten in
+//! the current one.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use mdpn::quantized::{calibrate, QuantizedMdpn};
 use mdpn::quantized_file::{self, QuantizedFile};
 use mdpn::Dataset;
 
-use super::ModelArgs;
+use super::{AnyModel, ModelArgs};
 use crate::datasets::{self, Color, DataArgs};
 use crate::files::{program, write_atomic};
 
@@ -18,7 +19,8 @@ pub const CALIBRATION_IMAGES: usize = 10_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The f32 model file (`mdpn train` output) or an authors' state dict.
+    /// The f32 model file (`mdpn train` output) or an authors' state dict; or an int8 file of an
+    /// older format, to rewrite in the current one.
     pub model: PathBuf,
     /// Output int8 model file.
     #[arg(long, short)]
@@ -32,7 +34,23 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = ModelArgs::path(&args.model).load()?;
+    let file = match ModelArgs::path(&args.model).load_any()? {
+        AnyModel::F32(file) => file,
+        AnyModel::Int8(mut file) => {
+            let from = file.format_version;
+            file.format_version = quantized_file::FORMAT_VERSION;
+            let bytes = quantized_file::save(&file)?;
+            write_atomic(&args.out, &bytes)?;
+            println!(
+                "wrote {} ({} bytes): the int8 model of {} (format {from}) in format {}",
+                args.out.display(),
+                bytes.len(),
+                args.model.display(),
+                quantized_file::FORMAT_VERSION
+            );
+            return Ok(());
+        }
+    };
     let cfg = &file.model.config;
     let color = args.data.color.or(Some(if cfg.channels == 3 {
         Color::Rgb
@@ -64,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bytes = quantized_file::save(&out)?;
     write_atomic(&args.out, &bytes)?;
     println!(
-        "wrote {} ({} bytes): int8 soma and axon, activations calibrated on {} training images of {}",
+        "wrote {} ({} bytes): integers from pixel to score, int8 soma and axon, activations calibrated on {} training images of {}",
         args.out.display(),
         bytes.len(),
         args.calibration_images.min(train.len()),
@@ -87,12 +105,17 @@ pub fn quantize(
     }
     let image_len = file.model.config.image_len();
     let calibration = calibrate(&file.model, &train.images[..n * image_len])?;
-    let model = QuantizedMdpn::new(&file.model, &calibration);
+    let model = QuantizedMdpn::new(&file.model, &calibration)?;
     let quantization = format!(
         "soma and axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
          scale and zero point per tensor, covering the range over the first {n} training images of {name} \
-         (membrane {:?}, soma {:?}); synapses f32",
-        calibration.membrane, calibration.hidden
+         (membrane {:?}, soma {:?}); synapses in fixed point (2^-{} of z), a table of {} entries of \
+         ln(Y + c) in 2^-{}; integers only from pixel to score",
+        calibration.membrane,
+        calibration.hidden,
+        model.integer.synapses.z_frac,
+        model.integer.synapses.table.len(),
+        model.integer.synapses.ln_frac
     );
     Ok(QuantizedFile {
         model,
@@ -100,5 +123,6 @@ pub fn quantize(
         dataset: file.dataset.clone(),
         program: program(),
         quantization,
+        format_version: quantized_file::FORMAT_VERSION,
     })
 }

@@ -12,6 +12,7 @@
 //! inside its channel) of every pooled value, so that the backward pass sends the gradient to
 //! that window alone.
 
+pub mod int16;
 pub mod lut;
 pub mod plain;
 
