@@ -8,8 +8,9 @@
 //! bit for bit. One image goes through the neuron's five layers so:
 //!
 //! 1. **presynaptic**: synapse `s` sees pixel value `v` (0..=255) and computes
-//!    `z = slope[s]·v + offset[s]`, its `k·(x·w − q)` in fixed point with `z_frac` fractional
-//!    bits (the normalisation of `v` is folded into `slope` and `offset`);
+//!    `slope[s]·v + offset[s]`, its `z = k·(x·w − q)` in fixed point with `z_frac` fractional
+//!    bits, plus `z_limit` so that the table's range starts at 0 (the normalisation of `v` is
+//!    folded into `slope` and `offset`);
 //! 2. **dendrite**: each synapse's `g(Y + c)` (`ln` for the paper's log-product) is one entry of
 //!    a shared table over `z`, at steps of `2^−table_frac`, clamped to `±z_limit`; a dendrite
 //!    sums the entries of its window exactly in `i32` (they are small enough to fit `i16`);
@@ -113,26 +114,28 @@ pub fn shift_round(t: i64, shift: u32) -> i64 {
 /// `z`, and the shared table of `g(Y(z) + c)` over `z`.
 #[derive(Clone, Copy, Debug)]
 pub struct Synapses<'a> {
-    /// `(C, M, window, window)`: `z = slope·v + offset` in units of `2^−z_frac`.
+    /// `(C, M, window, window)`: `z + z_limit = slope·v + offset` in units of `2^−z_frac`.
     pub slope: &'a [i32],
     pub offset: &'a [i32],
     pub z_frac: u32,
     /// `g(Y + c)` in units of `2^−ln_frac` (the scale of the dendrite sums) at
-    /// `z = (i − z_limit·2^table_frac) · 2^−table_frac`, for `i` in `0..=2·z_limit·2^table_frac`.
+    /// `z = (i − z_limit·2^table_frac) · 2^−table_frac`, for `i` in `0..=2·z_limit·2^table_frac`
+    /// (the last entry is reached only through rounding).
     pub table: &'a [i16],
     pub table_frac: u32,
     pub z_limit: i32,
 }
 
 impl Synapses<'_> {
-    /// The table entry of synapse `s` at pixel value `v`.
+    /// The table entry of synapse `s` at pixel value `v`: `z + z_limit` saturated to
+    /// `0..2·z_limit` (in fixed point: for the usual settings `0..2^22`, one `usat` instruction on
+    /// a Cortex-M4), then rounded to the table's grid.
     #[inline]
     pub fn entry(&self, s: usize, v: u8) -> i16 {
         let z = self.slope[s] * v as i32 + self.offset[s];
-        let limit = self.z_limit << self.z_frac;
+        let top = (self.z_limit << self.z_frac) * 2 - 1;
         let shift = self.z_frac - self.table_frac;
-        // Non-negative from here on: `z + limit` is in `0..=2·limit`.
-        let at = (z.clamp(-limit, limit) + limit) as u32 + half(shift) as u32;
+        let at = z.clamp(0, top) as u32 + half(shift) as u32;
         self.table[(at >> shift) as usize]
     }
 
@@ -225,7 +228,7 @@ impl Model<'_> {
             && syn.z_frac < 31
             && syn.table_frac <= syn.z_frac
             && syn.z_limit > 0
-            && (syn.z_limit as i64) << syn.z_frac < 1 << 30
+            && (syn.z_limit as i64) << syn.z_frac < 1 << 29
             && syn.table.len() == Synapses::table_len(syn.z_limit, syn.table_frac)
             && layer_fits(&self.soma, s.features(), s.hidden)
             && layer_fits(&self.axon, s.hidden, s.classes)

@@ -2,8 +2,9 @@
 //! fixed-point numbers that [`mdpn_micro`] computes with, once, when a model is quantized.
 //!
 //! - **Synapses.** `z = k·(x·w − q)` with `x = (v/255 − mean)/std` is affine in the pixel value
-//!   `v`: `z = slope·v + offset`, both rounded to `2^−z_frac` with `z_frac` as large as keeps
-//!   every `|slope|·255 + |offset|` below `2^30` (16 bits of fraction for the paper's models).
+//!   `v`: `z + Z_LIMIT = slope·v + offset`, both rounded to `2^−z_frac` with `z_frac` as large
+//!   as keeps every `|slope|·255 + |offset|` below `2^30` (16 bits of fraction for the paper's
+//!   models). The `Z_LIMIT` in the offset starts the table's range at 0.
 //! - **The table** of `g(Y(z) + c)` (`ln` for the log-product) over `z` in `±Z_LIMIT` at steps of
 //!   `2^−TABLE_FRAC`, in units of `2^−ln_frac`, `ln_frac` as large as lets a window's
 //!   `window²` entries sum inside `i16` (11 bits for the paper's 5×5 windows). Rounding `z` to
@@ -62,7 +63,7 @@ impl IntegerSynapses {
             .fold(0.0f64, |m, &(a, b)| m.max(a.abs() * 255.0 + b.abs()));
         let z_frac = (TABLE_FRAC..=MAX_Z_FRAC)
             .rev()
-            .find(|&f| reach * 2f64.powi(f as i32) + 256.0 < (1u64 << 30) as f64)
+            .find(|&f| (reach + Z_LIMIT as f64) * 2f64.powi(f as i32) + 256.0 < (1u64 << 30) as f64)
             .ok_or_else(|| {
                 Error::Config(format!(
                     "a synapse reaches |k·(x·w − q)| = {reach:.0}, too far for the integer path \
@@ -89,7 +90,10 @@ impl IntegerSynapses {
             })?;
         Ok(IntegerSynapses {
             slope: real.iter().map(|&(a, _)| fixed(a)).collect(),
-            offset: real.iter().map(|&(_, b)| fixed(b)).collect(),
+            offset: real
+                .iter()
+                .map(|&(_, b)| fixed(b) + (Z_LIMIT << z_frac))
+                .collect(),
             z_frac,
             table: grid
                 .iter()

@@ -41,6 +41,7 @@ pub mod evaluation;
 pub mod kernels;
 pub mod layers;
 pub mod metrics;
+pub mod micro_export;
 pub mod model;
 pub mod model_file;
 pub mod prune;

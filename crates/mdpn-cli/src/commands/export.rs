@@ -1,31 +1,42 @@
-//! `mdpn export`: a model (f32 or int8) as a standard ONNX graph ([`mdpn_onnx`]).
+//! `mdpn export`: a model as a standard ONNX graph ([`mdpn_onnx`]), or an int8 model as source
+//! code for microcontrollers ([`mdpn::micro_export`]): C99, or Rust constants for `mdpn-micro`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use mdpn::micro_export::{self, SourceFile};
 
 use super::{AnyModel, ModelArgs};
 use crate::files::{program, write_atomic};
 
 /// Export formats.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// ONNX, opset 17: uint8 `image` (N, C, H, W) in, `probabilities` (N, classes) out.
     Onnx,
+    /// C99 for a firmware, integers only (int8 models): `mdpn.h` and `mdpn.c` in the folder `--out`.
+    C,
+    /// Rust constants for the `no_std` crate `mdpn-micro` (int8 models): `mdpn_model.rs` in the
+    /// folder `--out`.
+    Rust,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The model file (f32 or int8) or an authors' state dict.
+    /// The model file (f32 or int8) or an authors' state dict; `c` and `rust` take int8 files.
     pub model: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Onnx)]
     pub format: Format,
-    /// Output file.
+    /// Output file (onnx) or folder (c, rust; made if missing).
     #[arg(long, short)]
     pub out: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = ModelArgs::path(&args.model).load_any()?;
-    let Format::Onnx = args.format;
+    if args.format != Format::Onnx {
+        return export_source(&model, &args);
+    }
     let bytes = match &model {
         AnyModel::F32(f) => mdpn_onnx::export(&f.model, &program())?,
         AnyModel::Int8(f) => mdpn_onnx::export_int8(&f.model, &program())?,
@@ -41,5 +52,56 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.image_size,
         cfg.classes
     );
+    Ok(())
+}
+
+/// Writes the C or Rust source of an int8 model into the folder `args.out`. Every file is made
+/// in memory first and then written atomically, so a refused model leaves nothing behind.
+fn export_source(model: &AnyModel, args: &Args) -> anyhow::Result<()> {
+    let AnyModel::Int8(file) = model else {
+        bail!(
+            "{} is an f32 model; the microcontroller export takes int8 models, which compute in \
+             integers only: run `mdpn quantize {} --out MODEL-int8.safetensors` first and export that",
+            args.model.display(),
+            args.model.display()
+        );
+    };
+    let about = format!(
+        "{} of {} ({})",
+        args.model
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        file.dataset.as_deref().unwrap_or("an unnamed data set"),
+        program()
+    );
+    let files: Vec<SourceFile> = match args.format {
+        Format::C => micro_export::c_files(&file.model, &file.class_names, &about),
+        Format::Rust => vec![micro_export::rust_file(
+            &file.model,
+            &file.class_names,
+            &about,
+        )],
+        Format::Onnx => unreachable!("ONNX is written by run"),
+    };
+    write_folder(&args.out, &files)?;
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    let micro = file.model.micro();
+    println!(
+        "wrote {} in {}: {} bytes of weights and tables as constants, {} bytes of scratch memory",
+        names.join(" and "),
+        args.out.display(),
+        micro_export::constant_bytes(&file.model),
+        micro.shape.scratch_len()
+    );
+    Ok(())
+}
+
+/// Writes `files` into the folder `out`, made if missing.
+fn write_folder(out: &Path, files: &[SourceFile]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot make the output folder {}", out.display()))?;
+    for f in files {
+        write_atomic(&out.join(f.name), f.text.as_bytes())?;
+    }
     Ok(())
 }

@@ -128,16 +128,11 @@ impl IntTables {
                 sums.fill(self.base[block]);
                 let tables = &self.ln[block * syn..][..syn];
                 for (i, row_tables) in tables.chunks_exact(win).enumerate() {
-                    for (r, &(lo, hi)) in spans[i..i + used].iter().enumerate() {
-                        let pixels = &plane[(r + i) * h..][..used + win - 1];
-                        let row_sums = &mut sums[r * used..][lo..hi.max(lo)];
-                        for (sum, px) in row_sums.iter_mut().zip(pixels[lo..].windows(win)) {
-                            let mut acc = *sum;
-                            for (table, &v) in row_tables.iter().zip(px) {
-                                acc = acc.add(&table[v as usize]);
-                            }
-                            *sum = acc;
-                        }
+                    let rows = (&spans[i..i + used], &plane[i * h..]);
+                    // A window known at compile time unrolls the look-ups of one row.
+                    match <&[[Entry; STRIDE]; WIN]>::try_from(row_tables) {
+                        Ok(row_tables) if WIN > 0 => sweep(&mut sums, row_tables, rows, h),
+                        _ => sweep(&mut sums, row_tables, rows, h),
                     }
                 }
                 let lanes = LANES.min(m - group * LANES);
@@ -154,6 +149,32 @@ impl IntTables {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Adds one row of every window's synapses to the window sums `(used, used)`: `tables` holds
+/// the row's tables, `spans[r]` the window positions that see a non-zero pixel in row `r` of
+/// `plane` (side `h`).
+#[inline(always)]
+fn sweep(
+    sums: &mut [Entry],
+    tables: &[[Entry; STRIDE]],
+    (spans, plane): (&[(usize, usize)], &[u8]),
+    h: usize,
+) {
+    let (used, win) = (spans.len(), tables.len());
+    for ((r, &(lo, hi)), row_sums) in spans.iter().enumerate().zip(sums.chunks_exact_mut(used)) {
+        let pixels = &plane[r * h..][..used + win - 1];
+        for (sum, px) in row_sums[lo..hi.max(lo)]
+            .iter_mut()
+            .zip(pixels[lo..].windows(win))
+        {
+            let mut acc = *sum;
+            for (table, &v) in tables.iter().zip(px) {
+                acc = acc.add(&table[v as usize]);
+            }
+            *sum = acc;
         }
     }
 }
