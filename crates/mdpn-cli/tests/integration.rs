@@ -8,6 +8,7 @@ mod datasets;
 mod download;
 mod fuzz_regressions;
 mod inspect;
+mod micro;
 mod python;
 mod resume;
 mod ship;
