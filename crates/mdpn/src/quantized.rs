@@ -142,6 +142,9 @@ pub struct QuantizedMdpn {
     pub integer: IntegerParts,
     /// The host's tables of [`IntegerParts::synapses`], made once.
     tables: IntTables,
+    /// The membrane's requantisation of every `i16` dendrite sum (index: its bits as `u16`),
+    /// made once: one look-up per value instead of a 64-bit product.
+    membrane_u8: Vec<u8>,
 }
 
 /// Everything the integer path computes with besides the int8 weights: what an int8 file of
@@ -282,6 +285,7 @@ impl QuantizedMdpn {
     ) -> Result<QuantizedMdpn> {
         let mut model = QuantizedMdpn {
             tables: IntTables::default(),
+            membrane_u8: Vec::new(),
             config,
             w,
             q,
@@ -299,6 +303,10 @@ impl QuantizedMdpn {
             ));
         }
         model.tables = IntTables::new(&model.config, &model.integer.synapses.view());
+        let membrane = model.micro().membrane;
+        model.membrane_u8 = (0..=u16::MAX)
+            .map(|bits| membrane.to_u8(bits as i16 as i32, 0))
+            .collect();
         Ok(model)
     }
 
@@ -365,7 +373,7 @@ impl QuantizedMdpn {
                 let image = &images[(first + i) * len..][..len];
                 self.tables.membrane(cfg, image, &mut pooled);
                 for (u, &d) in out.iter_mut().zip(&pooled) {
-                    *u = model.membrane.to_u8(d as i32, 0);
+                    *u = self.membrane_u8[d as u16 as usize];
                 }
             }
             let mut sums = vec![0i32; n * hidden];
