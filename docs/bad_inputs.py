@@ -264,6 +264,10 @@ h = json.loads(json.dumps(header)); h["__metadata__"]["tensors_crc32"] = "not he
 model_row("model file whose checksum is not 8 hex digits", st(h, body))
 ck = open(os.path.join(tmp, "run/checkpoint.safetensors"), "rb").read()
 model_row("a checkpoint given as --model", ck)
+# Microcontrollers: int8 models only, in integers only
+row("export of an f32 model to C", ["export", "run/model.safetensors", "--format", "c", "--out", "c-out"])
+run(["quantize", "run/model.safetensors", "--dataset", good, "--out", "int8.safetensors"])
+row("--mean given with an int8 model", ["eval", "--model", "int8.safetensors", "--dataset", good, "--mean", "0.5"])
 row("model file that does not exist", ["eval", "--model", "nowhere.safetensors", "--dataset", good])
 open(os.path.join(tmp, "x.png"), "wb").write(b"GIF89a nonsense")
 row("predict on a file that is not an image", ["predict", "--model", "run/model.safetensors", "x.png"])

@@ -28,7 +28,9 @@ const RGB_FIXTURE: &str = concat!(
 
 /// Runs `cmd`, failing the test with its output if it fails; returns its stdout.
 fn run(mut cmd: Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed:\n{}{}",
@@ -72,17 +74,32 @@ fn c_and_rust_give_the_host_scores(dir: &Path, model: &Path, images: &[u8]) {
     let m = model.to_str().unwrap();
     let (c, rust) = (dir.join("c"), dir.join("rust"));
     ok(&["export", m, "--format", "c", "--out", c.to_str().unwrap()]);
-    ok(&["export", m, "--format", "rust", "--out", rust.to_str().unwrap()]);
+    ok(&[
+        "export",
+        m,
+        "--format",
+        "rust",
+        "--out",
+        rust.to_str().unwrap(),
+    ]);
 
     // C99, strict, with the system's gcc.
     let host = c.join("host");
     let mut gcc = Command::new("gcc");
-    gcc.args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-I"])
-        .arg(&c)
-        .arg(Path::new(REPOSITORY).join("firmware/c/host.c"))
-        .arg(c.join("mdpn.c"))
-        .arg("-o")
-        .arg(&host);
+    gcc.args([
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-O2",
+        "-I",
+    ])
+    .arg(&c)
+    .arg(Path::new(REPOSITORY).join("firmware/c/host.c"))
+    .arg(c.join("mdpn.c"))
+    .arg("-o")
+    .arg(&host);
     run(gcc);
     let mut cmd = Command::new(&host);
     cmd.arg(dir.join("images.bin"));
@@ -142,7 +159,11 @@ fn figures(out: &str) -> (usize, usize, f64) {
     let per_tick = 2_000_002.0 / value("known loop");
     let images = value("images ");
     let instructions = value("ticks ") * per_tick / images;
-    (images as usize, value("stack bytes ") as usize, instructions)
+    (
+        images as usize,
+        value("stack bytes ") as usize,
+        instructions,
+    )
 }
 
 #[test]
@@ -165,7 +186,10 @@ fn both_test_firmwares_classify_real_images_on_an_emulated_cortex_m4() {
         let (n, stack, instructions) = figures(&printed);
         assert_eq!(n, 100);
         // A real measurement, and no deep recursion or large frames: well under 1 KiB.
-        assert!(stack > 16 && stack < 1024, "{firmware}: stack {stack} bytes");
+        assert!(
+            stack > 16 && stack < 1024,
+            "{firmware}: stack {stack} bytes"
+        );
         // 720,000 synapse look-ups per image take several instructions each.
         assert!(
             (2e6..1e8).contains(&instructions),

@@ -84,7 +84,11 @@ impl Requant {
         let t = x as i64 * self.multiplier as i64
             + half(self.shift)
             + ((self.zero_point as i64) << self.shift);
-        let u = if t < 0 { 0 } else { (t >> self.shift).min(255) as u8 };
+        let u = if t < 0 {
+            0
+        } else {
+            (t >> self.shift).min(255) as u8
+        };
         u.max(low)
     }
 }

@@ -11,6 +11,9 @@ use crate::state_dict::StateDictOptions;
 use crate::{Config, Images, KernelChoice, Result};
 
 /// An f32 model file (`mdpn train`, or an authors' state dict) or an int8 one (`mdpn quantize`).
+/// A program holds one or two, never a collection, so the int8 variant's larger size is kept
+/// inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyModel {
     F32(ModelFile),
     Int8(QuantizedFile),
@@ -118,7 +121,9 @@ impl AnyModel {
     /// Class probabilities `(B, classes)` of a batch of 8-bit images, as [`AnyModel::logits`].
     pub fn probabilities(&self, images: &[u8]) -> Result<Vec<f32>> {
         match self {
-            AnyModel::F32(f) => f.model.probabilities(Images::U8(images), KernelChoice::Fast),
+            AnyModel::F32(f) => f
+                .model
+                .probabilities(Images::U8(images), KernelChoice::Fast),
             AnyModel::Int8(f) => f.model.probabilities(images),
         }
     }

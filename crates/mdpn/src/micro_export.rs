@@ -57,7 +57,12 @@ fn arrays(model: &QuantizedMdpn) -> Vec<Array> {
             model.soma.weight.iter().map(|&x| x as i64).collect(),
         ),
         array("soma_offset", "int32_t", "i32", wide(&int.soma_offset)),
-        array("soma_multiplier", "int32_t", "i32", wide(&int.soma.multiplier)),
+        array(
+            "soma_multiplier",
+            "int32_t",
+            "i32",
+            wide(&int.soma.multiplier),
+        ),
         array(
             "axon_weight",
             "int8_t",
@@ -65,7 +70,12 @@ fn arrays(model: &QuantizedMdpn) -> Vec<Array> {
             model.axon.weight.iter().map(|&x| x as i64).collect(),
         ),
         array("axon_offset", "int32_t", "i32", wide(&int.axon_offset)),
-        array("axon_multiplier", "int32_t", "i32", wide(&int.axon.multiplier)),
+        array(
+            "axon_multiplier",
+            "int32_t",
+            "i32",
+            wide(&int.axon.multiplier),
+        ),
     ]
 }
 
@@ -108,7 +118,7 @@ fn c_string(s: &str) -> String {
 /// `#define Z_SAT_BITS n` where the range of `z + z_limit`, `2·z_limit·2^z_frac`, is `2^n`, so
 /// that a Cortex-M saturates it in one instruction; nothing otherwise.
 fn saturation_bits(s: &mdpn_micro::Synapses) -> String {
-    let range = 2 * (s.z_limit as u64) << s.z_frac;
+    let range = (2 * s.z_limit as u64) << s.z_frac;
     if range.is_power_of_two() {
         format!("#define Z_SAT_BITS {}\n", range.trailing_zeros())
     } else {

@@ -178,11 +178,19 @@ impl IntegerParts {
         Ok(IntegerParts {
             membrane: FixedScale::new(&[unit / membrane], "membrane")?,
             soma: FixedScale::new(
-                &soma.sum_scales().iter().map(|s| s / hidden).collect::<Vec<_>>(),
+                &soma
+                    .sum_scales()
+                    .iter()
+                    .map(|s| s / hidden)
+                    .collect::<Vec<_>>(),
                 "soma",
             )?,
             axon: FixedScale::new(
-                &axon.sum_scales().iter().map(|s| s * scores).collect::<Vec<_>>(),
+                &axon
+                    .sum_scales()
+                    .iter()
+                    .map(|s| s * scores)
+                    .collect::<Vec<_>>(),
                 "axon",
             )?,
             soma_offset: soma.integer_offsets()?,
@@ -349,7 +357,12 @@ impl QuantizedMdpn {
                 shift: i.membrane.shift,
                 zero_point: self.soma.input.zero_point as i32,
             },
-            soma: micro_layer(&self.soma, &i.soma_offset, &i.soma, self.axon.input.zero_point),
+            soma: micro_layer(
+                &self.soma,
+                &i.soma_offset,
+                &i.soma,
+                self.axon.input.zero_point,
+            ),
             axon: micro_layer(&self.axon, &i.axon_offset, &i.axon, 0),
         }
     }

@@ -150,10 +150,8 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
         ),
     ];
     let integer = [(&int.soma_offset, &int.soma), (&int.axon_offset, &int.axon)];
-    for ((prefix, layer), (offset, scale)) in LAYERS
-        .iter()
-        .zip([&model.soma, &model.axon])
-        .zip(integer)
+    for ((prefix, layer), (offset, scale)) in
+        LAYERS.iter().zip([&model.soma, &model.axon]).zip(integer)
     {
         let weight = layer.weight.iter().map(|&v| v as u8).collect();
         let (o, i) = (layer.outputs, layer.inputs);
@@ -183,7 +181,12 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
                 vec![1],
                 vec![layer.input.zero_point],
             ),
-            (format!("{prefix}.offset"), Dtype::I32, vec![o], le_i32(offset)),
+            (
+                format!("{prefix}.offset"),
+                Dtype::I32,
+                vec![o],
+                le_i32(offset),
+            ),
             (
                 format!("{prefix}.multiplier"),
                 Dtype::I32,
@@ -254,8 +257,16 @@ fn integer(
         soma_offset: ints(st, &format!("{}.offset", LAYERS[0]), &[soma.outputs])?,
         axon_offset: ints(st, &format!("{}.offset", LAYERS[1]), &[axon.outputs])?,
         membrane: scale(MEMBRANE, 1, set.membrane_shift)?,
-        soma: scale(&format!("{}.multiplier", LAYERS[0]), soma.outputs, set.soma_shift)?,
-        axon: scale(&format!("{}.multiplier", LAYERS[1]), axon.outputs, set.axon_shift)?,
+        soma: scale(
+            &format!("{}.multiplier", LAYERS[0]),
+            soma.outputs,
+            set.soma_shift,
+        )?,
+        axon: scale(
+            &format!("{}.multiplier", LAYERS[1]),
+            axon.outputs,
+            set.axon_shift,
+        )?,
     })
 }
 

@@ -108,7 +108,10 @@ fn the_vectorised_integer_path_gives_the_bits_of_the_micro_reference() {
             .unwrap()
             .install(|| int8.scores(&test).unwrap());
         let micro = micro_scores(&int8, &test);
-        assert!(host.iter().any(|&s| s != host[0]), "config {n}: constant scores");
+        assert!(
+            host.iter().any(|&s| s != host[0]),
+            "config {n}: constant scores"
+        );
         assert_eq!(host, micro, "config {n}: host and micro scores");
         assert_eq!(host, one_thread, "config {n}: one thread and all");
     }
@@ -135,7 +138,10 @@ fn int8_model_predicts_as_the_f32_model() {
     assert!(same >= 97, "int8 and f32 agree on {same} of 100 images");
     // Evaluation runs the integer path too, and refuses float images it cannot take.
     let predict = int8.predictor(KernelChoice::Plain);
-    assert_eq!(predict(Images::U8(&test)).unwrap(), int8.logits(&test).unwrap());
+    assert_eq!(
+        predict(Images::U8(&test)).unwrap(),
+        int8.logits(&test).unwrap()
+    );
     let floats = vec![0.5f32; len];
     let err = predict(Images::F32(&floats)).unwrap_err().to_string();
     assert!(err.contains("8-bit pixels"), "{err}");
@@ -154,13 +160,20 @@ fn settings_the_integer_path_cannot_compute_are_refused() {
     )
     .unwrap();
     let calibration = calibrate(&model, &images(10, model.config.image_len(), 1)).unwrap();
-    let err = QuantizedMdpn::new(&model, &calibration).unwrap_err().to_string();
-    assert!(err.contains("not product") && err.contains("keep the f32 model"), "{err}");
+    let err = QuantizedMdpn::new(&model, &calibration)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not product") && err.contains("keep the f32 model"),
+        "{err}"
+    );
     // A synapse whose z reaches past what 32 bits hold.
     let mut far = small_model();
     far.params.q[0] = 1e9;
     let calibration = calibrate(&far, &images(10, far.config.image_len(), 1)).unwrap();
-    let err = QuantizedMdpn::new(&far, &calibration).unwrap_err().to_string();
+    let err = QuantizedMdpn::new(&far, &calibration)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too far for the integer path"), "{err}");
 }
 
@@ -225,9 +238,15 @@ fn int8_files_of_format_1_get_their_integer_path_on_reading() {
     assert_eq!(file.format_version, 1);
     let again = quantized_file::load(&quantized_file::save(&file).unwrap()).unwrap();
     assert_eq!(again.format_version, quantized_file::FORMAT_VERSION);
-    assert_eq!(again.model, file.model, "format 2 holds what format 1 derived");
+    assert_eq!(
+        again.model, file.model,
+        "format 2 holds what format 1 derived"
+    );
     let test = images(20, file.model.config.image_len(), 8);
-    assert_eq!(file.model.scores(&test).unwrap(), micro_scores(&file.model, &test));
+    assert_eq!(
+        file.model.scores(&test).unwrap(),
+        micro_scores(&file.model, &test)
+    );
 }
 
 #[test]
@@ -248,5 +267,8 @@ fn damaged_integer_tensors_are_refused_with_their_name() {
     file.model.integer.synapses.table.pop();
     let bytes = quantized_file::save(&file).unwrap();
     let err = quantized_file::load(&bytes).unwrap_err().to_string();
-    assert!(err.contains("out of range") && err.contains("table"), "{err}");
+    assert!(
+        err.contains("out of range") && err.contains("table"),
+        "{err}"
+    );
 }
