@@ -9,6 +9,7 @@ use super::DendriteKernel;
 use crate::config::Config;
 use crate::layers::membrane::for_each_winning_synapse;
 use crate::parallel;
+use std::sync::{Arc, Mutex};
 
 /// Dendrites in a full group: one 256-bit vector of f32.
 pub const LANES: usize = 8;
@@ -19,7 +20,7 @@ pub const LANES: usize = 8;
 const STRIDE: usize = 258;
 
 /// Storage of tables and window sums: every group's start on a full entry, so that an entry
-/// of 1, 2, 4 or 8 lanes (a power of two dividing 8) never straddles two cache lines.
+/// of 4 or 8 lanes never straddles two cache lines.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(32))]
 struct Line([f32; LANES]);
@@ -47,15 +48,19 @@ impl Isa {
 }
 
 /// A group of dendrites looked up together: `lanes` dendrites from `first`, in entries of
-/// `width` lanes. Full groups are [`LANES`] wide; the last one is the narrowest power of two
-/// that holds what is left (M = 50: six groups of 8 and one of 2), so that its look-ups move
-/// and add no lanes of dendrites that do not exist.
+/// `width` lanes. Full groups are [`LANES`] wide; the last one is the narrowest of 4 or 8 lanes
+/// that holds what is left (M = 50: six groups of 8 and one of 4), so that its look-ups move
+/// half the bytes (one 128-bit add, not 256). Not 2 or 1: the compiler makes those two or one
+/// scalar adds per look-up, more instructions than one vector add.
 #[derive(Clone, Copy, Debug)]
 struct Group {
     first: usize,
     lanes: usize,
     width: usize,
 }
+
+/// The narrowest group: one 128-bit vector of f32.
+const TAIL: usize = 4;
 
 /// The groups of `m` dendrites.
 fn groups(m: usize) -> Vec<Group> {
@@ -66,7 +71,7 @@ fn groups(m: usize) -> Vec<Group> {
             Group {
                 first,
                 lanes,
-                width: lanes.next_power_of_two(),
+                width: lanes.next_power_of_two().max(TAIL),
             }
         })
         .collect()
@@ -80,6 +85,12 @@ pub struct Tables<'a> {
     /// The parameters tabulated, for the derivatives of the backward pass.
     w: &'a [f32],
     q: &'a [f32],
+    /// What they hold, shared with the [`TableCache`] that kept them, if one did.
+    data: Arc<Tabulated>,
+}
+
+/// The contents of [`Tables`].
+struct Tabulated {
     isa: Isa,
     /// The groups of one channel's dendrites (every channel has the same).
     groups: Vec<Group>,
@@ -124,6 +135,25 @@ impl<'a> Tables<'a> {
 
     /// [`Tables::new`] whose kernel runs the loops compiled for `isa`.
     fn for_isa(config: &'a Config, w: &'a [f32], q: &'a [f32], isa: Isa) -> Tables<'a> {
+        let data = Arc::new(Tabulated::new(config, w, q, isa));
+        Tables { config, w, q, data }
+    }
+
+    /// The tables of block `channel·groups + group`, `L` lanes wide.
+    fn block<const L: usize>(&self, block: usize) -> &[[[f32; L]; STRIDE]] {
+        let (d, syn) = (&*self.data, self.config.synapses());
+        &view(&d.ln[block * d.block_lines..][..d.block_lines])[..syn]
+    }
+
+    /// Whether these are the tables of exactly this configuration and these parameters: the
+    /// same memory, which the borrow keeps unchanged, so a check of three addresses suffices.
+    pub(crate) fn tabulates(&self, config: &Config, w: &[f32], q: &[f32]) -> bool {
+        std::ptr::eq(self.config, config) && std::ptr::eq(self.w, w) && std::ptr::eq(self.q, q)
+    }
+}
+
+impl Tabulated {
+    fn new(config: &Config, w: &[f32], q: &[f32], isa: Isa) -> Tabulated {
         let groups = groups(config.dendrites);
         let syn = config.synapses();
         let mut xval = [0.0; 256];
@@ -144,18 +174,13 @@ impl<'a> Tables<'a> {
             };
             match group.width {
                 8 => tabulate_block::<8>(isa, config, &xval, group, lines, base, params),
-                4 => tabulate_block::<4>(isa, config, &xval, group, lines, base, params),
-                2 => tabulate_block::<2>(isa, config, &xval, group, lines, base, params),
-                _ => tabulate_block::<1>(isa, config, &xval, group, lines, base, params),
+                _ => tabulate_block::<TAIL>(isa, config, &xval, group, lines, base, params),
             }
         };
         parallel::for_each_chunk2(&mut ln, block_lines, &mut base, 1, |block, lines, base| {
             tabulate(block, lines, &mut base[0])
         });
-        Tables {
-            config,
-            w,
-            q,
+        Tabulated {
             isa,
             groups,
             ln,
@@ -164,17 +189,59 @@ impl<'a> Tables<'a> {
             xval,
         }
     }
+}
 
-    /// The tables of block `channel·groups + group`, `L` lanes wide.
-    fn block<const L: usize>(&self, block: usize) -> &[[[f32; L]; STRIDE]] {
-        let syn = self.config.synapses();
-        &view(&self.ln[block * self.block_lines..][..self.block_lines])[..syn]
+/// The tables of the parameters last tabulated, kept while they are unchanged, so that a
+/// model's calls one after the other (`predict`, `eval`, Python, the page) build them once. The
+/// configuration and parameters are compared by value on every call (2 · M · window² floats,
+/// against 256 entries per synapse to tabulate), so a model whose parameters change (a
+/// training step, pruning) gets new tables.
+#[derive(Clone, Default)]
+pub struct TableCache(Arc<Mutex<Option<Kept>>>);
+
+/// What a [`TableCache`] keeps: the values tabulated and their tables.
+struct Kept {
+    config: Config,
+    w: Vec<f32>,
+    q: Vec<f32>,
+    data: Arc<Tabulated>,
+}
+
+impl TableCache {
+    /// The tables of `config`, `w` and `q`: the kept ones if they are of the same values,
+    /// else new ones, which are kept.
+    pub fn tables<'a>(&self, config: &'a Config, w: &'a [f32], q: &'a [f32]) -> Tables<'a> {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let same = kept
+            .as_ref()
+            .is_some_and(|k| k.config == *config && bits(&k.w) == bits(w) && bits(&k.q) == bits(q));
+        if !same {
+            *kept = Some(Kept {
+                config: config.clone(),
+                w: w.to_vec(),
+                q: q.to_vec(),
+                data: Arc::new(Tabulated::new(config, w, q, Isa::detect())),
+            });
+        }
+        let data = kept.as_ref().map(|k| k.data.clone()).expect("kept above");
+        Tables { config, w, q, data }
     }
+}
 
-    /// Whether these are the tables of exactly this configuration and these parameters: the
-    /// same memory, which the borrow keeps unchanged, so a check of three addresses suffices.
-    pub(crate) fn tabulates(&self, config: &Config, w: &[f32], q: &[f32]) -> bool {
-        std::ptr::eq(self.config, config) && std::ptr::eq(self.w, w) && std::ptr::eq(self.q, q)
+impl std::fmt::Debug for TableCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("TableCache")
+    }
+}
+
+/// Kept tables are no part of a model's value: any two caches compare equal.
+impl PartialEq for TableCache {
+    fn eq(&self, _: &TableCache) -> bool {
+        true
     }
 }
 
@@ -342,32 +409,19 @@ impl Lut<'_> {
             winners,
             channel: 0,
         };
+        // The running sums of every window, at the widest group's width.
+        let mut sums = vec![Line::default(); used * used];
         for ch in 0..cfg.channels {
             let plane = &img[ch * h * h..][..h * h];
-            // For each image row, the windows that see a non-zero pixel in it: the others add
-            // only zero differences.
-            let spans: Vec<(usize, usize)> = plane
-                .chunks_exact(h)
-                .map(|row| match row.iter().position(|&v| v != 0) {
-                    Some(first) => {
-                        let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
-                        (
-                            first.saturating_sub(win - 1).min(used),
-                            (last + 1).min(used),
-                        )
-                    }
-                    None => (0, 0),
-                })
-                .collect();
+            let spans = spans(plane, h, win, used);
             out.channel = ch;
-            for (g, &group) in t.groups.iter().enumerate() {
-                let block = ch * t.groups.len() + g;
+            let groups = &t.data.groups;
+            for (g, &group) in groups.iter().enumerate() {
+                let block = ch * groups.len() + g;
                 let at = (plane, &spans[..], block, group);
                 match group.width {
-                    8 => self.group::<WIN, 8>(at, &mut out),
-                    4 => self.group::<WIN, 4>(at, &mut out),
-                    2 => self.group::<WIN, 2>(at, &mut out),
-                    _ => self.group::<WIN, 1>(at, &mut out),
+                    8 => self.group::<WIN, 8>(at, &mut sums, &mut out),
+                    _ => self.group::<WIN, TAIL>(at, &mut sums, &mut out),
                 }
             }
         }
@@ -384,6 +438,7 @@ impl Lut<'_> {
     fn group<const WIN: usize, const L: usize>(
         &self,
         (plane, spans, block, group): (&[u8], &[(usize, usize)], usize, Group),
+        sums: &mut [Line],
         out: &mut Pooled,
     ) {
         let t = self.tables;
@@ -397,9 +452,8 @@ impl Lut<'_> {
         );
         let win = if WIN == 0 { cfg.window } else { WIN };
         let used = p * k;
-        let base: [f32; L] = std::array::from_fn(|l| t.base[block][l]);
-        let mut lines = vec![Line::default(); (used * used * L).div_ceil(LANES)];
-        let sums = view_mut::<[f32; L]>(&mut lines);
+        let base: [f32; L] = std::array::from_fn(|l| t.data.base[block][l]);
+        let sums = &mut view_mut::<[f32; L]>(sums)[..used * used];
         sums.fill(base);
         for (i, tabs) in t.block::<L>(block).chunks_exact(win).enumerate() {
             let rows = (&spans[i..i + used], &plane[i * h..]);
@@ -449,6 +503,47 @@ impl Lut<'_> {
     }
 }
 
+/// For each row of an image plane (side `h`), the windows (of `win` pixels, `used` of them per
+/// row) that see a non-zero pixel in it: the others add only zero differences.
+fn spans(plane: &[u8], h: usize, win: usize, used: usize) -> Vec<(usize, usize)> {
+    plane
+        .chunks_exact(h)
+        .map(|row| match row.iter().position(|&v| v != 0) {
+            Some(first) => {
+                let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
+                (
+                    first.saturating_sub(win - 1).min(used),
+                    (last + 1).min(used),
+                )
+            }
+            None => (0, 0),
+        })
+        .collect()
+}
+
+/// The table look-ups (each of one group of up to [`LANES`] dendrites) that the forward pass
+/// of the 8-bit kernel makes on raw `images` `(B, C, H, W)`: blank spans skipped, as it runs.
+pub fn lookups(config: &Config, images: &[u8]) -> u64 {
+    let (h, win) = (config.image_size, config.window);
+    let used = config.pooled_side() * config.pool;
+    let per_group: usize = images
+        .chunks_exact(h * h)
+        .map(|plane| {
+            let spans = spans(plane, h, win, used);
+            (0..win)
+                .map(|i| {
+                    spans[i..i + used]
+                        .iter()
+                        .map(|(lo, hi)| hi.saturating_sub(*lo))
+                })
+                .flatten()
+                .sum::<usize>()
+                * win
+        })
+        .sum();
+    (per_group * groups(config.dendrites).len()) as u64
+}
+
 /// Where one image's pooled values and winners go, and the channel being computed.
 struct Pooled<'a> {
     pooled: &'a mut [f32],
@@ -485,7 +580,7 @@ fn sweep<const L: usize>(
 
 impl DendriteKernel for Lut<'_> {
     fn forward(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
-        match self.tables.isa {
+        match self.tables.data.isa {
             // SAFETY: `Isa::Avx2` is only made after checking that the CPU supports AVX2.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { self.forward_avx2(image, pooled, winners) },
@@ -518,8 +613,9 @@ impl DendriteKernel for Lut<'_> {
         for (at, reaching) in reaching.iter().enumerate() {
             let p = dendrite * syn + at;
             let mut dln = [0.0f32; 256];
-            rows(t.isa, cfg, &t.xval, t.w[p], t.q[p], None, Some(&mut dln));
-            let (gw, gq) = dot2(reaching, &dln, &t.xval);
+            let d = &*t.data;
+            rows(d.isa, cfg, &d.xval, t.w[p], t.q[p], None, Some(&mut dln));
+            let (gw, gq) = dot2(reaching, &dln, &d.xval);
             dw[at] += gw;
             dq[at] -= gq;
         }
@@ -599,18 +695,19 @@ mod tests {
     fn groups_are_full_but_for_a_narrow_last_one() {
         let widths =
             |m| -> Vec<(usize, usize)> { groups(m).iter().map(|g| (g.lanes, g.width)).collect() };
-        assert_eq!(widths(50), [[(8, 8); 6].as_slice(), &[(2, 2)]].concat());
+        assert_eq!(widths(50), [[(8, 8); 6].as_slice(), &[(2, 4)]].concat());
         assert_eq!(widths(13), [(8, 8), (5, 8)]);
         assert_eq!(widths(11), [(8, 8), (3, 4)]);
         assert_eq!(widths(3), [(3, 4)]);
-        assert_eq!(widths(9), [(8, 8), (1, 1)]);
+        assert_eq!(widths(9), [(8, 8), (1, 4)]);
+        assert_eq!(widths(4), [(4, 4)]);
         assert_eq!(widths(24), [(8, 8); 3]);
     }
 
     /// Only the best instruction set runs unless asked: here every one this CPU has runs,
     /// against the portable loops, for the paper's window (unrolled) and another (not), gray and
-    /// RGB, and last groups of every width (M = 11 is 8 + 4, 18 is 8 + 8 + 2, 17 is 8 + 8 + 1,
-    /// 5 is 8).
+    /// RGB, and last groups of both widths, full or not (M = 11 is 8 + 3 of 4, 18 is 8 + 8 + 2
+    /// of 4, 17 is 8 + 8 + 1 of 4, 5 is 5 of 8).
     #[test]
     fn every_instruction_set_gives_the_bits_of_the_portable_code() {
         #[cfg(target_arch = "x86_64")]
@@ -659,6 +756,74 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The kernel's bits on a fixed model and images, as one FNV-1a hash: the same on x86-64
+    /// (AVX2 or not) and on aarch64 (NEON), where `scripts/test-aarch64.sh` runs it. The
+    /// parameters come from integers, not from the random normal draws (whose `ln` and `cos`
+    /// are the platform's libm).
+    #[test]
+    fn the_kernel_gives_the_same_bits_on_every_architecture() {
+        let mut model = Mdpn::new(
+            Config {
+                dendrites: 13,
+                hidden: 8,
+                ..Config::default()
+            },
+            0,
+        )
+        .unwrap();
+        let value = |i: usize, scale: f32| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * scale;
+        for (i, (w, q)) in model
+            .params
+            .w
+            .iter_mut()
+            .zip(&mut model.params.q)
+            .enumerate()
+        {
+            (*w, *q) = (value(i, 2.0), value(i + 500, 1.5));
+        }
+        let mut r = crate::splits::rng(7, 1);
+        let images: Vec<u8> = (0..6 * model.config.image_len())
+            .map(|i| if i % 3 == 0 { 0 } else { r.random() })
+            .collect();
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        let (pooled, winners, dw, dq) = run(&model, &images, Isa::detect());
+        for v in pooled.into_iter().chain(winners).chain(dw).chain(dq) {
+            for b in v.to_le_bytes() {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        assert_eq!(hash, 0x14e1_b08a_1a4f_3578, "{hash:#x}");
+    }
+
+    #[test]
+    fn kept_tables_serve_until_the_configuration_or_parameters_change() {
+        let config = Config {
+            dendrites: 11,
+            hidden: 8,
+            ..Config::default()
+        };
+        let model = Mdpn::new(config.clone(), 1).unwrap();
+        let (mut w, q) = (model.params.w.clone(), model.params.q.clone());
+        let cache = TableCache::default();
+        let first = cache.tables(&config, &w, &q).data;
+        assert!(Arc::ptr_eq(&first, &cache.tables(&config, &w, &q).data));
+        let lines = |d: &Tabulated| -> Vec<u32> {
+            d.ln.iter().flat_map(|l| l.0).map(f32::to_bits).collect()
+        };
+        w[7] += 0.5;
+        let changed = cache.tables(&config, &w, &q).data;
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_ne!(lines(&first), lines(&changed));
+        assert_eq!(lines(&changed), lines(&Tables::new(&config, &w, &q).data));
+        let other = Config { c: 0.5, ..config };
+        let other_tables = cache.tables(&other, &w, &q).data;
+        assert!(!Arc::ptr_eq(&changed, &other_tables));
+        assert_eq!(
+            lines(&other_tables),
+            lines(&Tables::new(&other, &w, &q).data)
+        );
     }
 
     #[test]
