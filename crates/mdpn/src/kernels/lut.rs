@@ -531,12 +531,11 @@ pub fn lookups(config: &Config, images: &[u8]) -> u64 {
         .map(|plane| {
             let spans = spans(plane, h, win, used);
             (0..win)
-                .map(|i| {
+                .flat_map(|i| {
                     spans[i..i + used]
                         .iter()
                         .map(|(lo, hi)| hi.saturating_sub(*lo))
                 })
-                .flatten()
                 .sum::<usize>()
                 * win
         })
@@ -795,6 +794,19 @@ mod tests {
             }
         }
         assert_eq!(hash, 0x14e1_b08a_1a4f_3578, "{hash:#x}");
+    }
+
+    #[test]
+    fn lookups_count_every_group_synapse_and_window_but_blank_ones() {
+        let config = Config::default();
+        let full = vec![1u8; 2 * 784];
+        assert_eq!(lookups(&config, &full), 2 * 7 * 25 * 24 * 24);
+        assert_eq!(lookups(&config, &[0; 784]), 0);
+        // One pixel at (10, 10): the 25 windows around it each look up the 5 synapses of their
+        // row that holds it (a row's span is swept whole).
+        let mut one = vec![0u8; 784];
+        one[10 * 28 + 10] = 9;
+        assert_eq!(lookups(&config, &one), 7 * 25 * 5);
     }
 
     #[test]
