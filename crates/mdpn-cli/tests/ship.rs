@@ -24,9 +24,16 @@ fn fashion_test_images(n: usize) -> Vec<u8> {
 
 /// A model trained for one epoch on 2,000 real Fashion-MNIST images, in `dir`.
 fn trained_model(dir: &Path) -> PathBuf {
-    let run = dir.join("run");
+    trained_model_with(dir, "run", &[])
+}
+
+/// [`trained_model`] with other settings, in `dir/name`.
+fn trained_model_with(dir: &Path, name: &str, settings: &[&str]) -> PathBuf {
+    let run = dir.join(name);
     let run_s = run.to_str().unwrap();
-    ok(&["train", "--limit", "2000", "--epochs", "1", "--out", run_s]);
+    let mut args = vec!["train", "--limit", "2000", "--epochs", "1", "--out", run_s];
+    args.extend(settings);
+    ok(&args);
     run.join("model.safetensors")
 }
 
@@ -105,18 +112,28 @@ fn max_difference(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Exports `model`, runs it in ONNX Runtime and through `mdpn predict` on the same images, and
-/// returns the largest difference of their probabilities.
-fn export_and_compare(dir: &Path, model: &Path, images: &[u8], c: usize, side: usize) -> f64 {
-    let onnx = dir.join(model.file_stem().unwrap()).with_extension("onnx");
-    ok(&[
+/// Exports `model` (with `options`), runs it in ONNX Runtime and through `mdpn predict` on the
+/// same images, and returns the largest difference of their probabilities and the graph's bytes.
+fn export_and_compare(
+    dir: &Path,
+    model: &Path,
+    options: &[&str],
+    images: &[u8],
+    c: usize,
+    side: usize,
+) -> (f64, Vec<u8>) {
+    let stem = model.file_stem().unwrap().to_string_lossy();
+    let onnx = dir.join(format!("{stem}{}.onnx", options.concat()));
+    let mut args = vec![
         "export",
         model.to_str().unwrap(),
         "--format",
         "onnx",
         "--out",
         onnx.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(options);
+    ok(&args);
     let pngs = dir.join(format!(
         "{}-png",
         model.file_stem().unwrap().to_string_lossy()
@@ -137,31 +154,50 @@ fn export_and_compare(dir: &Path, model: &Path, images: &[u8], c: usize, side: u
     );
     let diff = max_difference(&want, &got);
     eprintln!(
-        "{}: ONNX Runtime vs mdpn predict, largest difference {diff:.1e}",
+        "{} {options:?}: ONNX Runtime vs mdpn predict, largest difference {diff:.1e}",
         model.display()
     );
-    diff
+    (diff, fs::read(&onnx).unwrap())
 }
 
+/// Whether `needle` occurs in `bytes` (an operator or initializer name in a graph).
+fn contains(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Both f32 graphs, the synapse tables (the default) and the formulas, on a trained model, on
+/// one whose pool leaves windows out (24 = 4·5 + 4) and whose last group of 8 dendrites is
+/// partial, and on the RGB fixture.
 #[test]
 fn onnx_export_matches_predict_on_fashion_mnist_and_the_rgb_fixture() {
     let tmp = tempfile::tempdir().unwrap();
     let model = trained_model(tmp.path());
+    let settings = ["--pool", "5", "--dendrites", "13"];
+    let odd = trained_model_with(tmp.path(), "odd", &settings);
     let images = fashion_test_images(100);
-    let diff = export_and_compare(tmp.path(), &model, &images, 1, 28);
-    assert!(
-        diff <= 1e-5,
-        "Fashion-MNIST: ONNX Runtime and mdpn predict differ by {diff}"
-    );
-
     // The authors' RGB state dict, exported as it is (32x32, normalisation 0.5 / 0.5).
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let rgb: Vec<u8> = (0..20 * 3 * 32 * 32).map(|_| rng.random()).collect();
-    let diff = export_and_compare(tmp.path(), Path::new(RGB_FIXTURE), &rgb, 3, 32);
-    assert!(
-        diff <= 1e-5,
-        "RGB fixture: ONNX Runtime and mdpn predict differ by {diff}"
-    );
+    let cases = [
+        ("Fashion-MNIST", model.as_path(), &images, 1, 28),
+        ("pool 5, M = 13", odd.as_path(), &images, 1, 28),
+        ("RGB fixture", Path::new(RGB_FIXTURE), &rgb, 3, 32),
+    ];
+    for (name, model, images, c, side) in cases {
+        let (diff, tables) = export_and_compare(tmp.path(), model, &[], images, c, side);
+        assert!(
+            diff <= 1e-5,
+            "{name}, tables: ONNX Runtime and mdpn predict differ by {diff}"
+        );
+        assert!(contains(&tables, "synapse_tables") && !contains(&tables, "Atan"));
+        let options = ["--synapses", "formulas"];
+        let (diff, formulas) = export_and_compare(tmp.path(), model, &options, images, c, side);
+        assert!(
+            diff <= 1e-5,
+            "{name}, formulas: ONNX Runtime and mdpn predict differ by {diff}"
+        );
+        assert!(contains(&formulas, "Atan") && !contains(&formulas, "synapse_tables"));
+    }
 }
 
 #[test]
@@ -224,10 +260,25 @@ fn int8_model_runs_everywhere_a_model_does() {
     assert!(same >= 97, "int8 and f32 agree on {same} of 100 images");
     // The int8 ONNX graph (QDQ) computes the synapses from their f32 weights in floats, where
     // the int8 model looks them up in its fixed-point table: close, not the same bits.
-    let diff = export_and_compare(tmp.path(), &int8, &images, 1, 28);
+    let (diff, graph) = export_and_compare(tmp.path(), &int8, &[], &images, 1, 28);
     assert!(
         diff <= 2e-2,
         "int8: ONNX Runtime and mdpn predict differ by {diff}"
+    );
+    assert!(contains(&graph, "QuantizeLinear") && contains(&graph, "Atan"));
+    let onnx = tmp.path().join("int8-tables.onnx");
+    let out = mdpn(&[
+        "export",
+        q,
+        "--synapses",
+        "tables",
+        "--out",
+        onnx.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("for f32 models"),
+        "{err}"
     );
 
     // Commands that write f32 models say that this one is int8.

@@ -8,7 +8,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::config::{Config, Task};
 use crate::error::{Error, Result};
-use crate::kernels::lut::Tables;
+use crate::kernels::lut::{TableCache, Tables};
 use crate::kernels::plain::Plain;
 use crate::layers::linear::Linear;
 use crate::layers::{axon, dendrites, loss, soma};
@@ -152,6 +152,8 @@ pub struct Step<P = Params> {
 pub struct Mdpn {
     pub config: Config,
     pub params: Params,
+    /// The 8-bit kernel's tables, kept while the configuration and parameters are unchanged.
+    tables: TableCache,
 }
 
 impl Mdpn {
@@ -202,6 +204,7 @@ impl Mdpn {
         Ok(Mdpn {
             config,
             params: Params { w, q, soma, axon },
+            tables: TableCache::default(),
         })
     }
 
@@ -222,12 +225,18 @@ impl Mdpn {
                 )));
             }
         }
-        Ok(Mdpn { config, params })
+        Ok(Mdpn {
+            config,
+            params,
+            tables: TableCache::default(),
+        })
     }
 
     /// Tables for the 8-bit kernel at the current parameters, to pass to [`Mdpn::forward`] for
     /// many batches. They borrow the model, so they cannot outlive a change of its parameters:
-    /// build them again after each update.
+    /// ask again after each update. The model keeps them while its configuration and
+    /// parameters are unchanged, so that asking again is cheap (a comparison of the synapses'
+    /// parameters), and single images ([`Mdpn::probabilities`]) do not pay for tabulating.
     ///
     /// ```
     /// use mdpn::{Config, Images, KernelChoice, Mdpn};
@@ -255,7 +264,8 @@ impl Mdpn {
     /// # Ok::<(), mdpn::Error>(())
     /// ```
     pub fn tables(&self) -> Tables<'_> {
-        Tables::new(&self.config, &self.params.w, &self.params.q)
+        self.tables
+            .tables(&self.config, &self.params.w, &self.params.q)
     }
 
     /// Forward pass of a batch through all five layers. `tables` must be this model's

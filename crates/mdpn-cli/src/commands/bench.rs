@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use mdpn::kernels::lut::lookups;
 use mdpn::splits::rng;
 use mdpn::training::Trainer;
 use mdpn::{Config, Images, Mdpn};
@@ -25,6 +26,9 @@ pub struct Args {
     /// Inference batches per timed round.
     #[arg(long, default_value_t = 100)]
     pub infer_batches: usize,
+    /// Single images timed one after the other for the latency (0: none).
+    #[arg(long, default_value_t = 200)]
+    pub latency_images: usize,
     /// Timed rounds; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
@@ -56,6 +60,30 @@ fn median(mut v: Vec<f64>) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Look-ups the machine could retire per second on `threads` cores: one 8-lane table look-up
+/// (a load and an add) per cycle per core, at the clock `/proc/cpuinfo` gives (Linux).
+fn lookup_limit_per_s(threads: usize) -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("cpu MHz"))?;
+    let mhz: f64 = line.split(':').nth(1)?.trim().parse().ok()?;
+    Some(threads as f64 * mhz * 1e6)
+}
+
+/// Median seconds of one call of `f`, over `n` calls after one to warm up; `None` for none.
+fn latency(n: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Option<f64>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    f()?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    Ok(Some(median(times)))
 }
 
 /// Peak resident memory of this process in MiB, where the system tells it (Linux).
@@ -172,8 +200,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let train = (!train_rates.is_empty()).then(|| median(train_rates));
     let infer = median(infer_rates);
+    // One image at a time on the warm model, as `predict` and Python run it.
+    let one = &batch(0)[..image_len];
+    let n = args.latency_images;
+    let latency_ms = match &file {
+        Some(file) => latency(n, || Ok(file.probabilities(one).map(drop)?))?,
+        None => latency(n, || {
+            let model = &trainer.model;
+            Ok(model
+                .probabilities(Images::U8(one), trainer.kernel)
+                .map(drop)?)
+        })?,
+    }
+    .map(|s| s * 1e3);
+    // The roofline of the dendrites: look-ups made per image and per second, against what
+    // the cores could retire.
+    let table_kernel = matches!(args.kernel, KernelArg::Fast) && config.paper_functions();
+    let lookups_per_image = table_kernel.then(|| {
+        let batches = (0..args.infer_batches).map(|b| lookups(&config, batch(b)));
+        batches.sum::<u64>() as f64 / (args.infer_batches * args.batch_size) as f64
+    });
+    let lookups_per_s = lookups_per_image.map(|l| l * infer);
     let rss = peak_rss_mb();
     let threads = crate::threads();
+    let limit = lookups_per_s.and(lookup_limit_per_s(threads));
+    let fraction = lookups_per_s.zip(limit).map(|(l, max)| l / max);
     if args.json {
         println!(
             "{}",
@@ -181,6 +232,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "train_images_per_s": train,
                 "infer_images_per_s": infer,
                 "peak_rss_mb": rss,
+                "predict_latency_ms": latency_ms,
+                "lookups_per_image": lookups_per_image,
+                "lookups_per_s": lookups_per_s,
+                "lookup_limit_per_s": limit,
+                "fraction_of_limit": fraction,
                 "threads": threads,
                 "dendrites": config.dendrites,
                 "model": args.model.as_ref().map(|p| p.display().to_string()),
@@ -204,6 +260,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("training   {train:>9.0} images/s");
         }
         println!("inference  {infer:>9.0} images/s");
+        if let Some(ms) = latency_ms {
+            println!("one image  {ms:>9.3} ms (predict on the warm model)");
+        }
+        if let Some(l) = lookups_per_s {
+            let of = fraction.map_or(String::new(), |f| {
+                format!(", {:.0}% of one per cycle per core", f * 100.0)
+            });
+            println!("look-ups   {:>9.0} M/s{of}", l / 1e6);
+        }
         match rss {
             Some(mb) => println!("peak RSS   {mb:>9.1} MB"),
             None => println!("peak RSS   unknown on this system"),

@@ -9,23 +9,25 @@ use super::DendriteKernel;
 use crate::config::Config;
 use crate::layers::membrane::for_each_winning_synapse;
 use crate::parallel;
+use std::sync::{Arc, Mutex};
 
-/// Dendrites processed together: one 256-bit vector of f32.
+/// Dendrites in a full group: one 256-bit vector of f32.
 pub const LANES: usize = 8;
 
 /// Entries between the tables of neighbouring synapses: 256 values plus two unused entries
-/// (64 bytes), so that the 25 tables of a window do not start 8 KiB apart, which would map a
-/// pixel value's 25 entries onto the same cache set and evict them from each other.
+/// (64 bytes at 8 lanes), so that the 25 tables of a window do not start 8 KiB apart, which
+/// would map a pixel value's 25 entries onto the same cache set and evict them from each other.
 const STRIDE: usize = 258;
 
-/// One table entry: the values of [`LANES`] dendrites, aligned so that a vector load never
-/// straddles two cache lines.
+/// Storage of tables and window sums: every group's start on a full entry, so that an entry
+/// of 4 or 8 lanes never straddles two cache lines.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(32))]
-pub struct Entry(pub [f32; LANES]);
+struct Line([f32; LANES]);
 
-/// Which compilation of the kernel's loops runs: AVX2 where the CPU has it, else portable code.
-/// Every sum keeps its order in both, so they give the same bits; the tests run both.
+/// Which compilation of the kernel's loops runs: AVX2 where the CPU has it, else portable code
+/// (NEON on aarch64, where it is baseline). Every sum keeps its order in both, so they give the
+/// same bits; the tests run each one the CPU has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
     Portable,
@@ -34,7 +36,8 @@ enum Isa {
 }
 
 impl Isa {
-    /// The best one this CPU runs. [`Isa::Avx2`] is only ever made here, after the check.
+    /// The best one this CPU runs. [`Isa::Avx2`] is only ever made here (and in the tests'
+    /// `Isa::available`), after the check.
     fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
@@ -42,6 +45,36 @@ impl Isa {
         }
         Isa::Portable
     }
+}
+
+/// A group of dendrites looked up together: `lanes` dendrites from `first`, in entries of
+/// `width` lanes. Full groups are [`LANES`] wide; the last one is the narrowest of 4 or 8 lanes
+/// that holds what is left (M = 50: six groups of 8 and one of 4), so that its look-ups move
+/// half the bytes (one 128-bit add, not 256). Not 2 or 1: the compiler makes those two or one
+/// scalar adds per look-up, more instructions than one vector add.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    first: usize,
+    lanes: usize,
+    width: usize,
+}
+
+/// The narrowest group: one 128-bit vector of f32.
+const TAIL: usize = 4;
+
+/// The groups of `m` dendrites.
+fn groups(m: usize) -> Vec<Group> {
+    (0..m)
+        .step_by(LANES)
+        .map(|first| {
+            let lanes = LANES.min(m - first);
+            Group {
+                first,
+                lanes,
+                width: lanes.next_power_of_two().max(TAIL),
+            }
+        })
+        .collect()
 }
 
 /// Per-pixel-value tables of one model's parameters. They borrow the configuration and
@@ -52,18 +85,47 @@ pub struct Tables<'a> {
     /// The parameters tabulated, for the derivatives of the backward pass.
     w: &'a [f32],
     q: &'a [f32],
+    /// What they hold, shared with the [`TableCache`] that kept them, if one did.
+    data: Arc<Tabulated>,
+}
+
+/// The contents of [`Tables`].
+struct Tabulated {
     isa: Isa,
-    groups: usize,
-    /// `ln(Y + c) − ln(Y₀ + c)`, where `Y₀` is the synapse's output at pixel value 0, one table
-    /// per synapse, indexed `[(channel·groups + group)·synapses + synapse][pixel][lane]`. Entry 0
-    /// is zero, so the background of an image adds nothing and can be skipped.
-    ln: Vec<[Entry; STRIDE]>,
-    /// `Σ ln(Y₀ + c)` over the synapses of each group of dendrites, `[channel·groups + group]`:
-    /// the value of a window on a blank background, where every dendrite sum starts.
-    base: Vec<Entry>,
+    /// The groups of one channel's dendrites (every channel has the same).
+    groups: Vec<Group>,
+    /// `ln(Y + c) − ln(Y₀ + c)`, where `Y₀` is the synapse's output at pixel value 0. Block
+    /// `channel·groups + group` holds one table per synapse of `STRIDE` entries of the group's
+    /// width, from line `block · block_lines`. Entry 0 is zero, so the background of an image
+    /// adds nothing and can be skipped.
+    ln: Vec<Line>,
+    block_lines: usize,
+    /// `Σ ln(Y₀ + c)` over the synapses of each group of dendrites, per block: the value of a
+    /// window on a blank background, where every dendrite sum starts.
+    base: Vec<[f32; LANES]>,
     /// The normalised value of each pixel value.
     xval: [f32; 256],
 }
+
+/// Lines seen as arrays `A` of f32 (`[f32; L]` entries, or tables of them), as many as fit.
+fn view<A: Floats>(lines: &[Line]) -> &[A] {
+    let len = std::mem::size_of_val(lines) / std::mem::size_of::<A>();
+    // SAFETY: the lines are contiguous f32s, and `A` is an array of f32s (`Floats`), aligned
+    // as f32, of which `len` fit in them.
+    unsafe { std::slice::from_raw_parts(lines.as_ptr().cast(), len) }
+}
+
+/// [`view`], to write.
+fn view_mut<A: Floats>(lines: &mut [Line]) -> &mut [A] {
+    let len = std::mem::size_of_val(lines) / std::mem::size_of::<A>();
+    // SAFETY: as in `view`, borrowed mutably once.
+    unsafe { std::slice::from_raw_parts_mut(lines.as_mut_ptr().cast(), len) }
+}
+
+/// Arrays of f32 only, which [`view`] may make of [`Line`]s.
+trait Floats {}
+impl<const L: usize> Floats for [f32; L] {}
+impl<const L: usize> Floats for [[f32; L]; STRIDE] {}
 
 impl<'a> Tables<'a> {
     /// Tabulates the synapses of weights `w` and thresholds `q` (layout (C, M, window, window)).
@@ -73,57 +135,140 @@ impl<'a> Tables<'a> {
 
     /// [`Tables::new`] whose kernel runs the loops compiled for `isa`.
     fn for_isa(config: &'a Config, w: &'a [f32], q: &'a [f32], isa: Isa) -> Tables<'a> {
-        let groups = config.dendrites.div_ceil(LANES);
-        let syn = config.synapses();
-        let mut xval = [0.0; 256];
-        for (v, x) in xval.iter_mut().enumerate() {
-            *x = config.normalise(v as u8);
-        }
-        let mut ln = vec![[Entry::default(); STRIDE]; config.channels * groups * syn];
-        // One block of tables: one channel, one group of dendrites.
-        parallel::for_each_chunk(&mut ln, syn, |block, ln| {
-            let (ch, group) = (block / groups, block % groups);
-            for lane in 0..LANES.min(config.dendrites - group * LANES) {
-                for (at, table) in ln.iter_mut().enumerate() {
-                    let p = (ch * config.dendrites + group * LANES + lane) * syn + at;
-                    let mut row = [0.0f32; 256];
-                    rows(isa, config, &xval, w[p], q[p], Some(&mut row), None);
-                    // Entry 0 keeps the value at 0 itself until the base sums are taken.
-                    table[0].0[lane] = row[0];
-                    for (e, v) in table[1..].iter_mut().zip(&row[1..]) {
-                        e.0[lane] = v - row[0];
-                    }
-                }
-            }
-        });
-        // The base sums, in synapse order, then entry 0 becomes the zero difference.
-        let base = ln
-            .chunks_exact_mut(syn)
-            .map(|block| {
-                let mut sum = Entry::default();
-                for table in block {
-                    sum = Entry(std::array::from_fn(|l| sum.0[l] + table[0].0[l]));
-                    table[0] = Entry::default();
-                }
-                sum
-            })
-            .collect();
-        Tables {
-            config,
-            w,
-            q,
-            isa,
-            groups,
-            ln,
-            base,
-            xval,
-        }
+        let data = Arc::new(Tabulated::new(config, w, q, isa));
+        Tables { config, w, q, data }
+    }
+
+    /// The tables of block `channel·groups + group`, `L` lanes wide.
+    fn block<const L: usize>(&self, block: usize) -> &[[[f32; L]; STRIDE]] {
+        let (d, syn) = (&*self.data, self.config.synapses());
+        &view(&d.ln[block * d.block_lines..][..d.block_lines])[..syn]
     }
 
     /// Whether these are the tables of exactly this configuration and these parameters: the
     /// same memory, which the borrow keeps unchanged, so a check of three addresses suffices.
     pub(crate) fn tabulates(&self, config: &Config, w: &[f32], q: &[f32]) -> bool {
         std::ptr::eq(self.config, config) && std::ptr::eq(self.w, w) && std::ptr::eq(self.q, q)
+    }
+}
+
+impl Tabulated {
+    fn new(config: &Config, w: &[f32], q: &[f32], isa: Isa) -> Tabulated {
+        let groups = groups(config.dendrites);
+        let syn = config.synapses();
+        let mut xval = [0.0; 256];
+        for (v, x) in xval.iter_mut().enumerate() {
+            *x = config.normalise(v as u8);
+        }
+        // Every block as large as a full group's, so that they split evenly between threads.
+        let block_lines = syn * STRIDE;
+        let blocks = config.channels * groups.len();
+        let mut ln = vec![Line::default(); blocks * block_lines];
+        let mut base = vec![[0.0; LANES]; blocks];
+        let tabulate = |block: usize, lines: &mut [Line], base: &mut [f32; LANES]| {
+            let group = groups[block % groups.len()];
+            let first = (block / groups.len()) * config.dendrites + group.first;
+            let params = |lane: usize, at: usize| {
+                let p = (first + lane) * syn + at;
+                (w[p], q[p])
+            };
+            match group.width {
+                8 => tabulate_block::<8>(isa, config, &xval, group, lines, base, params),
+                _ => tabulate_block::<TAIL>(isa, config, &xval, group, lines, base, params),
+            }
+        };
+        parallel::for_each_chunk2(&mut ln, block_lines, &mut base, 1, |block, lines, base| {
+            tabulate(block, lines, &mut base[0])
+        });
+        Tabulated {
+            isa,
+            groups,
+            ln,
+            block_lines,
+            base,
+            xval,
+        }
+    }
+}
+
+/// The tables of the parameters last tabulated, kept while they are unchanged, so that a
+/// model's calls one after the other (`predict`, `eval`, Python, the page) build them once. The
+/// configuration and parameters are compared by value on every call (2 · M · window² floats,
+/// against 256 entries per synapse to tabulate), so a model whose parameters change (a
+/// training step, pruning) gets new tables.
+#[derive(Clone, Default)]
+pub struct TableCache(Arc<Mutex<Option<Kept>>>);
+
+/// What a [`TableCache`] keeps: the values tabulated and their tables.
+struct Kept {
+    config: Config,
+    w: Vec<f32>,
+    q: Vec<f32>,
+    data: Arc<Tabulated>,
+}
+
+impl TableCache {
+    /// The tables of `config`, `w` and `q`: the kept ones if they are of the same values,
+    /// else new ones, which are kept.
+    pub fn tables<'a>(&self, config: &'a Config, w: &'a [f32], q: &'a [f32]) -> Tables<'a> {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let same = kept
+            .as_ref()
+            .is_some_and(|k| k.config == *config && bits(&k.w) == bits(w) && bits(&k.q) == bits(q));
+        if !same {
+            *kept = Some(Kept {
+                config: config.clone(),
+                w: w.to_vec(),
+                q: q.to_vec(),
+                data: Arc::new(Tabulated::new(config, w, q, Isa::detect())),
+            });
+        }
+        let data = kept.as_ref().map(|k| k.data.clone()).expect("kept above");
+        Tables { config, w, q, data }
+    }
+}
+
+impl std::fmt::Debug for TableCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("TableCache")
+    }
+}
+
+/// Kept tables are no part of a model's value: any two caches compare equal.
+impl PartialEq for TableCache {
+    fn eq(&self, _: &TableCache) -> bool {
+        true
+    }
+}
+
+/// Fills one block's tables and base sum: for each lane (dendrite) of `group` and each synapse
+/// `at`, whose parameters `params(lane, at)` gives, `ln(Y + c)` over the 256 pixel values less
+/// its value at 0, which goes into the base sum, added in synapse order.
+fn tabulate_block<const L: usize>(
+    isa: Isa,
+    config: &Config,
+    xval: &[f32; 256],
+    group: Group,
+    lines: &mut [Line],
+    base: &mut [f32; LANES],
+    params: impl Fn(usize, usize) -> (f32, f32),
+) {
+    let tables = view_mut::<[[f32; L]; STRIDE]>(lines);
+    for lane in 0..group.lanes {
+        for (at, table) in tables[..config.synapses()].iter_mut().enumerate() {
+            let (w, q) = params(lane, at);
+            let mut row = [0.0f32; 256];
+            rows(isa, config, xval, w, q, Some(&mut row), None);
+            base[lane] += row[0];
+            table[0][lane] = 0.0;
+            for (e, v) in table[1..].iter_mut().zip(&row[1..]) {
+                e[lane] = v - row[0];
+            }
+        }
     }
 }
 
@@ -242,20 +387,59 @@ impl Lut<'_> {
         &self.images[index * len..][..len]
     }
 
-    /// The forward pass, written once and compiled for each instruction set it is called from.
-    ///
-    /// For one group of dendrites it sweeps the window rows one at a time: each adds its five
-    /// table entries to the running sums of every window. One row's tables (40 KiB, of which
-    /// only the pixel values present are touched) and the sums of all windows (18 KiB at
-    /// 28×28) then stay in the L1 cache, where looking up all 25 tables per window would keep
-    /// missing it. Each sum still adds its 25 terms in row-major synapse order, so every
-    /// instruction set gives the same bits.
+    /// The forward pass, written once and compiled for each instruction set it is called from:
+    /// for each channel, the spans of each image row that hold non-zero pixels, then each group
+    /// of dendrites at its width.
     #[inline(always)]
     fn forward_impl<const WIN: usize>(
         &self,
         image: usize,
         pooled: &mut [f32],
         winners: &mut [u32],
+    ) {
+        let t = self.tables;
+        let cfg = t.config;
+        let h = cfg.image_size;
+        // A window side known at compile time lets the compiler unroll the five look-ups.
+        let win = if WIN == 0 { cfg.window } else { WIN };
+        let used = cfg.pooled_side() * cfg.pool; // window positions per side that reach the pool
+        let img = self.image(image);
+        let mut out = Pooled {
+            pooled,
+            winners,
+            channel: 0,
+        };
+        // The running sums of every window, at the widest group's width.
+        let mut sums = vec![Line::default(); used * used];
+        for ch in 0..cfg.channels {
+            let plane = &img[ch * h * h..][..h * h];
+            let spans = spans(plane, h, win, used);
+            out.channel = ch;
+            let groups = &t.data.groups;
+            for (g, &group) in groups.iter().enumerate() {
+                let block = ch * groups.len() + g;
+                let at = (plane, &spans[..], block, group);
+                match group.width {
+                    8 => self.group::<WIN, 8>(at, &mut sums, &mut out),
+                    _ => self.group::<WIN, TAIL>(at, &mut sums, &mut out),
+                }
+            }
+        }
+    }
+
+    /// One group of dendrites of one channel, `L` lanes: the window sums swept one window row
+    /// at a time, each adding its tables' entries to the running sums of every window. One
+    /// row's tables (40 KiB at 8 lanes, of which only the pixel values present are touched) and
+    /// the sums of all windows (18 KiB at 28×28) then stay in the L1 cache, where looking up all
+    /// 25 tables per window would keep missing it. Each sum still adds its 25 terms in
+    /// row-major synapse order, so every width and instruction set gives the same bits. Then
+    /// the max pool.
+    #[inline(always)]
+    fn group<const WIN: usize, const L: usize>(
+        &self,
+        (plane, spans, block, group): (&[u8], &[(usize, usize)], usize, Group),
+        sums: &mut [Line],
+        out: &mut Pooled,
     ) {
         let t = self.tables;
         let cfg = t.config;
@@ -266,63 +450,38 @@ impl Lut<'_> {
             cfg.dendrites,
             cfg.pool,
         );
-        // A window side known at compile time lets the compiler unroll the five look-ups.
         let win = if WIN == 0 { cfg.window } else { WIN };
-        let used = p * k; // window positions per side that reach the pool; the rest are dropped
-        let syn = cfg.synapses();
-        let img = self.image(image);
-        let mut sums = vec![Entry::default(); used * used];
-        for ch in 0..cfg.channels {
-            let plane = &img[ch * h * h..][..h * h];
-            // For each image row, the windows that see a non-zero pixel in it: the others add
-            // only zero differences.
-            let spans: Vec<(usize, usize)> = plane
-                .chunks_exact(h)
-                .map(|row| match row.iter().position(|&v| v != 0) {
-                    Some(first) => {
-                        let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
-                        (
-                            first.saturating_sub(win - 1).min(used),
-                            (last + 1).min(used),
-                        )
-                    }
-                    None => (0, 0),
-                })
-                .collect();
-            for group in 0..t.groups {
-                let block = ch * t.groups + group;
-                let table = &t.ln[block * syn..][..syn];
-                sums.fill(t.base[block]);
-                for (i, tabs) in table.chunks_exact(win).enumerate() {
-                    let rows = (&spans[i..i + used], &plane[i * h..]);
-                    match <&[[Entry; STRIDE]; WIN]>::try_from(tabs) {
-                        Ok(tabs) if WIN > 0 => sweep(&mut sums, tabs, rows, h),
-                        _ => sweep(&mut sums, tabs, rows, h),
-                    }
-                }
-                let lanes = LANES.min(m - group * LANES);
-                for pr in 0..p {
-                    for pc in 0..p {
-                        let mut best = [f32::NEG_INFINITY; LANES];
-                        let mut winner = [0u32; LANES];
-                        for r in pr * k..(pr + 1) * k {
-                            for c in pc * k..(pc + 1) * k {
-                                let sum = &sums[r * used + c].0;
-                                let here = (r * s + c) as u32;
-                                for l in 0..LANES {
-                                    // Strictly greater: ties keep the first window.
-                                    if sum[l] > best[l] {
-                                        best[l] = sum[l];
-                                        winner[l] = here;
-                                    }
-                                }
+        let used = p * k;
+        let base: [f32; L] = std::array::from_fn(|l| t.data.base[block][l]);
+        let sums = &mut view_mut::<[f32; L]>(sums)[..used * used];
+        sums.fill(base);
+        for (i, tabs) in t.block::<L>(block).chunks_exact(win).enumerate() {
+            let rows = (&spans[i..i + used], &plane[i * h..]);
+            match <&[[[f32; L]; STRIDE]; WIN]>::try_from(tabs) {
+                Ok(tabs) if WIN > 0 => sweep(sums, tabs, rows, h),
+                _ => sweep(sums, tabs, rows, h),
+            }
+        }
+        for pr in 0..p {
+            for pc in 0..p {
+                let mut best = [f32::NEG_INFINITY; L];
+                let mut winner = [0u32; L];
+                for r in pr * k..(pr + 1) * k {
+                    for c in pc * k..(pc + 1) * k {
+                        let sum = &sums[r * used + c];
+                        let here = (r * s + c) as u32;
+                        for l in 0..L {
+                            // Strictly greater: ties keep the first window.
+                            if sum[l] > best[l] {
+                                best[l] = sum[l];
+                                winner[l] = here;
                             }
                         }
-                        let out = ((ch * p + pr) * p + pc) * m + group * LANES;
-                        pooled[out..out + lanes].copy_from_slice(&best[..lanes]);
-                        winners[out..out + lanes].copy_from_slice(&winner[..lanes]);
                     }
                 }
+                let at = ((out.channel * p + pr) * p + pc) * m + group.first;
+                out.pooled[at..at + group.lanes].copy_from_slice(&best[..group.lanes]);
+                out.winners[at..at + group.lanes].copy_from_slice(&winner[..group.lanes]);
             }
         }
     }
@@ -344,13 +503,60 @@ impl Lut<'_> {
     }
 }
 
+/// For each row of an image plane (side `h`), the windows (of `win` pixels, `used` of them per
+/// row) that see a non-zero pixel in it: the others add only zero differences.
+fn spans(plane: &[u8], h: usize, win: usize, used: usize) -> Vec<(usize, usize)> {
+    plane
+        .chunks_exact(h)
+        .map(|row| match row.iter().position(|&v| v != 0) {
+            Some(first) => {
+                let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
+                (
+                    first.saturating_sub(win - 1).min(used),
+                    (last + 1).min(used),
+                )
+            }
+            None => (0, 0),
+        })
+        .collect()
+}
+
+/// The table look-ups (each of one group of up to [`LANES`] dendrites) that the forward pass
+/// of the 8-bit kernel makes on raw `images` `(B, C, H, W)`: blank spans skipped, as it runs.
+pub fn lookups(config: &Config, images: &[u8]) -> u64 {
+    let (h, win) = (config.image_size, config.window);
+    let used = config.pooled_side() * config.pool;
+    let per_group: usize = images
+        .chunks_exact(h * h)
+        .map(|plane| {
+            let spans = spans(plane, h, win, used);
+            (0..win)
+                .flat_map(|i| {
+                    spans[i..i + used]
+                        .iter()
+                        .map(|(lo, hi)| hi.saturating_sub(*lo))
+                })
+                .sum::<usize>()
+                * win
+        })
+        .sum();
+    (per_group * groups(config.dendrites).len()) as u64
+}
+
+/// Where one image's pooled values and winners go, and the channel being computed.
+struct Pooled<'a> {
+    pooled: &'a mut [f32],
+    winners: &'a mut [u32],
+    channel: usize,
+}
+
 /// Adds one row of every window's synapses to the window sums `(used, used)`: `tabs` holds the
 /// row's tables; `spans[r]` the windows that see a non-zero pixel in image row `r` of `plane`
 /// (side `h`). Inlined where the number of tables is a constant, the inner loop unrolls.
 #[inline(always)]
-fn sweep(
-    sums: &mut [Entry],
-    tabs: &[[Entry; STRIDE]],
+fn sweep<const L: usize>(
+    sums: &mut [[f32; L]],
+    tabs: &[[[f32; L]; STRIDE]],
     (spans, plane): (&[(usize, usize)], &[u8]),
     h: usize,
 ) {
@@ -361,19 +567,19 @@ fn sweep(
             .iter_mut()
             .zip(pixels[lo..].windows(tabs.len()))
         {
-            let mut acc = sum.0;
+            let mut acc = *sum;
             for (tab, &v) in tabs.iter().zip(px) {
-                let e = &tab[v as usize].0;
+                let e = &tab[v as usize];
                 acc = std::array::from_fn(|l| acc[l] + e[l]);
             }
-            *sum = Entry(acc);
+            *sum = acc;
         }
     }
 }
 
 impl DendriteKernel for Lut<'_> {
     fn forward(&self, image: usize, pooled: &mut [f32], winners: &mut [u32]) {
-        match self.tables.isa {
+        match self.tables.data.isa {
             // SAFETY: `Isa::Avx2` is only made after checking that the CPU supports AVX2.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { self.forward_avx2(image, pooled, winners) },
@@ -406,8 +612,9 @@ impl DendriteKernel for Lut<'_> {
         for (at, reaching) in reaching.iter().enumerate() {
             let p = dendrite * syn + at;
             let mut dln = [0.0f32; 256];
-            rows(t.isa, cfg, &t.xval, t.w[p], t.q[p], None, Some(&mut dln));
-            let (gw, gq) = dot2(reaching, &dln, &t.xval);
+            let d = &*t.data;
+            rows(d.isa, cfg, &d.xval, t.w[p], t.q[p], None, Some(&mut dln));
+            let (gw, gq) = dot2(reaching, &dln, &d.xval);
             dw[at] += gw;
             dq[at] -= gq;
         }
@@ -470,20 +677,51 @@ mod tests {
         (bits(&pooled), winners, bits(&dw), bits(&dq))
     }
 
-    /// The portable loops never run where the CPU has AVX2 unless asked: here they are, against
-    /// the dispatched ones, for the paper's window (unrolled) and another (not), gray and RGB.
+    impl Isa {
+        /// Every instruction set this CPU runs.
+        fn available() -> Vec<Isa> {
+            #[allow(unused_mut)]
+            let mut all = vec![Isa::Portable];
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                all.push(Isa::Avx2);
+            }
+            all
+        }
+    }
+
     #[test]
-    fn portable_code_gives_the_bits_of_the_dispatched_code() {
+    fn groups_are_full_but_for_a_narrow_last_one() {
+        let widths =
+            |m| -> Vec<(usize, usize)> { groups(m).iter().map(|g| (g.lanes, g.width)).collect() };
+        assert_eq!(widths(50), [[(8, 8); 6].as_slice(), &[(2, 4)]].concat());
+        assert_eq!(widths(13), [(8, 8), (5, 8)]);
+        assert_eq!(widths(11), [(8, 8), (3, 4)]);
+        assert_eq!(widths(3), [(3, 4)]);
+        assert_eq!(widths(9), [(8, 8), (1, 4)]);
+        assert_eq!(widths(4), [(4, 4)]);
+        assert_eq!(widths(24), [(8, 8); 3]);
+    }
+
+    /// Only the best instruction set runs unless asked: here every one this CPU has runs,
+    /// against the portable loops, for the paper's window (unrolled) and another (not), gray and
+    /// RGB, and last groups of both widths, full or not (M = 11 is 8 + 3 of 4, 18 is 8 + 8 + 2
+    /// of 4, 17 is 8 + 8 + 1 of 4, 5 is 5 of 8).
+    #[test]
+    fn every_instruction_set_gives_the_bits_of_the_portable_code() {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
-            assert_eq!(Isa::detect(), Isa::Avx2);
+            assert_ne!(Isa::detect(), Isa::Portable);
         }
+        let gray = |dendrites| Config {
+            dendrites,
+            hidden: 8,
+            ..Config::default()
+        };
         let configs = [
-            Config {
-                dendrites: 11,
-                hidden: 8,
-                ..Config::default()
-            },
+            gray(11),
+            gray(18),
+            gray(17),
             Config {
                 channels: 3,
                 image_size: 17,
@@ -500,20 +738,104 @@ mod tests {
             let images: Vec<u8> = (0..4 * model.config.image_len())
                 .map(|i| if i % 4 == 0 { 0 } else { r.random() })
                 .collect();
-            let (portable, dispatched) = (
-                run(&model, &images, Isa::Portable),
-                run(&model, &images, Isa::detect()),
-            );
+            let portable = run(&model, &images, Isa::Portable);
             assert!(portable.0.iter().any(|&v| v != 0), "config {n}: no output");
             assert!(
                 portable.2.iter().any(|&v| v != 0),
                 "config {n}: no gradient"
             );
-            assert_eq!(portable.0, dispatched.0, "config {n}: pooled values");
-            assert_eq!(portable.1, dispatched.1, "config {n}: winners");
-            assert_eq!(portable.2, dispatched.2, "config {n}: weight gradients");
-            assert_eq!(portable.3, dispatched.3, "config {n}: threshold gradients");
+            for isa in Isa::available() {
+                let other = run(&model, &images, isa);
+                assert_eq!(portable.0, other.0, "config {n}, {isa:?}: pooled values");
+                assert_eq!(portable.1, other.1, "config {n}, {isa:?}: winners");
+                assert_eq!(portable.2, other.2, "config {n}, {isa:?}: weight gradients");
+                assert_eq!(
+                    portable.3, other.3,
+                    "config {n}, {isa:?}: threshold gradients"
+                );
+            }
         }
+    }
+
+    /// The kernel's bits on a fixed model and images, as one FNV-1a hash: the same on x86-64
+    /// (AVX2 or not) and on aarch64 (NEON), where `scripts/test-aarch64.sh` runs it. The
+    /// parameters come from integers, not from the random normal draws (whose `ln` and `cos`
+    /// are the platform's libm).
+    #[test]
+    fn the_kernel_gives_the_same_bits_on_every_architecture() {
+        let mut model = Mdpn::new(
+            Config {
+                dendrites: 13,
+                hidden: 8,
+                ..Config::default()
+            },
+            0,
+        )
+        .unwrap();
+        let value = |i: usize, scale: f32| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * scale;
+        for (i, (w, q)) in model
+            .params
+            .w
+            .iter_mut()
+            .zip(&mut model.params.q)
+            .enumerate()
+        {
+            (*w, *q) = (value(i, 2.0), value(i + 500, 1.5));
+        }
+        let mut r = crate::splits::rng(7, 1);
+        let images: Vec<u8> = (0..6 * model.config.image_len())
+            .map(|i| if i % 3 == 0 { 0 } else { r.random() })
+            .collect();
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        let (pooled, winners, dw, dq) = run(&model, &images, Isa::detect());
+        for v in pooled.into_iter().chain(winners).chain(dw).chain(dq) {
+            for b in v.to_le_bytes() {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        assert_eq!(hash, 0x14e1_b08a_1a4f_3578, "{hash:#x}");
+    }
+
+    #[test]
+    fn lookups_count_every_group_synapse_and_window_but_blank_ones() {
+        let config = Config::default();
+        let full = vec![1u8; 2 * 784];
+        assert_eq!(lookups(&config, &full), 2 * 7 * 25 * 24 * 24);
+        assert_eq!(lookups(&config, &[0; 784]), 0);
+        // One pixel at (10, 10): the 25 windows around it each look up the 5 synapses of their
+        // row that holds it (a row's span is swept whole).
+        let mut one = vec![0u8; 784];
+        one[10 * 28 + 10] = 9;
+        assert_eq!(lookups(&config, &one), 7 * 25 * 5);
+    }
+
+    #[test]
+    fn kept_tables_serve_until_the_configuration_or_parameters_change() {
+        let config = Config {
+            dendrites: 11,
+            hidden: 8,
+            ..Config::default()
+        };
+        let model = Mdpn::new(config.clone(), 1).unwrap();
+        let (mut w, q) = (model.params.w.clone(), model.params.q.clone());
+        let cache = TableCache::default();
+        let first = cache.tables(&config, &w, &q).data;
+        assert!(Arc::ptr_eq(&first, &cache.tables(&config, &w, &q).data));
+        let lines = |d: &Tabulated| -> Vec<u32> {
+            d.ln.iter().flat_map(|l| l.0).map(f32::to_bits).collect()
+        };
+        w[7] += 0.5;
+        let changed = cache.tables(&config, &w, &q).data;
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_ne!(lines(&first), lines(&changed));
+        assert_eq!(lines(&changed), lines(&Tables::new(&config, &w, &q).data));
+        let other = Config { c: 0.5, ..config };
+        let other_tables = cache.tables(&other, &w, &q).data;
+        assert!(!Arc::ptr_eq(&changed, &other_tables));
+        assert_eq!(
+            lines(&other_tables),
+            lines(&Tables::new(&other, &w, &q).data)
+        );
     }
 
     #[test]
