@@ -49,6 +49,15 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// The command line `args` (without the program's name), or the message `mdpn` would
+    /// print for them: how Python runs the program's commands on the program's options.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Cli> {
+        let line = std::iter::once("mdpn".to_string()).chain(args);
+        Cli::try_parse_from(line).map_err(|e| anyhow::anyhow!("{}", e.render()))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model and write its run folder.

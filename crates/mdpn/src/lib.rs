@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod model;
 pub mod model_file;
 pub mod prune;
+pub mod quantize;
 pub mod quantized;
 pub mod quantized_file;
 pub mod recipe;

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mdpn::dendrite_importance::ablation;
+use mdpn::dendrite_importance::{importance, Importance};
 use mdpn::kernels::plain;
 use mdpn::layers::axon;
 use mdpn::layers::synapse::synapse;
@@ -121,16 +121,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let synapses = synapse_states::synapses(&file.model, args.tolerance);
     body += &headline(&file, &args, &synapses);
     body += &states_section(&file.model, &synapses, args.tolerance, &out, &mut pictures)?;
-    let mut csv = String::from("image,label,predicted");
+    let mut csv = ImageCsv {
+        probabilities: String::from("image,label,predicted"),
+        saliency: String::from("image,channel,row,column,saliency\n"),
+    };
     for c in 0..cfg.classes {
-        let _ = write!(csv, ",p{c}");
+        let _ = write!(csv.probabilities, ",p{c}");
     }
-    csv += "\n";
+    csv.probabilities += "\n";
     for (i, (name, pixels, label)) in examples.iter().enumerate() {
         body += &image_section(&file, i, name, pixels, *label, &mut csv, &mut pictures)?;
     }
     if !examples.is_empty() {
-        write_atomic(&out.join("images.csv"), csv.as_bytes())?;
+        write_atomic(&out.join("images.csv"), csv.probabilities.as_bytes())?;
+        write_atomic(&out.join("saliency.csv"), csv.saliency.as_bytes())?;
     }
     if let Some(data) = &data {
         body += &importance_section(&file.model, &data.test, &out, &mut pictures)?;
@@ -485,6 +489,13 @@ fn plane_tiles(
         .collect()
 }
 
+/// The numbers of the images followed: `images.csv` (class probabilities) and `saliency.csv`
+/// (one row per image and pixel).
+struct ImageCsv {
+    probabilities: String,
+    saliency: String,
+}
+
 /// One image through the neuron: input and saliency, every dendrite's map before and after
 /// pooling, the winning windows, the strongest soma units and the class probabilities.
 fn image_section(
@@ -493,7 +504,7 @@ fn image_section(
     name: &str,
     pixels: &[u8],
     label: Option<u32>,
-    csv: &mut String,
+    csv: &mut ImageCsv,
     pictures: &mut Pictures,
 ) -> anyhow::Result<String> {
     let model = &file.model;
@@ -508,15 +519,15 @@ fn image_section(
     let predicted = axon::argmax(&fwd.logits);
     let class = |c: usize| file.class_names.get(c).cloned().unwrap_or(c.to_string());
     let _ = write!(
-        csv,
+        csv.probabilities,
         "{},{},{predicted}",
         name.replace(',', " "),
         label.map_or(String::new(), |l| l.to_string())
     );
     for p in &probs {
-        let _ = write!(csv, ",{p}");
+        let _ = write!(csv.probabilities, ",{p}");
     }
-    *csv += "\n";
+    csv.probabilities += "\n";
     let stem = format!("image-{index}");
     let truth = match (label, cfg.task) {
         (Some(l), Task::MultiClass) => format!(", true class {}", class(l as usize)),
@@ -536,6 +547,10 @@ fn image_section(
         cfg.dendrites,
     );
     let saliency = model.input_gradient(Images::F32(&x), &[predicted])?;
+    for (at, v) in saliency.iter().enumerate() {
+        let (ch, row, col) = (at / (h * h), at / h % h, at % h);
+        let _ = writeln!(csv.saliency, "{index},{ch},{row},{col},{v}");
+    }
     let sal_limit = range(&saliency).0.abs().max(range(&saliency).1.abs());
     let mut tiles = plane_tiles(&x, cfg.channels, h, "input", &|v| gray(v, input_range(cfg)));
     tiles.extend(plane_tiles(&saliency, cfg.channels, h, "saliency", &|v| {
@@ -681,10 +696,9 @@ fn importance_section(
 ) -> anyhow::Result<String> {
     let cfg: &Config = &model.config;
     let indices: Vec<usize> = (0..test.len()).collect();
-    let (membrane, labels) = super::membranes(model, test, &indices)?;
-    let (accuracy, without) = ablation(model, &membrane, &labels)?;
-    let mut order: Vec<usize> = (0..without.len()).collect();
-    order.sort_by(|&a, &b| without[a].total_cmp(&without[b]).then(a.cmp(&b)));
+    let importance = importance(model, test, &indices)?;
+    let order = importance.ranking();
+    let Importance { accuracy, without } = importance;
     let rows: Vec<Vec<String>> = order
         .iter()
         .enumerate()

@@ -118,26 +118,3 @@ pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
     );
     Ok(data)
 }
-
-/// The membrane outputs `(N, features)` of the images of `data` at `indices`, with their labels,
-/// through the 8-bit kernel in batches.
-pub fn membranes(
-    model: &mdpn::Mdpn,
-    data: &mdpn::Dataset,
-    indices: &[usize],
-) -> anyhow::Result<(Vec<f32>, Vec<u32>)> {
-    let tables = model.tables();
-    let (mut membrane, mut labels) = (Vec::new(), Vec::new());
-    let (mut images, mut batch_labels) = (Vec::new(), Vec::new());
-    for chunk in indices.chunks(256) {
-        data.batch(chunk, &mut images, &mut batch_labels);
-        let fwd = model.forward(
-            mdpn::Images::U8(&images),
-            mdpn::KernelChoice::Fast,
-            Some(&tables),
-        )?;
-        membrane.extend_from_slice(&fwd.membrane);
-        labels.extend_from_slice(&batch_labels);
-    }
-    Ok((membrane, labels))
-}

@@ -11,6 +11,7 @@ use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::evaluation::evaluate;
 use mdpn::model_file::ModelFile;
+use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
 use mdpn::recipe::{Recipe, SynapseInit};
 use mdpn::splits::Splits;
@@ -22,7 +23,6 @@ use serde_json::json;
 
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
 use crate::claims::{self, Attempt};
-use crate::commands::quantize::{quantize, CALIBRATION_IMAGES};
 use crate::commands::train::{fit_data, run_splits, ProtocolArg};
 use crate::commands::ModelArgs;
 use crate::datasets::{self, DataArgs, Loaded};
@@ -294,6 +294,15 @@ fn dataset_name(data: &Loaded) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    interrupt::install(
+        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
+    )?;
+    study(args, &interrupt::requested)
+}
+
+/// The study of `args`, stopping after the current epoch (its checkpoint saved) once `stop`
+/// says so: Ctrl-C for the program, the caller's own signal for Python.
+pub fn study(args: Args, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<()> {
     let variants = variants(&args)?;
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
@@ -320,9 +329,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_bytes(),
     )?;
     let pause = TestPause::from_env();
-    interrupt::install(
-        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
-    )?;
     let total = args.datasets.len() * variants.len() * args.runs as usize;
     let stale_after = Duration::from_secs(args.stale_after);
     let mut done = 0;
@@ -360,9 +366,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         }
                     },
                 };
-                let stopped = run_one(&args, &data, &name, variant, seed, &dir, &label, &pause)
+                let stopped = run_one(
+                    &args, &data, &name, variant, seed, &dir, &label, &pause, stop,
+                )
                     .with_context(|| format!("run {}", dir.display()))?;
-                if stopped || (interrupt::requested() && done < total) {
+                if stopped || (stop() && done < total) {
                     return Err(Interrupted(format!(
                         "study stopped ({}); run the same command again to continue it",
                         if stopped {
@@ -393,7 +401,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Trains one run unless it is finished; a run stopped part-way continues from its checkpoint.
-/// Returns whether Ctrl-C stopped it before its last epoch.
+/// Returns whether `stop` stopped it before its last epoch.
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     args: &Args,
@@ -404,6 +412,7 @@ fn run_one(
     dir: &Path,
     label: &str,
     pause: &TestPause,
+    stop: &(dyn Fn() -> bool + Sync),
 ) -> anyhow::Result<bool> {
     if data.train.task == Task::MultiLabel && variant.kind != ModelKind::Mdpn {
         bail!("{}", baseline_refusal(name, variant));
@@ -476,6 +485,7 @@ fn run_one(
         recipe,
         resume,
         pause,
+        stop,
     };
     let done = match built {
         Built::Mdpn(m) => run.train(m, |m: &Mdpn, path: &Path| {
@@ -521,7 +531,12 @@ fn add_int8(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::R
 /// `model-int8.safetensors`: that file's size and its test accuracy.
 fn int8_of(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<Int8Result> {
     let file = ModelArgs::path(&dir.join("model.safetensors")).load()?;
-    let int8 = quantize(&file, &data.train, name, CALIBRATION_IMAGES)?;
+    let int8 = quantize(
+        &file,
+        data.train.first_images(CALIBRATION_IMAGES),
+        &format!("training images of {name}"),
+        program(),
+    )?;
     let bytes = quantized_file::save(&int8)?;
     write_atomic(&dir.join("model-int8.safetensors"), &bytes)?;
     let test = evaluate(
@@ -596,6 +611,8 @@ struct RunSpec<'a> {
     /// Whether to continue from the run folder's checkpoint.
     resume: bool,
     pause: &'a TestPause,
+    /// Whether to stop after the current epoch.
+    stop: &'a (dyn Fn() -> bool + Sync),
 }
 
 impl RunSpec<'_> {
@@ -684,7 +701,7 @@ impl RunSpec<'_> {
             args.epochs,
             on_batch,
             on_epoch,
-            interrupt::requested,
+            self.stop,
         )?;
         if fitted == Fitted::Stopped {
             return Ok(None);
