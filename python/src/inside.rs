@@ -47,7 +47,10 @@ pub fn synapse_states<'py>(
     column::<f32>(&table, "q", floats(|s| s.q))?;
     column::<f32>(&table, "threshold", floats(|s| s.threshold))?;
     let states: Vec<&str> = all.iter().map(|s| s.state.name()).collect();
-    table.set_item("state", py.import("numpy")?.call_method1("array", (states,))?)?;
+    table.set_item(
+        "state",
+        py.import("numpy")?.call_method1("array", (states,))?,
+    )?;
     column::<f32>(&table, "y_low", floats(|s| s.y_low))?;
     column::<f32>(&table, "y_high", floats(|s| s.y_high))?;
     Ok(table)
@@ -79,8 +82,16 @@ pub fn dendrite_importance<'py>(
     let m = cfg.dendrites;
     let table = PyDict::new(py);
     column(&table, "rank", (1..=order.len() as i64).collect())?;
-    column(&table, "channel", order.iter().map(|&d| (d / m) as i64).collect())?;
-    column(&table, "dendrite", order.iter().map(|&d| (d % m) as i64).collect())?;
+    column(
+        &table,
+        "channel",
+        order.iter().map(|&d| (d / m) as i64).collect(),
+    )?;
+    column(
+        &table,
+        "dendrite",
+        order.iter().map(|&d| (d % m) as i64).collect(),
+    )?;
     let without: Vec<f64> = order.iter().map(|&d| found.without[d]).collect();
     column(
         &table,

@@ -292,7 +292,11 @@ impl Model {
         let model = &self.f32("a saliency map")?.model;
         let (grad, n) = inside::saliency(x, model, classes)?;
         let cfg = self.cfg();
-        array(x.py(), grad, vec![n, cfg.channels, cfg.image_size, cfg.image_size])
+        array(
+            x.py(),
+            grad,
+            vec![n, cfg.channels, cfg.image_size, cfg.image_size],
+        )
     }
 
     /// Writes the model (f32 or int8) as a standard ONNX graph, as `mdpn export --format onnx`:

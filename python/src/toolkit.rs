@@ -53,10 +53,16 @@ pub fn prune<'py>(
     let train = match (x_train, y_train) {
         (Some(x), Some(y)) => Some(labelled(x, y, names, "training")?),
         (None, None) => None,
-        _ => return Err(PyValueError::new_err("give both x_train and y_train, or neither")),
+        _ => {
+            return Err(PyValueError::new_err(
+                "give both x_train and y_train, or neither",
+            ))
+        }
     };
     if fine_tune.is_some() && train.is_none() {
-        return Err(PyValueError::new_err("fine_tune trains on x_train, y_train: give them"));
+        return Err(PyValueError::new_err(
+            "fine_tune trains on x_train, y_train: give them",
+        ));
     }
     if fine_tune == Some(0) {
         return Err(PyValueError::new_err("fine_tune takes at least 1 epoch"));
@@ -64,35 +70,44 @@ pub fn prune<'py>(
     let sample_set = train.as_ref().unwrap_or(&validation);
     let sample: Vec<usize> = (0..sample_set.len().min(samples)).collect();
     let all: Vec<usize> = (0..validation.len()).collect();
-    let (pruned, tuned) = py.detach(|| -> mdpn::Result<_> {
-        let pruned = prune_model(
-            &file.model,
-            (sample_set, &sample),
-            (&validation, &all),
-            tolerance,
-            max_drop,
-        )?;
-        let tuned = match (fine_tune, &train) {
-            (Some(epochs), Some(train)) => {
-                let subset = |source, indices| Subset { source, indices };
-                let splits = Splits {
-                    train: subset(Source::Train, (0..train.len()).collect()),
-                    validation: subset(Source::Test, all.clone()),
-                    test: subset(Source::Test, Vec::new()),
-                };
-                let data = FitData {
-                    train,
-                    test: &validation,
-                    splits: &splits,
-                };
-                let model = &pruned.model;
-                Some(training::fine_tune(model, data, lr, batch_size, seed, epochs, |_| {})?)
-            }
-            _ => None,
-        };
-        Ok((pruned, tuned))
-    })
-    .map_err(py_err)?;
+    let (pruned, tuned) = py
+        .detach(|| -> mdpn::Result<_> {
+            let pruned = prune_model(
+                &file.model,
+                (sample_set, &sample),
+                (&validation, &all),
+                tolerance,
+                max_drop,
+            )?;
+            let tuned = match (fine_tune, &train) {
+                (Some(epochs), Some(train)) => {
+                    let subset = |source, indices| Subset { source, indices };
+                    let splits = Splits {
+                        train: subset(Source::Train, (0..train.len()).collect()),
+                        validation: subset(Source::Test, all.clone()),
+                        test: subset(Source::Test, Vec::new()),
+                    };
+                    let data = FitData {
+                        train,
+                        test: &validation,
+                        splits: &splits,
+                    };
+                    let model = &pruned.model;
+                    Some(training::fine_tune(
+                        model,
+                        data,
+                        lr,
+                        batch_size,
+                        seed,
+                        epochs,
+                        |_| {},
+                    )?)
+                }
+                _ => None,
+            };
+            Ok((pruned, tuned))
+        })
+        .map_err(py_err)?;
     let done = PyDict::new(py);
     done.set_item("synapses_fixed", pruned.synapses_fixed)?;
     done.set_item("constant_dendrites", pruned.constant_dendrites)?;
@@ -147,7 +162,9 @@ pub fn run_command(py: Python<'_>, args: Vec<String>) -> PyResult<()> {
             mdpn_cli::commands::study::study(args, &|| stop.load(Ordering::SeqCst))
         }
         Command::Inspect(args) => mdpn_cli::commands::inspect::run(args),
-        _ => Err(anyhow::anyhow!("only study and inspect run through this call")),
+        _ => Err(anyhow::anyhow!(
+            "only study and inspect run through this call"
+        )),
     };
     let (result, interrupted) = std::thread::scope(|s| {
         let worker = s.spawn(work);

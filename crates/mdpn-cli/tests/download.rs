@@ -12,12 +12,12 @@ use std::thread;
 
 use flate2::read::GzDecoder;
 use md5::{Digest, Md5};
-use mdpn_cli::apt::install_debian;
-use mdpn_cli::download::{download, fetch_file};
-use mdpn_cli::obtain::obtain;
-use mdpn_cli::verify::verify;
+use mdpn_data::apt::install_debian;
+use mdpn_data::download::{download, fetch_file};
 use mdpn_data::locate::{find_file, locate, search_dirs, NotFound};
+use mdpn_data::obtain::obtain;
 use mdpn_data::registry::{known, Format, KnownDataset, KnownFile, FASHION_MNIST};
+use mdpn_data::verify::verify;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tempfile::TempDir;

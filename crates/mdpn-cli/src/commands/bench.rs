@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::train::KernelArg;
 use super::ModelArgs;
-use crate::datasets::{self, DataArgs};
+use mdpn_data::datasets::{self, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -5,7 +5,7 @@ use mdpn::{KernelChoice, Task};
 use serde_json::json;
 
 use super::ModelArgs;
-use crate::datasets::DataArgs;
+use mdpn_data::datasets::DataArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

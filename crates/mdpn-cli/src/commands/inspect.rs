@@ -19,9 +19,9 @@ use plotters::style::RGBColor;
 
 use super::report::{esc, html_table, page, Pictures};
 use super::ModelArgs;
-use crate::datasets::{decode_image, DataArgs};
 use crate::files::write_atomic;
 use crate::plots::{diverging, gray, heat, range, Bars, Lines, Mosaic, Tile};
+use mdpn_data::datasets::{decode_image, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+#[cfg(feature = "network")]
 pub mod datasets;
+#[cfg(feature = "network")]
 pub mod download;
 pub mod eval;
 pub mod export;
@@ -22,7 +24,7 @@ use mdpn::model_file::ModelFile;
 use mdpn::state_dict::StateDictOptions;
 use mdpn::Config;
 
-use crate::datasets::{Color, DataArgs, Loaded};
+use mdpn_data::datasets::{Color, DataArgs, Loaded};
 
 /// A model to load: our model file or an authors' PyTorch state dict.
 #[derive(Debug, Clone, clap::Args)]
@@ -96,7 +98,7 @@ pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
     } else {
         Color::Gray
     }));
-    let data = crate::datasets::load(
+    let data = mdpn_data::datasets::load(
         &DataArgs {
             image_size: Some(cfg.image_size),
             color,

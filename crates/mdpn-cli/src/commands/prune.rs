@@ -17,8 +17,8 @@ use serde_json::json;
 
 use super::train::{fit_data, load_data_to_train, run_splits, ProtocolArg};
 use super::ModelArgs;
-use crate::datasets::{DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
+use mdpn_data::datasets::{DataArgs, Loaded};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -8,8 +8,8 @@ use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
 
 use super::ModelArgs;
-use crate::datasets::{self, Color, DataArgs};
 use crate::files::{program, write_atomic};
+use mdpn_data::datasets::{self, Color, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

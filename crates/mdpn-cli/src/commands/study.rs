@@ -25,12 +25,12 @@ use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, C
 use crate::claims::{self, Attempt};
 use crate::commands::train::{fit_data, run_splits, ProtocolArg};
 use crate::commands::ModelArgs;
-use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
 use crate::recipe_args::RecipeArgs;
 use crate::summary::{read_result, Int8Result, RunResult};
+use mdpn_data::datasets::{self, DataArgs, Loaded};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -369,7 +369,7 @@ pub fn study(args: Args, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<()>
                 let stopped = run_one(
                     &args, &data, &name, variant, seed, &dir, &label, &pause, stop,
                 )
-                    .with_context(|| format!("run {}", dir.display()))?;
+                .with_context(|| format!("run {}", dir.display()))?;
                 if stopped || (stop() && done < total) {
                     return Err(Interrupted(format!(
                         "study stopped ({}); run the same command again to continue it",

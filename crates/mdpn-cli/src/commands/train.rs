@@ -24,11 +24,11 @@ use crate::checkpoints::{
     check_settings, fresh, record_epoch, resume, show_metrics, write_checkpoint, TestPause,
     CHECKPOINT,
 };
-use crate::datasets::{self, Color, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
 use crate::recipe_args::RecipeArgs;
+use mdpn_data::datasets::{self, Color, DataArgs, Loaded};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::locate::find_file;
+use crate::registry::KnownDataset;
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use mdpn_data::locate::find_file;
-use mdpn_data::registry::KnownDataset;
 
 use crate::verify::md5_of_file;
 
