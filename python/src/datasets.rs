@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use mdpn::splits::{Protocol, Splits};
+use mdpn::splits::{ProtocolName, Splits};
 use mdpn::{Dataset, Task};
 use mdpn_data::datasets::{self, DataArgs};
 use numpy::{IntoPyArray, PyArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -103,17 +102,10 @@ pub fn split<'py>(
     protocol: &str,
     val_fraction: f64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let protocol = match protocol {
-        "holdout" => Protocol::Holdout {
-            fraction: val_fraction,
-        },
-        "paper" => Protocol::Paper,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown protocol `{other}`: expected holdout or paper"
-            )))
-        }
-    };
+    let protocol = protocol
+        .parse::<ProtocolName>()
+        .map_err(py_err)?
+        .with_fraction(val_fraction);
     let splits = Splits::new(n_train, n_test, protocol, seed).map_err(py_err)?;
     let array = |indices: Vec<usize>| {
         indices

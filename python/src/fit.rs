@@ -147,15 +147,7 @@ pub fn fit<'py>(
     on_epoch: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Model, Model, Vec<Bound<'py, PyDict>>)> {
     let data = labelled(x, y, &class_names, "training")?;
-    let kernel = match kernel {
-        "fast" => KernelChoice::Fast,
-        "plain" => KernelChoice::Plain,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown kernel `{other}`: expected fast or plain"
-            )))
-        }
-    };
+    let kernel: KernelChoice = kernel.parse().map_err(py_err)?;
     // The program's splits: the images held out by the seed, or the given validation images
     // (as the test source, the second one a run may take images from); no test images.
     let (splits, val_data) = match (x_val, y_val) {

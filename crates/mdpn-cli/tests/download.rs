@@ -71,7 +71,9 @@ impl Server {
         params.is_ca = ca;
         let key_pair = rcgen::KeyPair::generate().expect("key");
         let made = rcgen::CertifiedKey {
-            cert: params.self_signed(&key_pair).expect("self-signed certificate"),
+            cert: params
+                .self_signed(&key_pair)
+                .expect("self-signed certificate"),
             key_pair,
         };
         let key = PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
@@ -907,8 +909,11 @@ fn mdpn_download_explains_a_ca_certificate_served_as_the_servers() {
     let tmp = TempDir::new().expect("temp dir");
     let cert = tmp.path().join("self-signed-ca.pem");
     fs::write(&cert, pem).expect("write certificate");
-    let (ok, stderr) =
-        download_breastmnist(&tmp.path().join("data"), &server.url("/mirror"), Some(&cert));
+    let (ok, stderr) = download_breastmnist(
+        &tmp.path().join("data"),
+        &server.url("/mirror"),
+        Some(&cert),
+    );
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains("CaUsedAsEndEntity")

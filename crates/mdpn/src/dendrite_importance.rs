@@ -5,8 +5,9 @@
 use crate::config::Task;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::input::{Images, KernelChoice};
 use crate::layers::axon::argmax;
-use crate::model::{Images, KernelChoice, Mdpn};
+use crate::model::Mdpn;
 
 /// Images per forward pass when membrane outputs are gathered.
 const CHUNK: usize = 256;

@@ -37,6 +37,7 @@ pub mod dataset;
 pub mod dendrite_importance;
 pub mod error;
 pub mod evaluation;
+pub mod input;
 pub mod kernels;
 pub mod layers;
 pub mod metrics;

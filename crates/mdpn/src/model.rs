@@ -7,41 +7,15 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::config::{Config, Task};
+// The inputs of a forward pass live in a leaf module of their own (so that the settings and the
+// layers need not import the model); they are named here too, as before.
 use crate::error::{Error, Result};
+pub use crate::input::{Images, KernelChoice};
 use crate::kernels::lut::Tables;
 use crate::kernels::plain::Plain;
 use crate::layers::linear::Linear;
 use crate::layers::{axon, dendrites, loss, soma};
 use crate::recipe::SynapseInit;
-
-/// A batch of images `(B, C, H, W)`, raw 8-bit or already normalised floats.
-#[derive(Clone, Copy, Debug)]
-pub enum Images<'a> {
-    /// Raw pixels; the model normalises them with its `mean` and `std`.
-    U8(&'a [u8]),
-    /// Normalised values.
-    F32(&'a [f32]),
-}
-
-impl Images<'_> {
-    /// Number of values (pixels, or normalised values), over all images.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Images::U8(x) => x.len(),
-            Images::F32(x) => x.len(),
-        }
-    }
-}
-
-/// Which dendrite kernel to run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KernelChoice {
-    /// The table kernel for 8-bit images, the reference kernel for float images.
-    #[default]
-    Fast,
-    /// The reference kernel for everything (8-bit images are normalised first).
-    Plain,
-}
 
 /// Trainable tensors. The same struct holds gradients.
 #[derive(Clone, Debug, PartialEq)]

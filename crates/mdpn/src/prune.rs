@@ -12,8 +12,9 @@ use crate::dataset::Dataset;
 use crate::dendrite_importance::{feature_means, features_of, importance, membranes};
 use crate::error::{Error, Result};
 use crate::evaluation::evaluate;
+use crate::input::KernelChoice;
 use crate::layers::linear::Linear;
-use crate::model::{KernelChoice, Mdpn, Params};
+use crate::model::{Mdpn, Params};
 use crate::synapse_states::{classify, input_range};
 
 /// Labelled images chosen by index: `(data set, indices)`.

@@ -14,6 +14,7 @@ use mdpn::layers::synapse::synapse;
 use mdpn::model_file::ModelFile;
 use mdpn::synapse_states::{self, input_range, State, Synapse, DEFAULT_TOLERANCE};
 use mdpn::{Config, Images, KernelChoice, Mdpn, Task};
+use mdpn_data::datasets::{decode_image, DataArgs};
 use mdpn_data::decoded_image::planes;
 use plotters::style::RGBColor;
 
@@ -21,7 +22,6 @@ use super::report::{esc, html_table, page, Pictures};
 use super::ModelArgs;
 use crate::files::write_atomic;
 use crate::plots::{diverging, gray, heat, range, Bars, Lines, Mosaic, Tile};
-use mdpn_data::datasets::{decode_image, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

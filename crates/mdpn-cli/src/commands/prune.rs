@@ -9,16 +9,17 @@ use anyhow::Context;
 use mdpn::evaluation::evaluate;
 use mdpn::model_file::{self, ModelFile};
 use mdpn::prune::{fixed_synapses, prune, Pruned};
+use mdpn::splits::ProtocolName;
 use mdpn::splits::{Source, Subset};
 use mdpn::synapse_states::DEFAULT_TOLERANCE;
 use mdpn::training::{fine_tune, EpochEnd};
 use mdpn::{Dataset, KernelChoice, Mdpn};
+use mdpn_data::datasets::{DataArgs, Loaded};
 use serde_json::json;
 
-use super::train::{fit_data, load_data_to_train, run_splits, ProtocolArg};
+use super::train::{fit_data, load_data_to_train, run_splits};
 use super::ModelArgs;
 use crate::files::{program, write_atomic, write_model};
-use mdpn_data::datasets::{DataArgs, Loaded};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -38,8 +39,8 @@ pub struct Args {
     #[arg(long)]
     pub max_drop: Option<f64>,
     /// The split the model was trained with (its validation images choose what goes).
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
-    pub protocol: ProtocolArg,
+    #[arg(long, value_enum, default_value_t = ProtocolName::Holdout)]
+    pub protocol: ProtocolName,
     /// Fraction of the training set held out for validation (holdout protocol).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,

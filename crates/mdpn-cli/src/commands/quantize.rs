@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
+use mdpn_data::datasets::{self, Color, DataArgs};
 
 use super::ModelArgs;
 use crate::files::{program, write_atomic};
-use mdpn_data::datasets::{self, Color, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

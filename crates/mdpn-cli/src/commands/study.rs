@@ -14,23 +14,24 @@ use mdpn::model_file::ModelFile;
 use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
 use mdpn::recipe::{Recipe, SynapseInit};
+use mdpn::splits::ProtocolName;
 use mdpn::splits::Splits;
 use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
 use mdpn::{Config, KernelChoice, Mdpn, Network, Task};
+use mdpn_data::datasets::{self, DataArgs, Loaded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
 use crate::claims::{self, Attempt};
-use crate::commands::train::{fit_data, run_splits, ProtocolArg};
+use crate::commands::train::{fit_data, run_splits};
 use crate::commands::ModelArgs;
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
 use crate::recipe_args::RecipeArgs;
 use crate::summary::{read_result, Int8Result, RunResult};
-use mdpn_data::datasets::{self, DataArgs, Loaded};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -67,8 +68,8 @@ pub struct Args {
     pub lr: f32,
     /// holdout: a fraction of the training set validates; paper: 3,000 random test images
     /// validate and the rest test.
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
-    pub protocol: ProtocolArg,
+    #[arg(long, value_enum, default_value_t = ProtocolName::Holdout)]
+    pub protocol: ProtocolName,
     /// Fraction of the training set held out for validation (holdout protocol).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
@@ -144,23 +145,11 @@ impl Variant {
     }
 }
 
-/// Changes one MDPN setting by name.
+/// Changes one MDPN setting by name (`--ablate KEY=VALUE`).
 fn apply(config: &mut Config, key: &str, value: &str) -> anyhow::Result<()> {
-    let bad = || format!("--ablate {key}={value}: `{value}` is not a valid value");
-    match key {
-        "synapse" => config.synapse = value.parse()?,
-        "integration" => config.integration = value.parse()?,
-        "dendrites" => config.dendrites = value.parse().with_context(bad)?,
-        "hidden" => config.hidden = value.parse().with_context(bad)?,
-        "window" => config.window = value.parse().with_context(bad)?,
-        "pool" => config.pool = value.parse().with_context(bad)?,
-        "k" => config.k = value.parse().with_context(bad)?,
-        "c" => config.c = value.parse().with_context(bad)?,
-        _ => bail!(
-            "--ablate: unknown setting `{key}`; expected synapse, integration, dendrites, hidden, window, pool, k or c"
-        ),
-    }
-    Ok(())
+    config
+        .set(key, value)
+        .with_context(|| format!("--ablate {key}={value}"))
 }
 
 /// The models of the study in order: the chosen ones, then one MDPN per ablation value, then
