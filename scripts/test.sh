@@ -37,6 +37,6 @@ cargo build -p mdpn --target wasm32-unknown-unknown --no-default-features
 # wasm-bindgen's command line, of the version in Cargo.lock (scripts/build-web.sh uses it).
 wbg=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $wbg" ] ||
-    cargo install wasm-bindgen-cli --version "$wbg" --locked
+    cargo install wasm-bindgen-cli --version "$wbg"
 
 cargo test --release --workspace "$@"
