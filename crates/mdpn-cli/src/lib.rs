@@ -9,6 +9,7 @@ pub mod interrupt;
 pub mod metrics;
 pub mod plots;
 pub mod recipe_args;
+pub mod reports;
 pub mod summary;
 
 use clap::parser::ValueSource;

@@ -18,10 +18,10 @@ use mdpn_data::datasets::{decode_image, DataArgs};
 use mdpn_data::decoded_image::planes;
 use plotters::style::RGBColor;
 
-use super::report::{esc, html_table, page, Pictures};
 use super::ModelArgs;
 use crate::files::write_atomic;
 use crate::plots::{diverging, gray, heat, range, Bars, Lines, Mosaic, Tile};
+use crate::reports::{esc, html_table, page, Pictures};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -16,14 +16,15 @@ pub mod report;
 pub mod study;
 pub mod train;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 pub use mdpn::any_model::AnyModel;
 use mdpn::model_file::ModelFile;
+use mdpn::splits::{ProtocolName, Splits};
 use mdpn::state_dict::StateDictOptions;
-use mdpn::Config;
-
+use mdpn::training::FitData;
+use mdpn::{Config, Task};
 use mdpn_data::datasets::{Color, DataArgs, Loaded};
 
 /// A model to load: our model file or an authors' PyTorch state dict.
@@ -119,4 +120,55 @@ pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
         test.size
     );
     Ok(data)
+}
+
+/// The data set for training the model of `cfg` (file `path`) further: refused unless its
+/// images and classes are the model's.
+pub fn load_data_to_train(cfg: &Config, args: &DataArgs, path: &Path) -> anyhow::Result<Loaded> {
+    let data = load_data_for(cfg, args)
+        .with_context(|| format!("cannot train {} further", path.display()))?;
+    let classes = data.train.classes();
+    let task = |t: Task| match t {
+        Task::MultiClass => "classes",
+        Task::MultiLabel => "labels (multi-label)",
+    };
+    anyhow::ensure!(
+        (classes, data.train.task) == (cfg.classes, cfg.task),
+        "cannot train {} further: it predicts {} {} but {} has {classes} {}",
+        path.display(),
+        cfg.classes,
+        task(cfg.task),
+        data.name,
+        task(data.train.task)
+    );
+    Ok(data)
+}
+
+/// A run's splits by `protocol`: the holdout protocol holds out `val_fraction` of the training
+/// set, unless the set has an official validation split; `limit` keeps the first training
+/// images only. Also the fraction in effect, recorded in the run's settings (`None` where none).
+pub fn run_splits(
+    data: &Loaded,
+    protocol: ProtocolName,
+    val_fraction: f64,
+    limit: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<(Splits, Option<f64>)> {
+    let fraction = (protocol == ProtocolName::Holdout && data.official_validation == 0)
+        .then_some(val_fraction);
+    let protocol = protocol.with_fraction(val_fraction);
+    let mut splits = mdpn_data::datasets::splits(data, protocol, seed)?;
+    if let Some(limit) = limit {
+        splits.train.indices.truncate(limit);
+    }
+    Ok((splits, fraction))
+}
+
+/// The images `fit` trains, validates and tests on.
+pub fn fit_data<'a>(data: &'a Loaded, splits: &'a Splits) -> FitData<'a> {
+    FitData {
+        train: &data.train,
+        test: &data.test,
+        splits,
+    }
 }

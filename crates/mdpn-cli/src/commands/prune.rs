@@ -17,8 +17,7 @@ use mdpn::{Dataset, KernelChoice, Mdpn};
 use mdpn_data::datasets::{DataArgs, Loaded};
 use serde_json::json;
 
-use super::train::{fit_data, load_data_to_train, run_splits};
-use super::ModelArgs;
+use super::{fit_data, load_data_to_train, run_splits, ModelArgs};
 use crate::files::{program, write_atomic, write_model};
 
 #[derive(Debug, Clone, clap::Args)]

@@ -23,10 +23,9 @@ use mdpn_data::datasets::{self, DataArgs, Loaded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::{fit_data, run_splits, ModelArgs};
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
 use crate::claims::{self, Attempt};
-use crate::commands::train::{fit_data, run_splits};
-use crate::commands::ModelArgs;
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
@@ -384,7 +383,7 @@ pub fn study(args: Args, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<()>
         );
         return Ok(());
     }
-    let report = crate::commands::report::write_study(&args.out)?;
+    let report = crate::reports::write_study(&args.out)?;
     println!("study finished; report in {}", report.display());
     Ok(())
 }

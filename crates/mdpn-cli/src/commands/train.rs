@@ -15,12 +15,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::{self, ModelFile};
 use mdpn::recipe::Recipe;
-use mdpn::splits::{ProtocolName, Splits};
-use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
-use mdpn::{Config, KernelChoice, Mdpn, Task};
-use mdpn_data::datasets::{self, Color, DataArgs, Loaded};
+use mdpn::splits::ProtocolName;
+use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
+use mdpn::{Config, KernelChoice, Mdpn};
+use mdpn_data::datasets::{self, Color, DataArgs};
 use serde::{Deserialize, Serialize};
 
+use super::{fit_data, load_data_to_train, run_splits};
 use crate::checkpoints::{
     check_settings, fresh, record_epoch, resume, show_metrics, write_checkpoint, TestPause,
     CHECKPOINT,
@@ -154,28 +155,6 @@ fn read_init(path: &Path) -> anyhow::Result<(ModelFile, Init)> {
     Ok((file, init))
 }
 
-/// The data set for training the model of `cfg` (file `path`) further: refused unless its
-/// images and classes are the model's.
-pub fn load_data_to_train(cfg: &Config, args: &DataArgs, path: &Path) -> anyhow::Result<Loaded> {
-    let data = super::load_data_for(cfg, args)
-        .with_context(|| format!("cannot train {} further", path.display()))?;
-    let classes = data.train.classes();
-    let task = |t: Task| match t {
-        Task::MultiClass => "classes",
-        Task::MultiLabel => "labels (multi-label)",
-    };
-    anyhow::ensure!(
-        (classes, data.train.task) == (cfg.classes, cfg.task),
-        "cannot train {} further: it predicts {} {} but {} has {classes} {}",
-        path.display(),
-        cfg.classes,
-        task(cfg.task),
-        data.name,
-        task(data.train.task)
-    );
-    Ok(data)
-}
-
 /// Everything about a run, written to `config.json`.
 #[derive(Serialize, Deserialize)]
 struct RunConfig {
@@ -185,35 +164,6 @@ struct RunConfig {
     settings: Settings,
     epochs: usize,
     threads: usize,
-}
-
-/// A run's splits by `protocol`: the holdout protocol holds out `val_fraction` of the training
-/// set, unless the set has an official validation split; `limit` keeps the first training
-/// images only. Also the fraction in effect, recorded in the run's settings (`None` where none).
-pub fn run_splits(
-    data: &Loaded,
-    protocol: ProtocolName,
-    val_fraction: f64,
-    limit: Option<usize>,
-    seed: u64,
-) -> anyhow::Result<(Splits, Option<f64>)> {
-    let fraction = (protocol == ProtocolName::Holdout && data.official_validation == 0)
-        .then_some(val_fraction);
-    let protocol = protocol.with_fraction(val_fraction);
-    let mut splits = datasets::splits(data, protocol, seed)?;
-    if let Some(limit) = limit {
-        splits.train.indices.truncate(limit);
-    }
-    Ok((splits, fraction))
-}
-
-/// The images `fit` trains, validates and tests on.
-pub fn fit_data<'a>(data: &'a Loaded, splits: &'a Splits) -> FitData<'a> {
-    FitData {
-        train: &data.train,
-        test: &data.test,
-        splits,
-    }
 }
 
 /// `--resume`: the settings not typed on the command line are the run's own, from its
