@@ -132,10 +132,7 @@ impl Model {
         threads: Option<usize>,
     ) -> PyResult<(Vec<f32>, usize)> {
         let (mut p, n) = self.logit_values(x, threads)?;
-        match self.cfg().task {
-            Task::MultiClass => axon::softmax(&mut p, self.cfg().classes),
-            Task::MultiLabel => axon::sigmoid(&mut p),
-        }
+        axon::activate(self.cfg(), &mut p);
         Ok((p, n))
     }
 }

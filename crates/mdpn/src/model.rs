@@ -284,17 +284,8 @@ impl Mdpn {
     /// ```
     pub fn probabilities(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
         let mut p = self.logits(images, choice)?;
-        self.activate(&mut p);
+        axon::activate(&self.config, &mut p);
         Ok(p)
-    }
-
-    /// Turns logits `(B, classes)` into probabilities in place: softmax, or one sigmoid per
-    /// label for a multi-label model.
-    fn activate(&self, logits: &mut [f32]) {
-        match self.config.task {
-            Task::MultiClass => axon::softmax(logits, self.config.classes),
-            Task::MultiLabel => axon::sigmoid(logits),
-        }
     }
 
     /// Mean loss of a batch against `labels` (cross-entropy; binary cross-entropy over bit-mask

@@ -12,7 +12,7 @@ use mdpn::kernels::plain;
 use mdpn::layers::axon;
 use mdpn::layers::synapse::synapse;
 use mdpn::model_file::ModelFile;
-use mdpn::synapse_states::{self, input_range, State, Synapse, DEFAULT_TOLERANCE};
+use mdpn::synapse_states::{self, input_range, State, Synapse, DEFAULT_TOLERANCE, TOLERANCES};
 use mdpn::{Config, Images, KernelChoice, Mdpn, Task};
 use mdpn_data::datasets::{decode_image, DataArgs};
 use mdpn_data::decoded_image::planes;
@@ -46,9 +46,6 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
-
-/// The tolerances of the table of counts against the tolerance.
-pub const TOLERANCES: [f32; 9] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
 
 /// Colours of the states, in [`State::ALL`] order: red follows the pixel, blue opposes it,
 /// light and dark gray stay near 1 and 0.
@@ -183,10 +180,9 @@ fn headline(file: &ModelFile, args: &Args, synapses: &[Synapse]) -> String {
 
 /// Counts of every state at each tolerance, as CSV rows (and the page's table).
 fn tolerance_rows(model: &Mdpn) -> Vec<Vec<String>> {
-    TOLERANCES
-        .iter()
-        .map(|&t| {
-            let n = synapse_states::counts(&synapse_states::synapses(model, t));
+    synapse_states::tolerance_sweep(model)
+        .into_iter()
+        .map(|(t, n)| {
             let mut row = vec![t.to_string()];
             row.extend(n.iter().map(|v| v.to_string()));
             row
@@ -512,10 +508,7 @@ fn image_section(
     let x: Vec<f32> = pixels.iter().map(|&v| cfg.normalise(v)).collect();
     let fwd = model.forward(Images::F32(&x), KernelChoice::Plain, None)?;
     let mut probs = fwd.logits.clone();
-    match cfg.task {
-        Task::MultiClass => axon::softmax(&mut probs, cfg.classes),
-        Task::MultiLabel => axon::sigmoid(&mut probs),
-    }
+    axon::activate(cfg, &mut probs);
     let predicted = axon::argmax(&fwd.logits);
     let class = |c: usize| file.class_names.get(c).cloned().unwrap_or(c.to_string());
     let _ = write!(
