@@ -6,8 +6,8 @@
 
 use mdpn::model_file;
 use mdpn::state_dict::StateDictOptions;
-use mdpn_cli::datasets::decode_image;
 use mdpn_data::cifar::{self, Labels};
+use mdpn_data::datasets::decode_image;
 use mdpn_data::decoded_image::planes;
 use mdpn_data::emnist::{self, SPLITS};
 use mdpn_data::idx::{self, Idx};

@@ -2,7 +2,11 @@
 from Python: the same engine as the ``mdpn`` program.
 
 - ``mdpn.load(path)`` -> :class:`Model`: ``predict_proba``, ``predict``, ``logits``,
-  ``membrane``, ``dendrites``, ``state_dict``, ``save``; ``Model.from_state_dict``.
+  ``membrane``, ``dendrites``, ``state_dict``, ``save``; ``Model.from_state_dict``; inside the
+  neuron: ``synapse_states``, ``dendrite_importance``, ``saliency``; ``export_onnx``.
+- ``mdpn.prune``, ``mdpn.quantize``: a pruned or int8 model, as ``mdpn prune`` and
+  ``mdpn quantize`` make them.
+- ``mdpn.study``, ``mdpn.inspect``: the program's studies and reports, the same folders.
 - ``mdpn.MDPNClassifier``: a scikit-learn estimator (needs scikit-learn).
 - ``mdpn.datasets.load(name)``: the data sets the program knows, as NumPy arrays.
 
@@ -12,8 +16,10 @@ Images are NumPy arrays ``(N, H, W)`` or ``(N, C, H, W)``: ``uint8`` arrays are 
 
 from ._mdpn import Model, load
 from . import datasets
+from .toolkit import inspect, prune, quantize, study
 
-__all__ = ["Model", "load", "datasets", "MDPNClassifier"]
+__all__ = ["Model", "load", "datasets", "prune", "quantize", "study", "inspect",
+           "MDPNClassifier"]
 
 
 def __getattr__(name):

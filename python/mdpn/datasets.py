@@ -32,13 +32,13 @@ class Dataset:
     multi_label: bool = False
 
 
-def load(name: str = "fashion-mnist", data_dir=None, download: bool = False) -> Dataset:
+def load(name: str = "fashion-mnist", data_dir=None) -> Dataset:
     """Reads a data set as ``mdpn train --dataset NAME [--data-dir DIR]`` does: a known name
     (``mdpn datasets`` lists them), a folder of MNIST-style IDX files, or an image folder.
-    A missing known set is fetched (as ``mdpn download``) only when ``download`` is true.
+    The package never downloads: a missing known set raises ``ValueError`` saying where it was
+    looked for (``mdpn download NAME`` fetches it).
     ``mean`` and ``std`` are the normalisation the authors used for the set."""
-    d = _mdpn.load_dataset(str(name), data_dir=None if data_dir is None else str(data_dir),
-                           download=download)
+    d = _mdpn.load_dataset(str(name), data_dir=None if data_dir is None else str(data_dir))
     return Dataset(**d)
 
 

@@ -1,13 +1,12 @@
 //! `mdpn.datasets`: the data sets the program knows, found by its files and look-up order
-//! (`mdpn_cli::datasets::load`), and its train/validation/test splits.
+//! (`mdpn_data::datasets::load`, without fetching), and its train/validation/test splits.
 
 use std::path::PathBuf;
 
-use mdpn::splits::{Protocol, Splits};
+use mdpn::splits::{ProtocolName, Splits};
 use mdpn::{Dataset, Task};
-use mdpn_cli::datasets::{self, DataArgs};
+use mdpn_data::datasets::{self, DataArgs};
 use numpy::{IntoPyArray, PyArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -50,15 +49,15 @@ fn arrays<'py>(
 }
 
 /// Reads a data set as `mdpn train --dataset NAME [--data-dir DIR]` does (a known name, a
-/// folder of IDX files, or an image folder), fetching a missing known set only if `download`.
-/// Returns a dict of NumPy arrays and facts about the set.
+/// folder of IDX files, or an image folder). A missing known set is an error saying where it was
+/// looked for (`mdpn download NAME` fetches it). Returns a dict of NumPy arrays and facts about
+/// the set.
 #[pyfunction]
-#[pyo3(signature = (name, *, data_dir=None, download=false))]
+#[pyo3(signature = (name, *, data_dir=None))]
 pub fn load_dataset<'py>(
     py: Python<'py>,
     name: String,
     data_dir: Option<PathBuf>,
-    download: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let args = DataArgs {
         dataset: name,
@@ -66,7 +65,7 @@ pub fn load_dataset<'py>(
         ..Default::default()
     };
     let data = py
-        .detach(|| datasets::load(&args, download))
+        .detach(|| datasets::load(&args, false))
         .map_err(file_err)?;
     let out = PyDict::new(py);
     let train_len = data.train.len() - data.official_validation;
@@ -103,17 +102,10 @@ pub fn split<'py>(
     protocol: &str,
     val_fraction: f64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let protocol = match protocol {
-        "holdout" => Protocol::Holdout {
-            fraction: val_fraction,
-        },
-        "paper" => Protocol::Paper,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown protocol `{other}`: expected holdout or paper"
-            )))
-        }
-    };
+    let protocol = protocol
+        .parse::<ProtocolName>()
+        .map_err(py_err)?
+        .with_fraction(val_fraction);
     let splits = Splits::new(n_train, n_test, protocol, seed).map_err(py_err)?;
     let array = |indices: Vec<usize>| {
         indices

@@ -13,15 +13,14 @@ use mdpn::checkpoint::Checkpoint;
 use mdpn::model_file::ModelFile;
 use mdpn::splits::{Protocol, Source, Splits, Subset};
 use mdpn::training::{self, BatchReport, EpochEnd, FitData, Fitted, Trainer};
-use mdpn::{Config, Dataset, KernelChoice, Mdpn};
+use mdpn::{Config, KernelChoice, Mdpn};
 use mdpn_cli::files::program;
 use mdpn_cli::metrics::EpochClock;
-use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::images::tuple;
+use crate::images::labelled;
 use crate::model::Model;
 use crate::{py_err, threads};
 
@@ -43,59 +42,6 @@ struct EpochRecord {
 enum Message {
     Batch(BatchReport),
     Epoch(EpochRecord),
-}
-
-/// A labelled data set from NumPy arrays: `uint8` images `(N, H, W)` or `(N, C, H, W)` (square)
-/// and class indices `(N,)`.
-fn dataset(
-    x: &Bound<'_, PyAny>,
-    y: &Bound<'_, PyAny>,
-    class_names: &[String],
-    what: &str,
-) -> PyResult<Dataset> {
-    let x = x.cast::<PyArrayDyn<u8>>().map_err(|_| {
-        PyValueError::new_err(format!(
-            "{what} images must be a uint8 NumPy array of raw pixels (training runs on 8-bit images; convert with x.astype(numpy.uint8) if your values are 0..255)"
-        ))
-    })?;
-    let (channels, size) = match *x.shape() {
-        [_, h, w] if h == w => (1, h),
-        [_, c, h, w] if h == w => (c, h),
-        ref shape => {
-            return Err(PyValueError::new_err(format!(
-                "{what} images have shape {}; expected square images (N, H, W) or (N, C, H, W)",
-                tuple(shape)
-            )))
-        }
-    };
-    let y = y.cast::<PyArrayDyn<i64>>().map_err(|_| {
-        PyValueError::new_err(format!("{what} labels must be an int64 NumPy array"))
-    })?;
-    if y.shape() != [x.shape()[0]] {
-        return Err(PyValueError::new_err(format!(
-            "{what} labels have shape {} but there are {} images",
-            tuple(y.shape()),
-            x.shape()[0]
-        )));
-    }
-    let labels = y
-        .try_readonly()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
-        .as_array()
-        .iter()
-        .map(|&l| {
-            u32::try_from(l)
-                .map_err(|_| PyValueError::new_err(format!("{what} label {l} is negative")))
-        })
-        .collect::<PyResult<Vec<u32>>>()?;
-    let images = x
-        .try_readonly()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
-        .as_array()
-        .iter()
-        .copied()
-        .collect();
-    Dataset::new(images, labels, channels, size, class_names.to_vec()).map_err(py_err)
 }
 
 /// Runs `epochs` epochs through the program's own training loop ([`training::fit`]), sending progress to
@@ -200,21 +146,13 @@ pub fn fit<'py>(
     on_batch: Option<Bound<'py, PyAny>>,
     on_epoch: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Model, Model, Vec<Bound<'py, PyDict>>)> {
-    let data = dataset(x, y, &class_names, "training")?;
-    let kernel = match kernel {
-        "fast" => KernelChoice::Fast,
-        "plain" => KernelChoice::Plain,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "unknown kernel `{other}`: expected fast or plain"
-            )))
-        }
-    };
+    let data = labelled(x, y, &class_names, "training")?;
+    let kernel: KernelChoice = kernel.parse().map_err(py_err)?;
     // The program's splits: the images held out by the seed, or the given validation images
     // (as the test source, the second one a run may take images from); no test images.
     let (splits, val_data) = match (x_val, y_val) {
         (Some(xv), Some(yv)) => {
-            let v = dataset(xv, yv, &class_names, "validation")?;
+            let v = labelled(xv, yv, &class_names, "validation")?;
             if (v.channels, v.size) != (data.channels, data.size) {
                 return Err(PyValueError::new_err(format!(
                     "validation images are {}x{}x{} but training images {}x{}x{}",

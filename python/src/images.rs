@@ -3,12 +3,14 @@
 
 use std::borrow::Cow;
 
-use mdpn::{Config, Images};
+use mdpn::{Config, Dataset, Images};
 use numpy::{
     Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::py_err;
 
 /// A shape as Python prints it: `(5, 28, 28)`.
 pub fn tuple(shape: &[usize]) -> String {
@@ -102,4 +104,57 @@ pub fn with_images<R: Send>(
             x.get_type().name()?
         ),
     }))
+}
+
+/// A labelled data set from NumPy arrays: `uint8` images `(N, H, W)` or `(N, C, H, W)` (square)
+/// and class indices `(N,)`.
+pub fn labelled(
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    class_names: &[String],
+    what: &str,
+) -> PyResult<Dataset> {
+    let x = x.cast::<PyArrayDyn<u8>>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what} images must be a uint8 NumPy array of raw pixels (training runs on 8-bit images; convert with x.astype(numpy.uint8) if your values are 0..255)"
+        ))
+    })?;
+    let (channels, size) = match *x.shape() {
+        [_, h, w] if h == w => (1, h),
+        [_, c, h, w] if h == w => (c, h),
+        ref shape => {
+            return Err(PyValueError::new_err(format!(
+                "{what} images have shape {}; expected square images (N, H, W) or (N, C, H, W)",
+                tuple(shape)
+            )))
+        }
+    };
+    let y = y.cast::<PyArrayDyn<i64>>().map_err(|_| {
+        PyValueError::new_err(format!("{what} labels must be an int64 NumPy array"))
+    })?;
+    if y.shape() != [x.shape()[0]] {
+        return Err(PyValueError::new_err(format!(
+            "{what} labels have shape {} but there are {} images",
+            tuple(y.shape()),
+            x.shape()[0]
+        )));
+    }
+    let labels = y
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .as_array()
+        .iter()
+        .map(|&l| {
+            u32::try_from(l)
+                .map_err(|_| PyValueError::new_err(format!("{what} label {l} is negative")))
+        })
+        .collect::<PyResult<Vec<u32>>>()?;
+    let images = x
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .as_array()
+        .iter()
+        .copied()
+        .collect();
+    Dataset::new(images, labels, channels, size, class_names.to_vec()).map_err(py_err)
 }

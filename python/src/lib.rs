@@ -5,8 +5,10 @@
 mod datasets;
 mod fit;
 mod images;
+mod inside;
 mod model;
 mod threads;
+mod toolkit;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -32,5 +34,8 @@ fn _mdpn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit::fit, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::split, m)?)?;
+    m.add_function(wrap_pyfunction!(toolkit::prune, m)?)?;
+    m.add_function(wrap_pyfunction!(toolkit::quantize, m)?)?;
+    m.add_function(wrap_pyfunction!(toolkit::run_command, m)?)?;
     Ok(())
 }

@@ -19,7 +19,7 @@ use pyo3::types::{PyBytes, PyDict};
 use rayon::prelude::*;
 
 use crate::images::{tuple, with_images};
-use crate::{file_err, py_err, threads};
+use crate::{file_err, inside, py_err, threads};
 
 /// Images per forward pass, as `mdpn eval` runs them.
 const CHUNK: usize = 256;
@@ -85,6 +85,16 @@ impl Model {
         self.file.config()
     }
 
+    /// The f32 model file, or a `ValueError` saying that an int8 model has no `what`.
+    pub fn f32(&self, what: &str) -> PyResult<&ModelFile> {
+        match &self.file {
+            AnyModel::F32(file) => Ok(file),
+            AnyModel::Int8(_) => Err(PyValueError::new_err(format!(
+                "an int8 model has no {what}: use the f32 model it was quantized from"
+            ))),
+        }
+    }
+
     /// `f` of every chunk of the images of `x`, joined, and the number of images.
     fn per_chunk(
         &self,
@@ -122,10 +132,7 @@ impl Model {
         threads: Option<usize>,
     ) -> PyResult<(Vec<f32>, usize)> {
         let (mut p, n) = self.logit_values(x, threads)?;
-        match self.cfg().task {
-            Task::MultiClass => axon::softmax(&mut p, self.cfg().classes),
-            Task::MultiLabel => axon::sigmoid(&mut p),
-        }
+        axon::activate(self.cfg(), &mut p);
         Ok((p, n))
     }
 }
@@ -244,6 +251,61 @@ impl Model {
             out,
             vec![n, cfg.channels, side, side, cfg.dendrites],
         )
+    }
+
+    /// The state of every synapse over the input range at `tolerance` on `|Y(hi) - Y(lo)|`
+    /// (direct, inverse, constant-1 or constant-0), as `mdpn inspect` writes `synapses.csv`:
+    /// a dict of NumPy arrays, one per column (channel, dendrite, row, column, w, q,
+    /// threshold, state, y_low, y_high), in the order of the model's tensors;
+    /// `pandas.DataFrame(model.synapse_states())` makes it a table.
+    #[pyo3(signature = (tolerance=0.05))]
+    fn synapse_states<'py>(&self, py: Python<'py>, tolerance: f32) -> PyResult<Bound<'py, PyDict>> {
+        inside::synapse_states(py, &self.f32("synapse states")?.model, tolerance)
+    }
+
+    /// How much each dendrite matters on the labelled images `x` (uint8), `y` (class
+    /// indices): the accuracy when its membrane output is replaced by its mean over the
+    /// images, as `mdpn inspect --dataset` writes `importance.csv`. A dict of NumPy arrays,
+    /// most important first (rank, channel, dendrite, accuracy_lost, accuracy_without, as
+    /// fractions), and `accuracy`, the model's own.
+    fn dendrite_importance<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let file = self.f32("dendrite importance")?;
+        inside::dendrite_importance(x.py(), &file.model, &file.class_names, x, y)
+    }
+
+    /// The saliency map of each image: the gradient of a class's score (its logit) with
+    /// respect to the normalised pixels, `(N, C, H, W)` float32, as `mdpn inspect` draws it
+    /// (and writes `saliency.csv`). `classes` (one per image) defaults to the predicted ones.
+    #[pyo3(signature = (x, classes=None))]
+    fn saliency<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        classes: Option<Vec<usize>>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+        let model = &self.f32("a saliency map")?.model;
+        let (grad, n) = inside::saliency(x, model, classes)?;
+        let cfg = self.cfg();
+        array(
+            x.py(),
+            grad,
+            vec![n, cfg.channels, cfg.image_size, cfg.image_size],
+        )
+    }
+
+    /// Writes the model (f32 or int8) as a standard ONNX graph, as `mdpn export --format onnx`:
+    /// uint8 input `image` `(N, C, H, W)`, output `probabilities` `(N, classes)`.
+    fn export_onnx(&self, path: PathBuf) -> PyResult<()> {
+        let bytes = match &self.file {
+            AnyModel::F32(f) => {
+                mdpn_onnx::export(&f.model, mdpn_onnx::Synapses::Tables, &program())
+            }
+            AnyModel::Int8(f) => mdpn_onnx::export_int8(&f.model, &program()),
+        };
+        write_atomic(&path, &bytes.map_err(py_err)?).map_err(file_err)
     }
 
     /// Every setting of the model (shape, constants, normalisation, task), as a dict.

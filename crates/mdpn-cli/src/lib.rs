@@ -1,20 +1,16 @@
 //! The `mdpn` program: the command line around the `mdpn` library. It does the file and
 //! terminal I/O; the library does the model.
 
-pub mod apt;
 pub mod checkpoints;
 pub mod claims;
 pub mod commands;
-pub mod datasets;
-pub mod download;
 pub mod files;
 pub mod interrupt;
 pub mod metrics;
-pub mod obtain;
 pub mod plots;
 pub mod recipe_args;
+pub mod reports;
 pub mod summary;
-pub mod verify;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -49,6 +45,15 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// The command line `args` (without the program's name), or the message `mdpn` would
+    /// print for them: how Python runs the program's commands on the program's options.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Cli> {
+        let line = std::iter::once("mdpn".to_string()).chain(args);
+        Cli::try_parse_from(line).map_err(|e| anyhow::anyhow!("{}", e.render()))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model and write its run folder.
@@ -66,8 +71,10 @@ pub enum Command {
     /// Measure training and inference speed and peak memory.
     Bench(commands::bench::Args),
     /// List the known data sets: present or not, where, and whether their checksums match.
+    #[cfg(feature = "network")]
     Datasets(commands::datasets::Args),
     /// Download a known data set's official files (resumable, checked by md5).
+    #[cfg(feature = "network")]
     Download(commands::download::Args),
     /// Train every (data set, model, seed) of a study, then write its tables, pictures and report.
     Study(commands::study::Args),
@@ -95,7 +102,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quantize(a) => commands::quantize::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        #[cfg(feature = "network")]
         Command::Datasets(a) => commands::datasets::run(a),
+        #[cfg(feature = "network")]
         Command::Download(a) => commands::download::run(a),
         Command::Study(a) => commands::study::run(a),
         Command::Report(a) => commands::report::run(a),

@@ -632,7 +632,7 @@ fn reference_planes(path: &Path, side: u32, rgb: bool) -> Vec<u8> {
 /// whatever the thread count; `--image-size` is bounded.
 #[test]
 fn image_folder_reads_each_image_as_before() {
-    use mdpn_cli::datasets::{load, Color, DataArgs};
+    use mdpn_data::datasets::{load, Color, DataArgs};
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mixed");
     // (class, file, image): colour and gray, 8 and 16 bits, with alpha, PNG and JPEG, square

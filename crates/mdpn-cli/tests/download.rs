@@ -12,12 +12,12 @@ use std::thread;
 
 use flate2::read::GzDecoder;
 use md5::{Digest, Md5};
-use mdpn_cli::apt::install_debian;
-use mdpn_cli::download::{download, fetch_file};
-use mdpn_cli::obtain::obtain;
-use mdpn_cli::verify::verify;
+use mdpn_data::apt::install_debian;
+use mdpn_data::download::{download, fetch_file};
 use mdpn_data::locate::{find_file, locate, search_dirs, NotFound};
+use mdpn_data::obtain::obtain;
 use mdpn_data::registry::{known, Format, KnownDataset, KnownFile, FASHION_MNIST};
+use mdpn_data::verify::verify;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tempfile::TempDir;
@@ -60,8 +60,22 @@ impl Server {
     /// The server over HTTPS, with a self-signed certificate for 127.0.0.1 made here; also
     /// gives that certificate as PEM, for a client to trust.
     fn start_https(routes: Vec<(&str, Route)>) -> (Server, String) {
-        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
-            .expect("self-signed certificate");
+        Server::start_https_as(routes, rcgen::IsCa::NoCa)
+    }
+
+    /// [`Server::start_https`] with a certificate that is (`openssl req -x509`'s) or is not a
+    /// certificate authority's.
+    fn start_https_as(routes: Vec<(&str, Route)>, ca: rcgen::IsCa) -> (Server, String) {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("names");
+        params.is_ca = ca;
+        let key_pair = rcgen::KeyPair::generate().expect("key");
+        let made = rcgen::CertifiedKey {
+            cert: params
+                .self_signed(&key_pair)
+                .expect("self-signed certificate"),
+            key_pair,
+        };
         let key = PrivatePkcs8KeyDer::from(made.key_pair.serialize_der());
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -874,6 +888,41 @@ fn mdpn_download_over_https_trusts_ssl_cert_file() {
     assert!(!stderr.contains("certificate"), "{stderr}");
     assert_resumed(&server.seen(), 100_000, body.len());
     assert!(!root.join("breastmnist/breastmnist.npz").exists());
+}
+
+/// A self-signed CA certificate (as `openssl req -x509` makes them) served as the server's own
+/// and trusted through SSL_CERT_FILE is refused by webpki (`CaUsedAsEndEntity`): the message
+/// says what that means and what to do, at once.
+#[test]
+fn mdpn_download_explains_a_ca_certificate_served_as_the_servers() {
+    let ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let (server, pem) = Server::start_https_as(
+        vec![(
+            "/mirror/breastmnist.npz",
+            Route {
+                body: bytes(1000, 24),
+                drop_first_after: None,
+            },
+        )],
+        ca,
+    );
+    let tmp = TempDir::new().expect("temp dir");
+    let cert = tmp.path().join("self-signed-ca.pem");
+    fs::write(&cert, pem).expect("write certificate");
+    let (ok, stderr) = download_breastmnist(
+        &tmp.path().join("data"),
+        &server.url("/mirror"),
+        Some(&cert),
+    );
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("CaUsedAsEndEntity")
+            && stderr.contains("a certificate authority's own certificate")
+            && stderr.contains("leaf certificate signed by that authority"),
+        "{stderr}"
+    );
+    assert_not_retried(&stderr);
+    assert_eq!(server.connections(), 1);
 }
 
 #[test]

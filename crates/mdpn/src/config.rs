@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::Images;
+use crate::input::Images;
 
 /// Most parameters a model may have (16 GiB of f32): larger settings are refused.
 pub const MAX_PARAMETERS: u64 = 1 << 32;
@@ -129,7 +129,47 @@ impl Default for Config {
     }
 }
 
+/// The settings [`Config::set`] changes by name.
+pub const SETTINGS: [&str; 8] = [
+    "synapse",
+    "integration",
+    "dendrites",
+    "hidden",
+    "window",
+    "pool",
+    "k",
+    "c",
+];
+
 impl Config {
+    /// Changes the setting `key` (one of [`SETTINGS`]) to `value`, given as text: how
+    /// `mdpn study --ablate KEY=VALUE` and Python name a changed model. Checks only that the
+    /// value is one of its kind; [`Config::validate`] checks the model it makes.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        fn parsed<T: std::str::FromStr>(value: &str) -> Result<T> {
+            value
+                .parse()
+                .map_err(|_| Error::Config(format!("`{value}` is not a valid value")))
+        }
+        match key {
+            "synapse" => self.synapse = value.parse()?,
+            "integration" => self.integration = value.parse()?,
+            "dendrites" => self.dendrites = parsed(value)?,
+            "hidden" => self.hidden = parsed(value)?,
+            "window" => self.window = parsed(value)?,
+            "pool" => self.pool = parsed(value)?,
+            "k" => self.k = parsed(value)?,
+            "c" => self.c = parsed(value)?,
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown setting `{key}`; expected {}",
+                    SETTINGS.join(", ")
+                )))
+            }
+        }
+        Ok(())
+    }
+
     /// Window positions along one side (stride 1, no padding).
     pub fn dendrite_side(&self) -> usize {
         self.image_size

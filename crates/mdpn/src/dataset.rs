@@ -138,6 +138,11 @@ impl Dataset {
         &self.images[i * self.image_len()..][..self.image_len()]
     }
 
+    /// The pixels of the first `n` images (all of them if there are fewer), one after another.
+    pub fn first_images(&self, n: usize) -> &[u8] {
+        &self.images[..n.min(self.len()) * self.image_len()]
+    }
+
     /// Copies the images and labels at `indices` into one contiguous batch.
     pub fn batch(&self, indices: &[usize], images: &mut Vec<u8>, labels: &mut Vec<u32>) {
         images.clear();

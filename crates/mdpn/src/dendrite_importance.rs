@@ -3,9 +3,56 @@
 //! carries no information about the class and can be folded into the soma's bias.
 
 use crate::config::Task;
+use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::input::{Images, KernelChoice};
 use crate::layers::axon::argmax;
 use crate::model::Mdpn;
+
+/// Images per forward pass when membrane outputs are gathered.
+const CHUNK: usize = 256;
+
+/// The membrane outputs `(N, features)` of the images of `data` at `indices`, with their
+/// labels, through the 8-bit kernel in batches: what importance and pruning measure.
+pub fn membranes(model: &Mdpn, data: &Dataset, indices: &[usize]) -> Result<(Vec<f32>, Vec<u32>)> {
+    let tables = model.tables();
+    let (mut membrane, mut labels) = (Vec::new(), Vec::new());
+    let (mut images, mut batch_labels) = (Vec::new(), Vec::new());
+    for chunk in indices.chunks(CHUNK) {
+        data.batch(chunk, &mut images, &mut batch_labels);
+        let fwd = model.forward(Images::U8(&images), KernelChoice::Fast, Some(&tables))?;
+        membrane.extend_from_slice(&fwd.membrane);
+        labels.extend_from_slice(&batch_labels);
+    }
+    Ok((membrane, labels))
+}
+
+/// Every dendrite's importance on a set of labelled images ([`ablation`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Importance {
+    /// The model's accuracy as it is.
+    pub accuracy: f64,
+    /// The accuracy with each dendrite's output replaced by its mean, in `channel · M +
+    /// dendrite` order.
+    pub without: Vec<f64>,
+}
+
+impl Importance {
+    /// The dendrites (`channel · M + dendrite`) from the most important (the lowest accuracy
+    /// without it) to the least; ties in index order.
+    pub fn ranking(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.without.len()).collect();
+        order.sort_by(|&a, &b| self.without[a].total_cmp(&self.without[b]).then(a.cmp(&b)));
+        order
+    }
+}
+
+/// [`ablation`] on the images of `data` at `indices`.
+pub fn importance(model: &Mdpn, data: &Dataset, indices: &[usize]) -> Result<Importance> {
+    let (membrane, labels) = membranes(model, data, indices)?;
+    let (accuracy, without) = ablation(model, &membrane, &labels)?;
+    Ok(Importance { accuracy, without })
+}
 
 /// The membrane features of dendrite `map` (`channel · M + dendrite`): one per pooled cell.
 pub fn features_of(model: &Mdpn, map: usize) -> impl Iterator<Item = usize> {

@@ -3,9 +3,9 @@
 use crate::config::Task;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
+use crate::input::{Images, KernelChoice};
 use crate::layers::{axon, loss};
 use crate::metrics;
-use crate::model::{Images, KernelChoice};
 use crate::trainable::Network;
 
 /// Loss, accuracy and confusion matrix of a model on some images.

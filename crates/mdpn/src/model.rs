@@ -7,41 +7,15 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::config::{Config, Task};
+// The inputs of a forward pass live in a leaf module of their own (so that the settings and the
+// layers need not import the model); they are named here too, as before.
 use crate::error::{Error, Result};
+pub use crate::input::{Images, KernelChoice};
 use crate::kernels::lut::{TableCache, Tables};
 use crate::kernels::plain::Plain;
 use crate::layers::linear::Linear;
 use crate::layers::{axon, dendrites, loss, soma};
 use crate::recipe::SynapseInit;
-
-/// A batch of images `(B, C, H, W)`, raw 8-bit or already normalised floats.
-#[derive(Clone, Copy, Debug)]
-pub enum Images<'a> {
-    /// Raw pixels; the model normalises them with its `mean` and `std`.
-    U8(&'a [u8]),
-    /// Normalised values.
-    F32(&'a [f32]),
-}
-
-impl Images<'_> {
-    /// Number of values (pixels, or normalised values), over all images.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Images::U8(x) => x.len(),
-            Images::F32(x) => x.len(),
-        }
-    }
-}
-
-/// Which dendrite kernel to run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KernelChoice {
-    /// The table kernel for 8-bit images, the reference kernel for float images.
-    #[default]
-    Fast,
-    /// The reference kernel for everything (8-bit images are normalised first).
-    Plain,
-}
 
 /// Trainable tensors. The same struct holds gradients.
 #[derive(Clone, Debug, PartialEq)]
@@ -320,17 +294,8 @@ impl Mdpn {
     /// ```
     pub fn probabilities(&self, images: Images, choice: KernelChoice) -> Result<Vec<f32>> {
         let mut p = self.logits(images, choice)?;
-        self.activate(&mut p);
+        axon::activate(&self.config, &mut p);
         Ok(p)
-    }
-
-    /// Turns logits `(B, classes)` into probabilities in place: softmax, or one sigmoid per
-    /// label for a multi-label model.
-    fn activate(&self, logits: &mut [f32]) {
-        match self.config.task {
-            Task::MultiClass => axon::softmax(logits, self.config.classes),
-            Task::MultiLabel => axon::sigmoid(logits),
-        }
     }
 
     /// Mean loss of a batch against `labels` (cross-entropy; binary cross-entropy over bit-mask

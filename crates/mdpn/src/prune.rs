@@ -8,11 +8,114 @@
 //!   by how far that output strayed from its mean.
 
 use crate::config::SynapseFn;
-use crate::dendrite_importance::features_of;
+use crate::dataset::Dataset;
+use crate::dendrite_importance::{feature_means, features_of, importance, membranes};
 use crate::error::{Error, Result};
+use crate::evaluation::evaluate;
+use crate::input::KernelChoice;
 use crate::layers::linear::Linear;
 use crate::model::{Mdpn, Params};
 use crate::synapse_states::{classify, input_range};
+
+/// Labelled images chosen by index: `(data set, indices)`.
+pub type Images<'a> = (&'a Dataset, &'a [usize]);
+
+/// What [`prune`] made and how.
+#[derive(Clone, Debug)]
+pub struct Pruned {
+    pub model: Mdpn,
+    /// Constant synapses fixed.
+    pub synapses_fixed: usize,
+    /// Dendrites removed because their output was constant on the sample.
+    pub constant_dendrites: usize,
+    /// Every dendrite removed (the constant ones first, then within the accuracy budget), as
+    /// indices of the model pruned.
+    pub removed: Vec<usize>,
+}
+
+/// Prunes `model`: fixes its constant synapses at `tolerance`, removes the dendrites whose
+/// membrane output stays within `tolerance` of its mean on `sample` (the means folded into the
+/// soma bias), and with `max_drop` also the least important dendrites one at a time while the
+/// accuracy on `validation` stays within `max_drop` percentage points of the model's.
+pub fn prune(
+    model: &Mdpn,
+    sample: Images,
+    validation: Images,
+    tolerance: f32,
+    max_drop: Option<f64>,
+) -> Result<Pruned> {
+    if !(tolerance > 0.0 && tolerance < 1.0) {
+        return Err(Error::Config(format!(
+            "the tolerance must be between 0 and 1, got {tolerance}"
+        )));
+    }
+    if max_drop.is_some_and(|p| !(p >= 0.0 && p.is_finite())) {
+        return Err(Error::Config(
+            "the accuracy budget must be a non-negative number of percentage points".into(),
+        ));
+    }
+    let mut fixed = model.clone();
+    let synapses_fixed = fix_constant_synapses(&mut fixed, tolerance);
+    let (membrane, _) = membranes(&fixed, sample.0, sample.1)?;
+    let means = feature_means(&fixed, &membrane);
+    let mut removed = constant_dendrites(&fixed, &membrane, &means, tolerance);
+    let constant_dendrites = removed.len();
+    if let Some(drop) = max_drop {
+        let base = validation_accuracy(model, validation)?;
+        removed = within_drop(&fixed, &means, removed, drop, base, validation)?;
+    }
+    if removed.len() >= fixed.config.dendrites {
+        return Err(Error::Config(
+            "every dendrite is constant on the data: nothing would be left".into(),
+        ));
+    }
+    Ok(Pruned {
+        model: remove_dendrites(&fixed, &removed, &means)?,
+        synapses_fixed,
+        constant_dendrites,
+        removed,
+    })
+}
+
+fn validation_accuracy(model: &Mdpn, (data, indices): Images) -> Result<f64> {
+    Ok(evaluate(model, data, indices, KernelChoice::Fast)?.accuracy)
+}
+
+/// Adds to `removed` the dendrites of `model` that matter least on `validation`, one at a
+/// time in order of importance, each kept out only if the validation accuracy of the model
+/// without all of them stays within `drop` points of `base`.
+fn within_drop(
+    model: &Mdpn,
+    means: &[f32],
+    mut removed: Vec<usize>,
+    drop: f64,
+    base: f64,
+    validation: Images,
+) -> Result<Vec<usize>> {
+    let cfg = &model.config;
+    let without = importance(model, validation.0, validation.1)?.without;
+    // A dendrite's importance: the accuracy without it, summed over its channels.
+    let left = |d: usize| -> f64 {
+        (0..cfg.channels)
+            .map(|ch| without[ch * cfg.dendrites + d])
+            .sum()
+    };
+    let mut order: Vec<usize> = (0..cfg.dendrites)
+        .filter(|d| !removed.contains(d))
+        .collect();
+    order.sort_by(|&a, &b| left(b).total_cmp(&left(a)).then(a.cmp(&b)));
+    for d in order {
+        if removed.len() + 1 >= cfg.dendrites {
+            break;
+        }
+        removed.push(d);
+        let trial = remove_dendrites(model, &removed, means)?;
+        if 100.0 * (base - validation_accuracy(&trial, validation)?) > drop {
+            removed.pop();
+        }
+    }
+    Ok(removed)
+}
 
 /// Fixes every synapse whose state is constant at `tolerance` to its output at the middle of
 /// the input range, and returns how many it fixed (synapses fixed before count again).

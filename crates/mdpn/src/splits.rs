@@ -4,6 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -28,6 +29,39 @@ pub enum Protocol {
     Holdout { fraction: f64 },
     /// The authors' split: 3,000 random test images for validation, the rest for test.
     Paper,
+}
+
+/// A protocol by name, as settings and command lines give it: the fraction of a holdout is a
+/// setting of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolName {
+    Holdout,
+    Paper,
+}
+
+impl ProtocolName {
+    /// The protocol, holding out `fraction` of the training set for `Holdout`.
+    pub fn with_fraction(self, fraction: f64) -> Protocol {
+        match self {
+            ProtocolName::Holdout => Protocol::Holdout { fraction },
+            ProtocolName::Paper => Protocol::Paper,
+        }
+    }
+}
+
+impl std::str::FromStr for ProtocolName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "holdout" => Ok(ProtocolName::Holdout),
+            "paper" => Ok(ProtocolName::Paper),
+            _ => Err(Error::Config(format!(
+                "unknown protocol `{s}`: expected holdout or paper"
+            ))),
+        }
+    }
 }
 
 /// Train, validation and test subsets.

@@ -146,3 +146,15 @@ pub fn counts(synapses: &[Synapse]) -> [usize; 4] {
     }
     n
 }
+
+/// The tolerances of the table of counts against the tolerance, from hair-trigger to lax.
+pub const TOLERANCES: [f32; 9] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
+
+/// The [`counts`] of `model`'s synapses at each of [`TOLERANCES`]: how the states shift as
+/// the tolerance grows.
+pub fn tolerance_sweep(model: &Mdpn) -> Vec<(f32, [usize; 4])> {
+    TOLERANCES
+        .iter()
+        .map(|&t| (t, counts(&synapses(model, t))))
+        .collect()
+}

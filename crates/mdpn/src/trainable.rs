@@ -3,8 +3,9 @@
 
 use crate::config::Task;
 use crate::error::Result;
+use crate::input::{Images, KernelChoice};
 use crate::layers::linear::Linear;
-use crate::model::{Images, KernelChoice, Mdpn, Params, Step, TENSOR_NAMES};
+use crate::model::{Mdpn, Params, Step, TENSOR_NAMES};
 
 /// A model's trainable tensors (and, the same shape, its gradients), for the optimiser.
 pub trait ParamSet: Clone + std::fmt::Debug + Send + Sync {

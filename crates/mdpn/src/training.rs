@@ -10,7 +10,8 @@ use crate::checkpoint::{Best, Checkpoint};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluation::{evaluate, Evaluation};
-use crate::model::{Images, KernelChoice, Mdpn};
+use crate::input::{Images, KernelChoice};
+use crate::model::Mdpn;
 use crate::prune::fixed_synapses;
 use crate::recipe::Recipe;
 use crate::splits::{rng, Source, Splits, Subset};
@@ -271,6 +272,42 @@ impl Trainer<Mdpn> {
         let mask = fixed_synapses(&self.model);
         self.freeze(vec![mask])
     }
+}
+
+/// `model` (a pruned one) trained `epochs` epochs more on `data`, as `mdpn train --init` trains
+/// it (Adam at `lr`, the paper's recipe otherwise, fixed synapses kept fixed). Returns the
+/// model of the best validation epoch and that epoch; `on_epoch` sees the end of every epoch.
+pub fn fine_tune(
+    model: &Mdpn,
+    data: FitData,
+    lr: f32,
+    batch_size: usize,
+    seed: u64,
+    epochs: usize,
+    mut on_epoch: impl FnMut(&EpochEnd),
+) -> Result<(Mdpn, usize)> {
+    let mut trainer = Trainer::new(model.clone(), lr, batch_size, seed)?
+        .with_recipe(Recipe::paper(), epochs)?
+        .keeping_fixed_synapses()?;
+    let mut run = trainer.fresh_run(String::new());
+    let mut best = (model.clone(), 0);
+    let keep = |end: &EpochEnd, run: &mut Checkpoint<Mdpn>| -> Result<()> {
+        on_epoch(end);
+        if end.best {
+            best = (run.model.clone(), end.epoch);
+        }
+        Ok(())
+    };
+    fit(
+        &mut trainer,
+        &mut run,
+        data,
+        epochs,
+        |_| ControlFlow::Continue(()),
+        keep,
+        || false,
+    )?;
+    Ok(best)
 }
 
 /// The images a run trains, validates and tests on: the data set's two sources and its splits.

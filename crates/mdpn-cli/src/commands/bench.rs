@@ -5,13 +5,12 @@ use std::time::Instant;
 use mdpn::kernels::lut::lookups;
 use mdpn::splits::rng;
 use mdpn::training::Trainer;
-use mdpn::{Config, Images, Mdpn};
+use mdpn::{Config, Images, KernelChoice as KernelArg, Mdpn};
+use mdpn_data::datasets::{self, DataArgs};
 use rand::Rng;
 use serde_json::json;
 
-use super::train::KernelArg;
 use super::ModelArgs;
-use crate::datasets::{self, DataArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -158,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let labels: Vec<u32> = (0..args.batch_size as u32).map(|i| i % 10).collect();
     let mut trainer = Trainer::new(Mdpn::new(config.clone(), 0)?, 1e-3, args.batch_size, 0)?;
-    trainer.kernel = args.kernel.into();
+    trainer.kernel = args.kernel;
 
     let mut train_rates = Vec::new();
     let mut infer_rates = Vec::new();

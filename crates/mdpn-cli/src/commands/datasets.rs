@@ -8,7 +8,7 @@ use serde_json::json;
 use mdpn_data::locate::{find_file, locate_source};
 use mdpn_data::registry::{KnownDataset, KnownFile, REGISTRY};
 
-use crate::verify::verify;
+use mdpn_data::verify::verify;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use mdpn_data::registry;
 
-use crate::download::download;
-use crate::obtain::download_dir;
+use mdpn_data::download::download;
+use mdpn_data::obtain::download_dir;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -2,10 +2,10 @@
 
 use mdpn::evaluation::evaluate;
 use mdpn::{KernelChoice, Task};
+use mdpn_data::datasets::DataArgs;
 use serde_json::json;
 
 use super::ModelArgs;
-use crate::datasets::DataArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

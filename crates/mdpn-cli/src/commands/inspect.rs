@@ -7,21 +7,21 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mdpn::dendrite_importance::ablation;
+use mdpn::dendrite_importance::{importance, Importance};
 use mdpn::kernels::plain;
 use mdpn::layers::axon;
 use mdpn::layers::synapse::synapse;
 use mdpn::model_file::ModelFile;
-use mdpn::synapse_states::{self, input_range, State, Synapse, DEFAULT_TOLERANCE};
+use mdpn::synapse_states::{self, input_range, State, Synapse, DEFAULT_TOLERANCE, TOLERANCES};
 use mdpn::{Config, Images, KernelChoice, Mdpn, Task};
+use mdpn_data::datasets::{decode_image, DataArgs};
 use mdpn_data::decoded_image::planes;
 use plotters::style::RGBColor;
 
-use super::report::{esc, html_table, page, Pictures};
 use super::ModelArgs;
-use crate::datasets::{decode_image, DataArgs};
 use crate::files::write_atomic;
 use crate::plots::{diverging, gray, heat, range, Bars, Lines, Mosaic, Tile};
+use crate::reports::{esc, html_table, page, Pictures};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -46,9 +46,6 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
-
-/// The tolerances of the table of counts against the tolerance.
-pub const TOLERANCES: [f32; 9] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
 
 /// Colours of the states, in [`State::ALL`] order: red follows the pixel, blue opposes it,
 /// light and dark gray stay near 1 and 0.
@@ -121,16 +118,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let synapses = synapse_states::synapses(&file.model, args.tolerance);
     body += &headline(&file, &args, &synapses);
     body += &states_section(&file.model, &synapses, args.tolerance, &out, &mut pictures)?;
-    let mut csv = String::from("image,label,predicted");
+    let mut csv = ImageCsv {
+        probabilities: String::from("image,label,predicted"),
+        saliency: String::from("image,channel,row,column,saliency\n"),
+    };
     for c in 0..cfg.classes {
-        let _ = write!(csv, ",p{c}");
+        let _ = write!(csv.probabilities, ",p{c}");
     }
-    csv += "\n";
+    csv.probabilities += "\n";
     for (i, (name, pixels, label)) in examples.iter().enumerate() {
         body += &image_section(&file, i, name, pixels, *label, &mut csv, &mut pictures)?;
     }
     if !examples.is_empty() {
-        write_atomic(&out.join("images.csv"), csv.as_bytes())?;
+        write_atomic(&out.join("images.csv"), csv.probabilities.as_bytes())?;
+        write_atomic(&out.join("saliency.csv"), csv.saliency.as_bytes())?;
     }
     if let Some(data) = &data {
         body += &importance_section(&file.model, &data.test, &out, &mut pictures)?;
@@ -179,10 +180,9 @@ fn headline(file: &ModelFile, args: &Args, synapses: &[Synapse]) -> String {
 
 /// Counts of every state at each tolerance, as CSV rows (and the page's table).
 fn tolerance_rows(model: &Mdpn) -> Vec<Vec<String>> {
-    TOLERANCES
-        .iter()
-        .map(|&t| {
-            let n = synapse_states::counts(&synapse_states::synapses(model, t));
+    synapse_states::tolerance_sweep(model)
+        .into_iter()
+        .map(|(t, n)| {
             let mut row = vec![t.to_string()];
             row.extend(n.iter().map(|v| v.to_string()));
             row
@@ -485,6 +485,13 @@ fn plane_tiles(
         .collect()
 }
 
+/// The numbers of the images followed: `images.csv` (class probabilities) and `saliency.csv`
+/// (one row per image and pixel).
+struct ImageCsv {
+    probabilities: String,
+    saliency: String,
+}
+
 /// One image through the neuron: input and saliency, every dendrite's map before and after
 /// pooling, the winning windows, the strongest soma units and the class probabilities.
 fn image_section(
@@ -493,7 +500,7 @@ fn image_section(
     name: &str,
     pixels: &[u8],
     label: Option<u32>,
-    csv: &mut String,
+    csv: &mut ImageCsv,
     pictures: &mut Pictures,
 ) -> anyhow::Result<String> {
     let model = &file.model;
@@ -501,22 +508,19 @@ fn image_section(
     let x: Vec<f32> = pixels.iter().map(|&v| cfg.normalise(v)).collect();
     let fwd = model.forward(Images::F32(&x), KernelChoice::Plain, None)?;
     let mut probs = fwd.logits.clone();
-    match cfg.task {
-        Task::MultiClass => axon::softmax(&mut probs, cfg.classes),
-        Task::MultiLabel => axon::sigmoid(&mut probs),
-    }
+    axon::activate(cfg, &mut probs);
     let predicted = axon::argmax(&fwd.logits);
     let class = |c: usize| file.class_names.get(c).cloned().unwrap_or(c.to_string());
     let _ = write!(
-        csv,
+        csv.probabilities,
         "{},{},{predicted}",
         name.replace(',', " "),
         label.map_or(String::new(), |l| l.to_string())
     );
     for p in &probs {
-        let _ = write!(csv, ",{p}");
+        let _ = write!(csv.probabilities, ",{p}");
     }
-    *csv += "\n";
+    csv.probabilities += "\n";
     let stem = format!("image-{index}");
     let truth = match (label, cfg.task) {
         (Some(l), Task::MultiClass) => format!(", true class {}", class(l as usize)),
@@ -536,6 +540,10 @@ fn image_section(
         cfg.dendrites,
     );
     let saliency = model.input_gradient(Images::F32(&x), &[predicted])?;
+    for (at, v) in saliency.iter().enumerate() {
+        let (ch, row, col) = (at / (h * h), at / h % h, at % h);
+        let _ = writeln!(csv.saliency, "{index},{ch},{row},{col},{v}");
+    }
     let sal_limit = range(&saliency).0.abs().max(range(&saliency).1.abs());
     let mut tiles = plane_tiles(&x, cfg.channels, h, "input", &|v| gray(v, input_range(cfg)));
     tiles.extend(plane_tiles(&saliency, cfg.channels, h, "saliency", &|v| {
@@ -681,10 +689,9 @@ fn importance_section(
 ) -> anyhow::Result<String> {
     let cfg: &Config = &model.config;
     let indices: Vec<usize> = (0..test.len()).collect();
-    let (membrane, labels) = super::membranes(model, test, &indices)?;
-    let (accuracy, without) = ablation(model, &membrane, &labels)?;
-    let mut order: Vec<usize> = (0..without.len()).collect();
-    order.sort_by(|&a, &b| without[a].total_cmp(&without[b]).then(a.cmp(&b)));
+    let importance = importance(model, test, &indices)?;
+    let order = importance.ranking();
+    let Importance { accuracy, without } = importance;
     let rows: Vec<Vec<String>> = order
         .iter()
         .enumerate()

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod bench;
+#[cfg(feature = "network")]
 pub mod datasets;
+#[cfg(feature = "network")]
 pub mod download;
 pub mod eval;
 pub mod export;
@@ -14,16 +16,17 @@ pub mod report;
 pub mod study;
 pub mod train;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 pub use mdpn::any_model::AnyModel;
 use mdpn::model_file::ModelFile;
 use mdpn::quantized_file;
+use mdpn::splits::{ProtocolName, Splits};
 use mdpn::state_dict::StateDictOptions;
-use mdpn::Config;
-
-use crate::datasets::{Color, DataArgs, Loaded};
+use mdpn::training::FitData;
+use mdpn::{Config, Task};
+use mdpn_data::datasets::{Color, DataArgs, Loaded};
 
 /// A model to load: our model file or an authors' PyTorch state dict.
 #[derive(Debug, Clone, clap::Args)]
@@ -115,7 +118,7 @@ pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
     } else {
         Color::Gray
     }));
-    let data = crate::datasets::load(
+    let data = mdpn_data::datasets::load(
         &DataArgs {
             image_size: Some(cfg.image_size),
             color,
@@ -138,25 +141,53 @@ pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
     Ok(data)
 }
 
-/// The membrane outputs `(N, features)` of the images of `data` at `indices`, with their labels,
-/// through the 8-bit kernel in batches.
-pub fn membranes(
-    model: &mdpn::Mdpn,
-    data: &mdpn::Dataset,
-    indices: &[usize],
-) -> anyhow::Result<(Vec<f32>, Vec<u32>)> {
-    let tables = model.tables();
-    let (mut membrane, mut labels) = (Vec::new(), Vec::new());
-    let (mut images, mut batch_labels) = (Vec::new(), Vec::new());
-    for chunk in indices.chunks(256) {
-        data.batch(chunk, &mut images, &mut batch_labels);
-        let fwd = model.forward(
-            mdpn::Images::U8(&images),
-            mdpn::KernelChoice::Fast,
-            Some(&tables),
-        )?;
-        membrane.extend_from_slice(&fwd.membrane);
-        labels.extend_from_slice(&batch_labels);
+/// The data set for training the model of `cfg` (file `path`) further: refused unless its
+/// images and classes are the model's.
+pub fn load_data_to_train(cfg: &Config, args: &DataArgs, path: &Path) -> anyhow::Result<Loaded> {
+    let data = load_data_for(cfg, args)
+        .with_context(|| format!("cannot train {} further", path.display()))?;
+    let classes = data.train.classes();
+    let task = |t: Task| match t {
+        Task::MultiClass => "classes",
+        Task::MultiLabel => "labels (multi-label)",
+    };
+    anyhow::ensure!(
+        (classes, data.train.task) == (cfg.classes, cfg.task),
+        "cannot train {} further: it predicts {} {} but {} has {classes} {}",
+        path.display(),
+        cfg.classes,
+        task(cfg.task),
+        data.name,
+        task(data.train.task)
+    );
+    Ok(data)
+}
+
+/// A run's splits by `protocol`: the holdout protocol holds out `val_fraction` of the training
+/// set, unless the set has an official validation split; `limit` keeps the first training
+/// images only. Also the fraction in effect, recorded in the run's settings (`None` where none).
+pub fn run_splits(
+    data: &Loaded,
+    protocol: ProtocolName,
+    val_fraction: f64,
+    limit: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<(Splits, Option<f64>)> {
+    let fraction = (protocol == ProtocolName::Holdout && data.official_validation == 0)
+        .then_some(val_fraction);
+    let protocol = protocol.with_fraction(val_fraction);
+    let mut splits = mdpn_data::datasets::splits(data, protocol, seed)?;
+    if let Some(limit) = limit {
+        splits.train.indices.truncate(limit);
     }
-    Ok((membrane, labels))
+    Ok((splits, fraction))
+}
+
+/// The images `fit` trains, validates and tests on.
+pub fn fit_data<'a>(data: &'a Loaded, splits: &'a Splits) -> FitData<'a> {
+    FitData {
+        train: &data.train,
+        test: &data.test,
+        splits,
+    }
 }

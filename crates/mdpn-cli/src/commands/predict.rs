@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use mdpn_data::datasets::decode_image;
 use mdpn_data::decoded_image::planes;
 use serde_json::json;
 
 use super::ModelArgs;
-use crate::datasets::decode_image;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

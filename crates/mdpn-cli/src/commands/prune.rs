@@ -3,26 +3,21 @@
 //! ordinary model file) and a before/after table.
 
 use std::fmt::Write as _;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mdpn::checkpoint::Checkpoint;
-use mdpn::dendrite_importance::{ablation, feature_means};
 use mdpn::evaluation::evaluate;
 use mdpn::model_file::{self, ModelFile};
-use mdpn::prune::{constant_dendrites, fix_constant_synapses, fixed_synapses, remove_dendrites};
-use mdpn::recipe::Recipe;
-use mdpn::splits::{Source, Splits, Subset};
+use mdpn::prune::{fixed_synapses, prune, Pruned};
+use mdpn::splits::ProtocolName;
+use mdpn::splits::{Source, Subset};
 use mdpn::synapse_states::DEFAULT_TOLERANCE;
-use mdpn::training::{fit, EpochEnd, Trainer};
+use mdpn::training::{fine_tune, EpochEnd};
 use mdpn::{Dataset, KernelChoice, Mdpn};
+use mdpn_data::datasets::{DataArgs, Loaded};
 use serde_json::json;
 
-use super::train::{fit_data, load_data_to_train, run_splits, ProtocolArg};
-use super::ModelArgs;
-use crate::checkpoints::fresh;
-use crate::datasets::{DataArgs, Loaded};
+use super::{fit_data, load_data_to_train, run_splits, ModelArgs};
 use crate::files::{program, write_atomic, write_model};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -43,8 +38,8 @@ pub struct Args {
     #[arg(long)]
     pub max_drop: Option<f64>,
     /// The split the model was trained with (its validation images choose what goes).
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
-    pub protocol: ProtocolArg,
+    #[arg(long, value_enum, default_value_t = ProtocolName::Holdout)]
+    pub protocol: ProtocolName,
     /// Fraction of the training set held out for validation (holdout protocol).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
@@ -132,34 +127,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         images_per_s: 0.0,
     };
 
-    // Constant synapses fixed, then the dendrites' means and spreads on training images.
-    let mut fixed = original.clone();
-    let newly_fixed = fix_constant_synapses(&mut fixed, args.tolerance);
     let train = &splits.train;
     let sample: Vec<usize> = train.indices.iter().copied().take(args.samples).collect();
-    let (membrane, _) = super::membranes(&fixed, pick(train), &sample)?;
-    let means = feature_means(&fixed, &membrane);
-    let mut removed = constant_dendrites(&fixed, &membrane, &means, args.tolerance);
-    let constant = removed.len();
-    if let Some(drop) = args.max_drop {
-        removed = within_drop(
-            &fixed,
-            &means,
-            removed,
-            drop,
-            base_val,
-            &|m| accuracy(m, &splits.validation),
-            pick(&splits.validation),
-            &splits.validation.indices,
-        )?;
-    }
-    let pruned = if removed.len() < fixed.config.dendrites {
-        remove_dendrites(&fixed, &removed, &means)?
-    } else {
-        anyhow::bail!("every dendrite is constant on the data: nothing would be left")
-    };
+    let validation = (pick(&splits.validation), &splits.validation.indices[..]);
+    let Pruned {
+        model: pruned,
+        synapses_fixed: newly_fixed,
+        constant_dendrites: constant,
+        removed,
+    } = prune(
+        original,
+        (pick(train), &sample),
+        validation,
+        args.tolerance,
+        args.max_drop,
+    )?;
     let tuned = match args.fine_tune {
-        Some(epochs) => Some(fine_tune(&pruned, &data, &splits, &args, epochs)?),
+        Some(epochs) => {
+            let on_epoch = |end: &EpochEnd| {
+                eprintln!(
+                    "fine-tune epoch {}/{epochs}: train loss {:.4}, validation {:.2}%, test {:.2}%",
+                    end.epoch,
+                    end.train.loss,
+                    100.0 * end.validation.accuracy,
+                    100.0 * end.test.accuracy
+                )
+            };
+            let data = fit_data(&data, &splits);
+            let (lr, batch, seed) = (args.lr, args.batch_size, args.seed);
+            Some(fine_tune(&pruned, data, lr, batch, seed, epochs, on_epoch)?)
+        }
         None => None,
     };
     let as_file = |model: &Mdpn| ModelFile {
@@ -251,86 +248,6 @@ fn kept(model: &Mdpn) -> usize {
 fn sibling(out: &Path, ext: &str) -> PathBuf {
     let stem = out.file_stem().unwrap_or_default().to_string_lossy();
     out.with_file_name(format!("{stem}-prune.{ext}"))
-}
-
-/// Adds to `removed` the dendrites of `model` that matter least on the validation images, one
-/// at a time in order of importance, each kept out only if the validation accuracy of the
-/// model without all of them stays within `drop` points of `base`.
-#[allow(clippy::too_many_arguments)]
-fn within_drop(
-    model: &Mdpn,
-    means: &[f32],
-    mut removed: Vec<usize>,
-    drop: f64,
-    base: f64,
-    validation_accuracy: &dyn Fn(&Mdpn) -> anyhow::Result<f64>,
-    validation: &Dataset,
-    indices: &[usize],
-) -> anyhow::Result<Vec<usize>> {
-    let cfg = &model.config;
-    let (membrane, labels) = super::membranes(model, validation, indices)?;
-    let (_, without) = ablation(model, &membrane, &labels)?;
-    // A dendrite's importance: the accuracy without it, summed over its channels.
-    let left = |d: usize| -> f64 {
-        (0..cfg.channels)
-            .map(|ch| without[ch * cfg.dendrites + d])
-            .sum()
-    };
-    let mut order: Vec<usize> = (0..cfg.dendrites)
-        .filter(|d| !removed.contains(d))
-        .collect();
-    order.sort_by(|&a, &b| left(b).total_cmp(&left(a)).then(a.cmp(&b)));
-    for d in order {
-        if removed.len() + 1 >= cfg.dendrites {
-            break;
-        }
-        removed.push(d);
-        let trial = remove_dendrites(model, &removed, means)?;
-        if 100.0 * (base - validation_accuracy(&trial)?) > drop {
-            removed.pop();
-        }
-    }
-    Ok(removed)
-}
-
-/// `model` trained `epochs` epochs more on the split's training images, as `mdpn train --init`
-/// trains it (the paper's recipe, fixed synapses kept fixed): the model of the best validation
-/// epoch, and that epoch. Each epoch's accuracies go to stderr.
-fn fine_tune(
-    model: &Mdpn,
-    data: &Loaded,
-    splits: &Splits,
-    args: &Args,
-    epochs: usize,
-) -> anyhow::Result<(Mdpn, usize)> {
-    let mut trainer = Trainer::new(model.clone(), args.lr, args.batch_size, args.seed)?
-        .with_recipe(Recipe::paper(), epochs)?
-        .keeping_fixed_synapses()?;
-    let mut run = fresh(&trainer, String::new());
-    let mut best = (model.clone(), 0);
-    let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<Mdpn>| -> anyhow::Result<()> {
-        eprintln!(
-            "fine-tune epoch {}/{epochs}: train loss {:.4}, validation {:.2}%, test {:.2}%",
-            end.epoch,
-            end.train.loss,
-            100.0 * end.validation.accuracy,
-            100.0 * end.test.accuracy
-        );
-        if end.best {
-            best = (run.model.clone(), end.epoch);
-        }
-        Ok(())
-    };
-    fit(
-        &mut trainer,
-        &mut run,
-        fit_data(data, splits),
-        epochs,
-        |_| ControlFlow::Continue(()),
-        on_epoch,
-        || false,
-    )?;
-    Ok(best)
 }
 
 /// The table of `columns` (name, measures) as Markdown and CSV.

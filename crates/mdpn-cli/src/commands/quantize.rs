@@ -5,17 +5,12 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use mdpn::model_file::ModelFile;
-use mdpn::quantized::{calibrate, QuantizedMdpn};
-use mdpn::quantized_file::{self, QuantizedFile};
-use mdpn::Dataset;
+use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
+use mdpn::quantized_file;
+use mdpn_data::datasets::{self, Color, DataArgs};
 
 use super::{AnyModel, ModelArgs};
-use crate::datasets::{self, Color, DataArgs};
 use crate::files::{program, write_atomic};
-
-/// Training images that calibrate the activations unless told otherwise.
-pub const CALIBRATION_IMAGES: usize = 10_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -78,51 +73,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             train.size
         );
     }
-    let out = quantize(&file, train, &data.name, args.calibration_images)?;
+    let n = args.calibration_images.min(train.len());
+    anyhow::ensure!(n > 0, "--calibration-images must be at least 1");
+    let out = quantize(
+        &file,
+        train.first_images(n),
+        &format!("training images of {}", data.name),
+        program(),
+    )?;
     let bytes = quantized_file::save(&out)?;
     write_atomic(&args.out, &bytes)?;
     println!(
         "wrote {} ({} bytes): integers from pixel to score, int8 soma and axon, activations calibrated on {} training images of {}",
         args.out.display(),
         bytes.len(),
-        args.calibration_images.min(train.len()),
+        n,
         data.name
     );
     Ok(())
-}
-
-/// The int8 model of an f32 model file, its activations calibrated on the first `images`
-/// training images of `train` (a data set named `name`). `mdpn study` quantizes its models so.
-pub fn quantize(
-    file: &ModelFile,
-    train: &Dataset,
-    name: &str,
-    images: usize,
-) -> anyhow::Result<QuantizedFile> {
-    let n = images.min(train.len());
-    if n == 0 {
-        bail!("--calibration-images must be at least 1");
-    }
-    let image_len = file.model.config.image_len();
-    let calibration = calibrate(&file.model, &train.images[..n * image_len])?;
-    let model = QuantizedMdpn::new(&file.model, &calibration)?;
-    let quantization = format!(
-        "soma and axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
-         scale and zero point per tensor, covering the range over the first {n} training images of {name} \
-         (membrane {:?}, soma {:?}); synapses in fixed point (2^-{} of z), a table of {} entries of \
-         ln(Y + c) in 2^-{}; integers only from pixel to score",
-        calibration.membrane,
-        calibration.hidden,
-        model.integer.synapses.z_frac,
-        model.integer.synapses.table.len(),
-        model.integer.synapses.ln_frac
-    );
-    Ok(QuantizedFile {
-        model,
-        class_names: file.class_names.clone(),
-        dataset: file.dataset.clone(),
-        program: program(),
-        quantization,
-        format_version: quantized_file::FORMAT_VERSION,
-    })
 }

@@ -11,21 +11,21 @@ use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::evaluation::evaluate;
 use mdpn::model_file::ModelFile;
+use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
 use mdpn::recipe::{Recipe, SynapseInit};
+use mdpn::splits::ProtocolName;
 use mdpn::splits::Splits;
 use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
 use mdpn::{Config, KernelChoice, Mdpn, Network, Task};
+use mdpn_data::datasets::{self, DataArgs, Loaded};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::{fit_data, run_splits, ModelArgs};
 use crate::checkpoints::{fresh, record_epoch, resume, show_metrics, TestPause, CHECKPOINT};
 use crate::claims::{self, Attempt};
-use crate::commands::quantize::{quantize, CALIBRATION_IMAGES};
-use crate::commands::train::{fit_data, run_splits, ProtocolArg};
-use crate::commands::ModelArgs;
-use crate::datasets::{self, DataArgs, Loaded};
 use crate::files::{program, remove_temporaries, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
@@ -67,8 +67,8 @@ pub struct Args {
     pub lr: f32,
     /// holdout: a fraction of the training set validates; paper: 3,000 random test images
     /// validate and the rest test.
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
-    pub protocol: ProtocolArg,
+    #[arg(long, value_enum, default_value_t = ProtocolName::Holdout)]
+    pub protocol: ProtocolName,
     /// Fraction of the training set held out for validation (holdout protocol).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
@@ -144,23 +144,11 @@ impl Variant {
     }
 }
 
-/// Changes one MDPN setting by name.
+/// Changes one MDPN setting by name (`--ablate KEY=VALUE`).
 fn apply(config: &mut Config, key: &str, value: &str) -> anyhow::Result<()> {
-    let bad = || format!("--ablate {key}={value}: `{value}` is not a valid value");
-    match key {
-        "synapse" => config.synapse = value.parse()?,
-        "integration" => config.integration = value.parse()?,
-        "dendrites" => config.dendrites = value.parse().with_context(bad)?,
-        "hidden" => config.hidden = value.parse().with_context(bad)?,
-        "window" => config.window = value.parse().with_context(bad)?,
-        "pool" => config.pool = value.parse().with_context(bad)?,
-        "k" => config.k = value.parse().with_context(bad)?,
-        "c" => config.c = value.parse().with_context(bad)?,
-        _ => bail!(
-            "--ablate: unknown setting `{key}`; expected synapse, integration, dendrites, hidden, window, pool, k or c"
-        ),
-    }
-    Ok(())
+    config
+        .set(key, value)
+        .with_context(|| format!("--ablate {key}={value}"))
 }
 
 /// The models of the study in order: the chosen ones, then one MDPN per ablation value, then
@@ -294,6 +282,15 @@ fn dataset_name(data: &Loaded) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    interrupt::install(
+        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
+    )?;
+    study(args, &interrupt::requested)
+}
+
+/// The study of `args`, stopping after the current epoch (its checkpoint saved) once `stop`
+/// says so: Ctrl-C for the program, the caller's own signal for Python.
+pub fn study(args: Args, stop: &(dyn Fn() -> bool + Sync)) -> anyhow::Result<()> {
     let variants = variants(&args)?;
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(args.epochs > 0, "--epochs must be at least 1");
@@ -320,9 +317,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_bytes(),
     )?;
     let pause = TestPause::from_env();
-    interrupt::install(
-        "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
-    )?;
     let total = args.datasets.len() * variants.len() * args.runs as usize;
     let stale_after = Duration::from_secs(args.stale_after);
     let mut done = 0;
@@ -360,9 +354,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         }
                     },
                 };
-                let stopped = run_one(&args, &data, &name, variant, seed, &dir, &label, &pause)
-                    .with_context(|| format!("run {}", dir.display()))?;
-                if stopped || (interrupt::requested() && done < total) {
+                let stopped = run_one(
+                    &args, &data, &name, variant, seed, &dir, &label, &pause, stop,
+                )
+                .with_context(|| format!("run {}", dir.display()))?;
+                if stopped || (stop() && done < total) {
                     return Err(Interrupted(format!(
                         "study stopped ({}); run the same command again to continue it",
                         if stopped {
@@ -387,13 +383,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let report = crate::commands::report::write_study(&args.out)?;
+    let report = crate::reports::write_study(&args.out)?;
     println!("study finished; report in {}", report.display());
     Ok(())
 }
 
 /// Trains one run unless it is finished; a run stopped part-way continues from its checkpoint.
-/// Returns whether Ctrl-C stopped it before its last epoch.
+/// Returns whether `stop` stopped it before its last epoch.
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     args: &Args,
@@ -404,6 +400,7 @@ fn run_one(
     dir: &Path,
     label: &str,
     pause: &TestPause,
+    stop: &(dyn Fn() -> bool + Sync),
 ) -> anyhow::Result<bool> {
     if data.train.task == Task::MultiLabel && variant.kind != ModelKind::Mdpn {
         bail!("{}", baseline_refusal(name, variant));
@@ -476,6 +473,7 @@ fn run_one(
         recipe,
         resume,
         pause,
+        stop,
     };
     let done = match built {
         Built::Mdpn(m) => run.train(m, |m: &Mdpn, path: &Path| {
@@ -521,7 +519,12 @@ fn add_int8(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::R
 /// `model-int8.safetensors`: that file's size and its test accuracy.
 fn int8_of(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<Int8Result> {
     let file = ModelArgs::path(&dir.join("model.safetensors")).load()?;
-    let int8 = quantize(&file, &data.train, name, CALIBRATION_IMAGES)?;
+    let int8 = quantize(
+        &file,
+        data.train.first_images(CALIBRATION_IMAGES),
+        &format!("training images of {name}"),
+        program(),
+    )?;
     let bytes = quantized_file::save(&int8)?;
     write_atomic(&dir.join("model-int8.safetensors"), &bytes)?;
     let test = evaluate(
@@ -596,6 +599,8 @@ struct RunSpec<'a> {
     /// Whether to continue from the run folder's checkpoint.
     resume: bool,
     pause: &'a TestPause,
+    /// Whether to stop after the current epoch.
+    stop: &'a (dyn Fn() -> bool + Sync),
 }
 
 impl RunSpec<'_> {
@@ -684,7 +689,7 @@ impl RunSpec<'_> {
             args.epochs,
             on_batch,
             on_epoch,
-            interrupt::requested,
+            self.stop,
         )?;
         if fitted == Fitted::Stopped {
             return Ok(None);

@@ -15,16 +15,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::model_file::{self, ModelFile};
 use mdpn::recipe::Recipe;
-use mdpn::splits::{Protocol, Splits};
-use mdpn::training::{fit, BatchReport, EpochEnd, FitData, Fitted, Trainer};
-use mdpn::{Config, KernelChoice, Mdpn, Task};
+use mdpn::splits::ProtocolName;
+use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
+use mdpn::{Config, KernelChoice, Mdpn};
+use mdpn_data::datasets::{self, Color, DataArgs};
 use serde::{Deserialize, Serialize};
 
+use super::{fit_data, load_data_to_train, run_splits};
 use crate::checkpoints::{
     check_settings, fresh, record_epoch, resume, show_metrics, write_checkpoint, TestPause,
     CHECKPOINT,
 };
-use crate::datasets::{self, Color, DataArgs, Loaded};
 use crate::files::{program, write_atomic, write_model};
 use crate::interrupt::{self, Interrupted};
 use crate::metrics::{EpochClock, EpochMetrics};
@@ -73,8 +74,8 @@ pub struct Args {
     /// holdout: a fraction of the training set validates (sets with an official validation
     /// split, such as MedMNIST, use it instead); paper: the authors' split, 3,000 random test
     /// images validate and the other 7,000 test.
-    #[arg(long, value_enum, default_value_t = ProtocolArg::Holdout)]
-    pub protocol: ProtocolArg,
+    #[arg(long, value_enum, default_value_t = ProtocolName::Holdout)]
+    pub protocol: ProtocolName,
     /// Fraction of the training set held out for validation (holdout protocol).
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
@@ -82,8 +83,8 @@ pub struct Args {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Dendrite kernel: fast (8-bit tables) or plain (reference).
-    #[arg(long, value_enum, default_value_t = KernelArg::Fast)]
-    pub kernel: KernelArg,
+    #[arg(long, value_enum, default_value_t = KernelChoice::Fast)]
+    pub kernel: KernelChoice,
     /// Run folder (default: runs/<dataset>-seed<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -111,29 +112,6 @@ pub struct Args {
     pub run_recipe: Option<Recipe>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProtocolArg {
-    Holdout,
-    Paper,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KernelArg {
-    Fast,
-    Plain,
-}
-
-impl From<KernelArg> for KernelChoice {
-    fn from(k: KernelArg) -> Self {
-        match k {
-            KernelArg::Fast => KernelChoice::Fast,
-            KernelArg::Plain => KernelChoice::Plain,
-        }
-    }
-}
-
 /// Every setting that changes a run's results: `--resume` refuses a command that differs.
 #[derive(Serialize, Deserialize)]
 struct Settings {
@@ -142,10 +120,10 @@ struct Settings {
     batch_size: usize,
     lr: f32,
     seed: u64,
-    protocol: ProtocolArg,
+    protocol: ProtocolName,
     val_fraction: Option<f64>,
     limit: Option<usize>,
-    kernel: KernelArg,
+    kernel: KernelChoice,
     /// The model file the run started from (`--init`); none for a fresh draw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     init: Option<Init>,
@@ -177,28 +155,6 @@ fn read_init(path: &Path) -> anyhow::Result<(ModelFile, Init)> {
     Ok((file, init))
 }
 
-/// The data set for training the model of `cfg` (file `path`) further: refused unless its
-/// images and classes are the model's.
-pub fn load_data_to_train(cfg: &Config, args: &DataArgs, path: &Path) -> anyhow::Result<Loaded> {
-    let data = super::load_data_for(cfg, args)
-        .with_context(|| format!("cannot train {} further", path.display()))?;
-    let classes = data.train.classes();
-    let task = |t: Task| match t {
-        Task::MultiClass => "classes",
-        Task::MultiLabel => "labels (multi-label)",
-    };
-    anyhow::ensure!(
-        (classes, data.train.task) == (cfg.classes, cfg.task),
-        "cannot train {} further: it predicts {} {} but {} has {classes} {}",
-        path.display(),
-        cfg.classes,
-        task(cfg.task),
-        data.name,
-        task(data.train.task)
-    );
-    Ok(data)
-}
-
 /// Everything about a run, written to `config.json`.
 #[derive(Serialize, Deserialize)]
 struct RunConfig {
@@ -208,40 +164,6 @@ struct RunConfig {
     settings: Settings,
     epochs: usize,
     threads: usize,
-}
-
-/// A run's splits by `protocol`: the holdout protocol holds out `val_fraction` of the training
-/// set, unless the set has an official validation split; `limit` keeps the first training
-/// images only. Also the fraction in effect, recorded in the run's settings (`None` where none).
-pub fn run_splits(
-    data: &Loaded,
-    protocol: ProtocolArg,
-    val_fraction: f64,
-    limit: Option<usize>,
-    seed: u64,
-) -> anyhow::Result<(Splits, Option<f64>)> {
-    let fraction =
-        (protocol == ProtocolArg::Holdout && data.official_validation == 0).then_some(val_fraction);
-    let protocol = match protocol {
-        ProtocolArg::Holdout => Protocol::Holdout {
-            fraction: val_fraction,
-        },
-        ProtocolArg::Paper => Protocol::Paper,
-    };
-    let mut splits = datasets::splits(data, protocol, seed)?;
-    if let Some(limit) = limit {
-        splits.train.indices.truncate(limit);
-    }
-    Ok((splits, fraction))
-}
-
-/// The images `fit` trains, validates and tests on.
-pub fn fit_data<'a>(data: &'a Loaded, splits: &'a Splits) -> FitData<'a> {
-    FitData {
-        train: &data.train,
-        test: &data.test,
-        splits,
-    }
 }
 
 /// `--resume`: the settings not typed on the command line are the run's own, from its
@@ -418,7 +340,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     if args.init.is_some() {
         trainer = trainer.keeping_fixed_synapses()?;
     }
-    trainer.kernel = args.kernel.into();
+    trainer.kernel = args.kernel;
     let pause = TestPause::from_env();
     let run_config = RunConfig {
         program: program(),

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_normalisation, inputs, relu, relu_backward};
 use crate::error::{Error, Result};
+use crate::input::{Images, KernelChoice};
 use crate::layers::linear::Linear;
 use crate::layers::loss;
-use crate::model::{Images, KernelChoice, Step};
+use crate::model::Step;
 use crate::trainable::Network;
 
 /// The shape of a multilayer perceptron.

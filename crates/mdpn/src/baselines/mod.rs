@@ -10,7 +10,7 @@ pub use cnn::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 
 use crate::error::{Error, Result};
-use crate::model::Images;
+use crate::input::Images;
 
 /// Normalised float images from a batch, checked to be whole images with one valid label each.
 fn inputs(

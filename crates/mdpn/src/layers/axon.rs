@@ -1,6 +1,7 @@
 //! Axon layer: `Linear(hidden → classes)`, read out as softmax probabilities (or one sigmoid per
 //! label for a multi-label model).
 
+use crate::config::{Config, Task};
 use crate::layers::linear::Linear;
 
 /// Logits `(B, classes)` of the soma output `h` `(B, hidden)`.
@@ -13,6 +14,15 @@ pub fn backward(layer: &Linear, h: &[f32], dlogits: &[f32], grad: &mut Linear) -
     layer
         .backward(h, dlogits, grad, true)
         .expect("input gradient was asked for")
+}
+
+/// Turns logits `(B, classes)` of a model of `config` into probabilities in place: softmax, or
+/// one sigmoid per label for a multi-label model.
+pub fn activate(config: &Config, logits: &mut [f32]) {
+    match config.task {
+        Task::MultiClass => softmax(logits, config.classes),
+        Task::MultiLabel => sigmoid(logits),
+    }
 }
 
 /// Softmax of each row of `logits` `(B, classes)`, in place.

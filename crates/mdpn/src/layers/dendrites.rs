@@ -4,10 +4,10 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::input::{Images, KernelChoice};
 use crate::kernels::lut::{Lut, Tables};
 use crate::kernels::plain::Plain;
 use crate::kernels::DendriteKernel;
-use crate::model::{Images, KernelChoice};
 use crate::parallel;
 
 /// Runs `f` with the kernel that `choice` selects for `images`. `tables` must be given when

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::locate::find_file;
+use crate::registry::KnownDataset;
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use mdpn_data::locate::find_file;
-use mdpn_data::registry::KnownDataset;
 
 use crate::verify::md5_of_file;
 
@@ -299,6 +299,19 @@ fn trusted_tls() -> Result<Arc<rustls::ClientConfig>, FetchError> {
 /// at once, the rest is the link.
 fn transport_problem(url: &str, error: &ureq::Transport) -> FetchError {
     if let Some(cert) = certificate_error(error) {
+        if ca_used_as_end_entity(cert) {
+            return fail(
+                Problem::Certificate,
+                anyhow!(
+                    "cannot fetch {url}: the server's certificate is not trusted ({cert}): it is \
+                     a certificate authority's own certificate (a self-signed one made with \
+                     `openssl req -x509` is marked as one), which cannot also be the server's. \
+                     Make the server a leaf certificate signed by that authority (`openssl x509 \
+                     -req -CA ca.pem -CAkey ca.key ...` on a request for its name), serve that, \
+                     and keep SSL_CERT_FILE pointing at the authority's certificate"
+                ),
+            );
+        }
         return fail(
             Problem::Certificate,
             anyhow!("cannot fetch {url}: the server's certificate is not trusted ({cert})"),
@@ -320,6 +333,13 @@ fn transport_problem(url: &str, error: &ureq::Transport) -> FetchError {
             fail(Problem::Link, anyhow!("cannot fetch {url}: {text}"))
         }
     }
+}
+
+/// Whether `error` is webpki's `CaUsedAsEndEntity`: the server sent a CA certificate (one that
+/// a trusted file holds, typically) as its own, which curl accepts and webpki does not.
+fn ca_used_as_end_entity(error: &rustls::Error) -> bool {
+    matches!(error, rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))
+        if other.0.downcast_ref::<webpki::Error>() == Some(&webpki::Error::CaUsedAsEndEntity))
 }
 
 /// The TLS certificate error somewhere in the causes of `error`, if any. An I/O error hides its

@@ -5,10 +5,10 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use crate::registry::KnownFile;
 use anyhow::Context;
 use flate2::read::MultiGzDecoder;
 use md5::{Digest, Md5};
-use mdpn_data::registry::KnownFile;
 
 /// md5 (lower-case hex) and length of everything `reader` yields.
 fn md5_of(mut reader: impl Read) -> io::Result<(String, u64)> {

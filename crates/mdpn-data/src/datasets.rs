@@ -1,25 +1,26 @@
-//! Data sets on disk: a known name (see `mdpn datasets`), a folder of MNIST-style IDX files, or
-//! a folder of images. Known sets are found and read by `mdpn_data` (and fetched when missing);
-//! this module reads the folders given by path.
+//! Opening a data set, the same for every front end: a known name (see `mdpn datasets`), a
+//! folder of MNIST-style IDX files, or a folder of images. Known sets are found by [`locate`]
+//! and read by [`load`](crate::load) (and, with the `network` feature, fetched when missing);
+//! this module reads the folders given by path, and decodes PNG and JPEG files.
+//!
+//! [`locate`]: crate::locate
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
+use crate::decoded_image::planes;
+use crate::idx::{self, Idx, IDX_FILES};
+use crate::load::{idx_parts, read_idx_files, read_known};
+use crate::locate::{find_file, locate_source, source};
+use crate::registry::{self, Format};
 use anyhow::{bail, Context};
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use mdpn::splits::{Protocol, Splits};
 use mdpn::Task;
 use mdpn::{Dataset, Parts};
-use mdpn_data::decoded_image::planes;
-use mdpn_data::idx::{self, Idx, IDX_FILES};
-use mdpn_data::load::{idx_parts, read_idx_files, read_known};
-use mdpn_data::locate::{find_file, locate_source, source};
-use mdpn_data::registry::{self, Format};
 use rayon::prelude::*;
-
-use crate::obtain::obtain;
 
 /// A data set's training and test sets, with its name and default normalisation.
 pub struct Loaded {
@@ -37,34 +38,36 @@ pub struct Loaded {
 }
 
 /// Colour conversion of an image folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Color {
     Gray,
     Rgb,
 }
 
 /// Where to look for data and whether to fetch what is missing.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DataArgs {
     /// A known data set (`mdpn datasets` lists them; MedMNIST sizes as `pathmnist_64`), a folder
     /// of the four MNIST-style IDX files, or an image folder (`root/<class>/*.png|jpg`, optionally
     /// under `train/`, `val/`, `test/`).
-    #[arg(long, default_value = "fashion-mnist")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "fashion-mnist"))]
     pub dataset: String,
     /// Folder searched first for known data sets (itself and its `<name>/`), and where
     /// downloads go.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub data_dir: Option<PathBuf>,
     /// Image folders: convert every image to gray or rgb (default: rgb if any image has colour).
-    #[arg(long, value_enum)]
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub color: Option<Color>,
     /// Image folders: the side every image is resized to (from `train --image-size`, or the
     /// model's input when evaluating); by default all images must share one square size.
-    #[arg(skip)]
+    #[cfg_attr(feature = "clap", arg(skip))]
     pub image_size: Option<usize>,
     /// IDX folders: N classes, labels 0..N-1, some of which may have no training image (by
     /// default the classes are 0 to the largest label, and each needs training images).
-    #[arg(long, value_name = "N")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "N"))]
     pub classes: Option<usize>,
 }
 
@@ -76,7 +79,25 @@ const MAX_CLASSES: usize = 1 << 16;
 const IDX_FOLDER_NORM: (f32, f32) = (0.1307, 0.3081);
 const IMAGE_FOLDER_NORM: (f32, f32) = (0.5, 0.5);
 
-/// Finds and reads a data set; a known one that is missing is fetched when `fetch_missing`.
+/// Whether this build fetches missing known sets (the `network` feature).
+const FETCHES: bool = cfg!(feature = "network");
+
+/// Fetches a missing known set into `data_dir` (or the cache): through apt, else by download.
+#[cfg(feature = "network")]
+fn fetch(ds: &registry::KnownDataset, data_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    crate::obtain::obtain(ds, data_dir, None)
+}
+
+#[cfg(not(feature = "network"))]
+fn fetch(ds: &registry::KnownDataset, _: Option<&Path>) -> anyhow::Result<PathBuf> {
+    bail!(
+        "{} is missing and this build cannot fetch it (mdpn-data without its `network` feature): put its files in place",
+        ds.name
+    )
+}
+
+/// Finds and reads a data set; a known one that is missing is fetched when `fetch_missing`
+/// (and the `network` feature is on).
 pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     let spec = &args.dataset;
     let data_dir = args.data_dir.as_deref();
@@ -91,8 +112,8 @@ pub fn load(args: &DataArgs, fetch_missing: bool) -> anyhow::Result<Loaded> {
     if let Some((ds, size)) = known {
         let (folder, source) = match locate_source(ds, data_dir, size) {
             Ok(found) => found,
-            Err(_) if fetch_missing && size == 28 && !ds.urls.is_empty() => {
-                let folder = obtain(ds, data_dir, None)?;
+            Err(_) if fetch_missing && FETCHES && size == 28 && !ds.urls.is_empty() => {
+                let folder = fetch(ds, data_dir)?;
                 let source = source(ds, &folder, size)
                     .with_context(|| format!("{} is incomplete", folder.display()))?;
                 (folder, source)

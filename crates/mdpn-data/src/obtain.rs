@@ -4,9 +4,9 @@
 use std::env;
 use std::path::{Path, PathBuf};
 
+use crate::locate::{cache_root, locate};
+use crate::registry::KnownDataset;
 use anyhow::Context;
-use mdpn_data::locate::{cache_root, locate};
-use mdpn_data::registry::KnownDataset;
 
 use crate::apt::install_debian;
 use crate::download::download;

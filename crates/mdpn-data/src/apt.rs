@@ -5,9 +5,9 @@ use std::io;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::locate::source;
+use crate::registry::KnownDataset;
 use anyhow::Context;
-use mdpn_data::locate::source;
-use mdpn_data::registry::KnownDataset;
 
 /// Whether we run as root, the only case where apt-get can install anything.
 #[cfg(unix)]

@@ -1,0 +1,52 @@
+//! Quantizing a model file: the int8 model of an f32 one ([`crate::quantized`]), its
+//! activations calibrated on images, described in words in the file it makes. `mdpn quantize`,
+//! `mdpn study` and Python's `mdpn.quantize` all make their int8 models here.
+
+use crate::error::{Error, Result};
+use crate::model_file::ModelFile;
+use crate::quantized::{calibrate, QuantizedMdpn};
+use crate::quantized_file::QuantizedFile;
+
+/// Training images that calibrate the activations unless told otherwise: the first 10,000.
+pub const CALIBRATION_IMAGES: usize = 10_000;
+
+/// The int8 model of `file`, its activations calibrated on `images` (8-bit images of the
+/// model's shape, one after another), which are the first of `source` (as "training images of
+/// fashion-mnist"); `program` is recorded as the file's writer.
+pub fn quantize(
+    file: &ModelFile,
+    images: &[u8],
+    source: &str,
+    program: String,
+) -> Result<QuantizedFile> {
+    let len = file.model.config.image_len();
+    if images.is_empty() || !images.len().is_multiple_of(len) {
+        return Err(Error::Shape(format!(
+            "calibration needs at least one image of {len} pixels; got {} values",
+            images.len()
+        )));
+    }
+    let n = images.len() / len;
+    let calibration = calibrate(&file.model, images)?;
+    let model = QuantizedMdpn::new(&file.model, &calibration)?;
+    let synapses = &model.integer.synapses;
+    let quantization = format!(
+        "soma and axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
+         scale and zero point per tensor, covering the range over the first {n} {source} \
+         (membrane {:?}, soma {:?}); synapses in fixed point (2^-{} of z), a table of {} entries of \
+         ln(Y + c) in 2^-{}; integers only from pixel to score",
+        calibration.membrane,
+        calibration.hidden,
+        synapses.z_frac,
+        synapses.table.len(),
+        synapses.ln_frac
+    );
+    Ok(QuantizedFile {
+        model,
+        class_names: file.class_names.clone(),
+        dataset: file.dataset.clone(),
+        program,
+        quantization,
+        format_version: crate::quantized_file::FORMAT_VERSION,
+    })
+}
