@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use mdpn::any_model::AnyModel;
 use mdpn::kernels::plain;
 use mdpn::layers::axon;
+use mdpn::micro_export::{self, SourceFile};
 use mdpn::model::TENSOR_NAMES;
 use mdpn::model_file::{self, ModelFile};
+use mdpn::quantized_file::QuantizedFile;
 use mdpn::state_dict::StateDictOptions;
 use mdpn::{Images, KernelChoice, Params, Task};
 use mdpn_cli::commands::ModelArgs;
@@ -91,6 +93,17 @@ impl Model {
             AnyModel::F32(file) => Ok(file),
             AnyModel::Int8(_) => Err(PyValueError::new_err(format!(
                 "an int8 model has no {what}: use the f32 model it was quantized from"
+            ))),
+        }
+    }
+
+    /// The int8 model file, or a `ValueError` saying that `what` takes one.
+    fn int8(&self, what: &str) -> PyResult<&QuantizedFile> {
+        match &self.file {
+            AnyModel::Int8(file) => Ok(file),
+            AnyModel::F32(_) => Err(PyValueError::new_err(format!(
+                "{what} takes an int8 model, which computes in integers only: \
+                 make one with mdpn.quantize(model, x_calib) first"
             ))),
         }
     }
@@ -308,6 +321,33 @@ impl Model {
         write_atomic(&path, &bytes.map_err(py_err)?).map_err(file_err)
     }
 
+    /// Writes an int8 model as C99 for a microcontroller into the folder `out` (made if
+    /// missing), as `mdpn export --format c`: `mdpn.h` and `mdpn.c`, integers only, weights as
+    /// const arrays, `int mdpn_classify(const uint8_t *pixels, int32_t *scores)`.
+    fn export_c(&self, out: PathBuf) -> PyResult<()> {
+        let file = self.int8("the C export")?;
+        let about = micro_export::about(file.dataset.as_deref(), &program());
+        write_sources(
+            &out,
+            &micro_export::c_files(&file.model, &file.class_names, &about),
+        )
+    }
+
+    /// Writes an int8 model as Rust constants for the `no_std` crate `mdpn-micro` into the
+    /// folder `out` (made if missing), as `mdpn export --format rust`: `mdpn_model.rs`.
+    fn export_rust(&self, out: PathBuf) -> PyResult<()> {
+        let file = self.int8("the Rust export")?;
+        let about = micro_export::about(file.dataset.as_deref(), &program());
+        write_sources(
+            &out,
+            &[micro_export::rust_file(
+                &file.model,
+                &file.class_names,
+                &about,
+            )],
+        )
+    }
+
     /// Every setting of the model (shape, constants, normalisation, task), as a dict.
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -461,4 +501,15 @@ impl Model {
             }
         )
     }
+}
+
+/// Writes generated source files into the folder `out`, made if missing.
+fn write_sources(out: &std::path::Path, files: &[SourceFile]) -> PyResult<()> {
+    std::fs::create_dir_all(out).map_err(|e| {
+        PyValueError::new_err(format!("cannot make the folder {}: {e}", out.display()))
+    })?;
+    for f in files {
+        write_atomic(&out.join(f.name), f.text.as_bytes()).map_err(file_err)?;
+    }
+    Ok(())
 }

@@ -131,6 +131,21 @@ def test_export_onnx_writes_mdpn_exports_graph(model, model_path, fashion, tmp_p
             (tmp_path / f"cli-{what}.onnx").read_bytes()
 
 
+def test_export_c_and_rust_write_mdpn_exports_sources(model, fashion, tmp_path):
+    int8 = mdpn.quantize(model, fashion.x_train[:1000])
+    path = tmp_path / "int8.safetensors"
+    int8.save(path)
+    for fmt, names in [("c", ["mdpn.h", "mdpn.c"]), ("rust", ["mdpn_model.rs"])]:
+        run_mdpn("export", path, "--format", fmt, "--out", tmp_path / f"cli-{fmt}")
+        getattr(int8, f"export_{fmt}")(tmp_path / f"py-{fmt}")
+        for name in names:
+            assert (tmp_path / f"py-{fmt}" / name).read_bytes() == \
+                (tmp_path / f"cli-{fmt}" / name).read_bytes()
+    with pytest.raises(ValueError, match="takes an int8 model"):
+        model.export_c(tmp_path / "f32-c")
+    assert not (tmp_path / "f32-c").exists()
+
+
 def test_inspect_writes_the_report_of_mdpn_inspect(model_path, inspected, tmp_path):
     out = mdpn.inspect(model_path, dataset="fashion-mnist", out=inspected.parent / "py")
     assert out == inspected.parent / "py"
@@ -180,5 +195,6 @@ def test_study_writes_mdpn_studys_folder_and_returns_its_summary(tmp_path):
 def test_every_public_function_has_a_docstring():
     for f in [mdpn.load, mdpn.prune, mdpn.quantize, mdpn.study, mdpn.inspect,
               mdpn.Model.synapse_states, mdpn.Model.dendrite_importance, mdpn.Model.saliency,
-              mdpn.Model.export_onnx, mdpn.Model.predict_proba]:
+              mdpn.Model.export_onnx, mdpn.Model.export_c, mdpn.Model.export_rust,
+              mdpn.Model.predict_proba]:
         assert f.__doc__ and len(f.__doc__.strip()) > 40, f

@@ -79,6 +79,14 @@ fn arrays(model: &QuantizedMdpn) -> Vec<Array> {
     ]
 }
 
+/// The first line of every generated file: what the model is and which program wrote it.
+pub fn about(dataset: Option<&str>, program: &str) -> String {
+    format!(
+        "an MDPN model of {} ({program})",
+        dataset.unwrap_or("an unnamed data set")
+    )
+}
+
 /// Bytes of the model's constant arrays (weights, offsets, multipliers, synapses and table):
 /// what goes to flash besides the code.
 pub fn constant_bytes(model: &QuantizedMdpn) -> usize {

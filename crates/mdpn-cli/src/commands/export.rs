@@ -91,14 +91,7 @@ fn export_source(model: &AnyModel, args: &Args) -> anyhow::Result<()> {
             args.model.display()
         );
     };
-    let about = format!(
-        "{} of {} ({})",
-        args.model
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-        file.dataset.as_deref().unwrap_or("an unnamed data set"),
-        program()
-    );
+    let about = micro_export::about(file.dataset.as_deref(), &program());
     let files: Vec<SourceFile> = match args.format {
         Format::C => micro_export::c_files(&file.model, &file.class_names, &about),
         Format::Rust => vec![micro_export::rust_file(
