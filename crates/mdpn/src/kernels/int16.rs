@@ -110,19 +110,7 @@ impl IntTables {
         for ch in 0..config.channels {
             let plane = &image[ch * h * h..][..h * h];
             // For each image row, the window positions that see a non-zero pixel in it.
-            let spans: Vec<(usize, usize)> = plane
-                .chunks_exact(h)
-                .map(|row| match row.iter().position(|&v| v != 0) {
-                    Some(first) => {
-                        let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
-                        (
-                            first.saturating_sub(win - 1).min(used),
-                            (last + 1).min(used),
-                        )
-                    }
-                    None => (0, 0),
-                })
-                .collect();
+            let spans = super::lut::spans(plane, h, win, used);
             for group in 0..self.groups {
                 let block = ch * self.groups + group;
                 sums.fill(self.base[block]);

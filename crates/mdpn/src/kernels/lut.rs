@@ -505,7 +505,7 @@ impl Lut<'_> {
 
 /// For each row of an image plane (side `h`), the windows (of `win` pixels, `used` of them per
 /// row) that see a non-zero pixel in it: the others add only zero differences.
-fn spans(plane: &[u8], h: usize, win: usize, used: usize) -> Vec<(usize, usize)> {
+pub(super) fn spans(plane: &[u8], h: usize, win: usize, used: usize) -> Vec<(usize, usize)> {
     plane
         .chunks_exact(h)
         .map(|row| match row.iter().position(|&v| v != 0) {
