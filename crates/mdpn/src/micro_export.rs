@@ -13,70 +13,74 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// One constant array: its name, its element type in C and in Rust, and its values.
-struct Array {
-    name: &'static str,
-    c_type: &'static str,
-    rust_type: &'static str,
-    values: Vec<i64>,
+/// The integer type of an array's elements.
+#[derive(Clone, Copy)]
+enum Int {
+    I8,
+    I16,
+    I32,
 }
 
-impl Array {
-    fn element_bytes(&self) -> usize {
-        match self.rust_type {
-            "i8" => 1,
-            "i16" => 2,
-            _ => 4,
+impl Int {
+    fn c_type(self) -> &'static str {
+        match self {
+            Int::I8 => "int8_t",
+            Int::I16 => "int16_t",
+            Int::I32 => "int32_t",
+        }
+    }
+    fn rust_type(self) -> &'static str {
+        match self {
+            Int::I8 => "i8",
+            Int::I16 => "i16",
+            Int::I32 => "i32",
+        }
+    }
+    fn bytes(self) -> usize {
+        match self {
+            Int::I8 => 1,
+            Int::I16 => 2,
+            Int::I32 => 4,
         }
     }
 }
 
-/// Every tensor of the integer path, in the order the layers use them.
+/// One constant array: its name, its element type and its values.
+struct Array {
+    name: String,
+    int: Int,
+    values: Vec<i64>,
+}
+
+/// The array `name` of `values`.
+fn array<T: Copy + Into<i64>>(name: &str, int: Int, values: &[T]) -> Array {
+    Array {
+        name: name.to_string(),
+        int,
+        values: values.iter().map(|&v| v.into()).collect(),
+    }
+}
+
+/// Every tensor of the integer path, in the order the layers use them: the synapses and the
+/// table, then the weights, offsets and multipliers of the soma and of the axon.
 fn arrays(model: &QuantizedMdpn) -> Vec<Array> {
     let int = &model.integer;
-    let wide = |v: &[i32]| v.iter().map(|&x| x as i64).collect();
-    let array = |name, c_type, rust_type, values| Array {
-        name,
-        c_type,
-        rust_type,
-        values,
-    };
-    vec![
-        array("slope", "int32_t", "i32", wide(&int.synapses.slope)),
-        array("offset", "int32_t", "i32", wide(&int.synapses.offset)),
-        array(
-            "table",
-            "int16_t",
-            "i16",
-            int.synapses.table.iter().map(|&x| x as i64).collect(),
-        ),
-        array(
-            "soma_weight",
-            "int8_t",
-            "i8",
-            model.soma.weight.iter().map(|&x| x as i64).collect(),
-        ),
-        array("soma_offset", "int32_t", "i32", wide(&int.soma_offset)),
-        array(
-            "soma_multiplier",
-            "int32_t",
-            "i32",
-            wide(&int.soma.multiplier),
-        ),
-        array(
-            "axon_weight",
-            "int8_t",
-            "i8",
-            model.axon.weight.iter().map(|&x| x as i64).collect(),
-        ),
-        array("axon_offset", "int32_t", "i32", wide(&int.axon_offset)),
-        array(
-            "axon_multiplier",
-            "int32_t",
-            "i32",
-            wide(&int.axon.multiplier),
-        ),
-    ]
+    let mut arrays = vec![
+        array("slope", Int::I32, &int.synapses.slope),
+        array("offset", Int::I32, &int.synapses.offset),
+        array("table", Int::I16, &int.synapses.table),
+    ];
+    for (layer, weight, offset, scale) in [
+        ("soma", &model.soma.weight, &int.soma_offset, &int.soma),
+        ("axon", &model.axon.weight, &int.axon_offset, &int.axon),
+    ] {
+        arrays.extend([
+            array(&format!("{layer}_weight"), Int::I8, weight),
+            array(&format!("{layer}_offset"), Int::I32, offset),
+            array(&format!("{layer}_multiplier"), Int::I32, &scale.multiplier),
+        ]);
+    }
+    arrays
 }
 
 /// The first line of every generated file: what the model is and which program wrote it.
@@ -92,7 +96,7 @@ pub fn about(dataset: Option<&str>, program: &str) -> String {
 pub fn constant_bytes(model: &QuantizedMdpn) -> usize {
     arrays(model)
         .iter()
-        .map(|a| a.values.len() * a.element_bytes())
+        .map(|a| a.values.len() * a.int.bytes())
         .sum()
 }
 
@@ -220,7 +224,7 @@ int mdpn_classify(const uint8_t *pixels, int32_t *scores);
         write!(
             source,
             "static const {} {}[{n}] = {{\n{}}};\n\n",
-            a.c_type,
+            a.int.c_type(),
             a.name,
             values(&a.values)
         )
@@ -286,7 +290,7 @@ pub const CLASS_NAMES: [&str; {}] = {:?};
         write!(
             text,
             "static {name}: [{}; {n}] = [\n{}];\n\n",
-            a.rust_type,
+            a.int.rust_type(),
             values(&a.values)
         )
         .unwrap();
