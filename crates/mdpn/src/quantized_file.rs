@@ -324,8 +324,7 @@ pub fn load(bytes: &[u8]) -> Result<QuantizedFile> {
             "model file format is `{format}`, expected `{FORMAT}`"
         )));
     }
-    described.check_version(FORMAT_VERSION)?;
-    let format_version: u32 = described.field("format_version")?.parse().unwrap_or(0);
+    let format_version = described.check_version(FORMAT_VERSION)?;
     let config: Config = described.json("config")?;
     config.validate()?;
     let class_names: Vec<String> = described.json("class_names")?;

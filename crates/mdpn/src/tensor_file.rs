@@ -184,8 +184,8 @@ impl<'a> Metadata<'a> {
             .map_err(|e| Error::Format(format!("{} `{key}` metadata is invalid: {e}", self.what)))
     }
 
-    /// Refuses a `format_version` that is missing, not a number, or newer than `newest`.
-    pub fn check_version(&self, newest: u32) -> Result<()> {
+    /// The `format_version`; refuses one that is missing, not a number, or newer than `newest`.
+    pub fn check_version(&self, newest: u32) -> Result<u32> {
         let what = self.what;
         let version: u32 = self
             .map
@@ -197,7 +197,7 @@ impl<'a> Metadata<'a> {
                 "{what} format version {version} is newer than this program reads ({newest}); upgrade mdpn"
             )));
         }
-        Ok(())
+        Ok(version)
     }
 }
 
