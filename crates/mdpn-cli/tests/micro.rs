@@ -13,7 +13,7 @@ use mdpn::quantized_file::{self, QuantizedFile};
 use mdpn::state_dict::StateDictOptions;
 use rand::{Rng, SeedableRng};
 
-use crate::common::{fails, ok, read_gz};
+use crate::common::{fails, ok, read_gz, succeeds};
 
 const REPOSITORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 /// The main job's model (`mdpn train --protocol paper`, 50 epochs) quantized: the page's model.
@@ -25,20 +25,6 @@ const RGB_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../mdpn/tests/fixtures/rgb_small.safetensors"
 );
-
-/// Runs `cmd`, failing the test with its output if it fails; returns its stdout.
-fn run(mut cmd: Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// What the firmwares print for each image, from the host's integer path.
 fn host_lines(model: &QuantizedMdpn, images: &[u8]) -> Vec<String> {
@@ -100,10 +86,10 @@ fn c_and_rust_give_the_host_scores(dir: &Path, model: &Path, images: &[u8]) {
     .arg(c.join("mdpn.c"))
     .arg("-o")
     .arg(&host);
-    run(gcc);
+    succeeds(gcc);
     let mut cmd = Command::new(&host);
     cmd.arg(dir.join("images.bin"));
-    assert_eq!(image_lines(&run(cmd)), want, "C on the host");
+    assert_eq!(image_lines(&succeeds(cmd)), want, "C on the host");
 
     // The no_std crate with the generated constants, built for the host.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -114,7 +100,11 @@ fn c_and_rust_give_the_host_scores(dir: &Path, model: &Path, images: &[u8]) {
         .arg(dir.join("images.bin"))
         .env("MDPN_FIRMWARE_DIR", &rust)
         .env("CARGO_TARGET_DIR", dir.join("target"));
-    assert_eq!(image_lines(&run(build)), want, "mdpn-micro on the host");
+    assert_eq!(
+        image_lines(&succeeds(build)),
+        want,
+        "mdpn-micro on the host"
+    );
 }
 
 #[test]
@@ -176,7 +166,7 @@ fn both_test_firmwares_classify_real_images_on_an_emulated_cortex_m4() {
         .arg(&out)
         .arg("100")
         .env("MDPN", env!("CARGO_BIN_EXE_mdpn"));
-    let said = run(script);
+    let said = succeeds(script);
     let file = quantized_file::load(&fs::read(MAIN_MODEL).unwrap()).unwrap();
     let images = read_gz("t10k-images-idx3-ubyte")[16..16 + 100 * 784].to_vec();
     let want = host_lines(&file.model, &images);
