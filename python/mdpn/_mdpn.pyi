@@ -67,7 +67,45 @@ def prune(
     samples: int = 10000,
 ) -> Tuple[Model, Dict[str, Any]]: ...
 def quantize(model: Model, x: npt.NDArray[np.uint8], *, source: Optional[str] = None) -> Model: ...
-def run_command(args: List[str]) -> None: ...
+def study(
+    datasets: List[str],
+    *,
+    out: str,
+    runs: int,
+    epochs: int,
+    models: List[str],
+    ablate: List[str],
+    baseline_params: List[int],
+    first_seed: int,
+    batch_size: int,
+    lr: float,
+    protocol: str,
+    val_fraction: float,
+    limit: Optional[int],
+    data_dir: Optional[str],
+    worker: bool,
+    stale_after: int,
+    recipe: str,
+    schedule: Optional[str],
+    warmup: Optional[float],
+    weight_decay: Optional[float],
+    label_smoothing: Optional[float],
+    clip_grad_norm: Optional[float],
+    shift: Optional[int],
+    flip: Optional[bool],
+    erase: Optional[float],
+    init_w_std: Optional[float],
+) -> bool: ...
+def inspect(
+    model: str,
+    *,
+    out: Optional[str],
+    dataset: Optional[str],
+    data_dir: Optional[str],
+    images: List[str],
+    examples: int,
+    tolerance: float,
+) -> str: ...
 def fit(
     x: npt.NDArray[np.uint8],
     y: npt.NDArray[np.int64],

@@ -25,13 +25,14 @@ class MDPNClassifier(ClassifierMixin, BaseEstimator):
     :class:`mdpn.Model`) is the one with the best validation accuracy; ``history_`` holds one
     dict per epoch. Training shows progress on stderr (``verbose``), runs on ``threads`` threads
     (default all cores) without holding the GIL, and Ctrl-C stops it after the current batch
-    (``KeyboardInterrupt``).
+    (``KeyboardInterrupt``). With ``out``, ``fit`` writes the run folder of ``mdpn train``
+    there (``config.json``, ``metrics.csv``, the best and last models, the checkpoint).
     """
 
     def __init__(self, dendrites=50, epochs=50, batch_size=64, lr=1e-3, seed=0, *,
                  hidden=128, window=5, pool=4, k=10.0, c=0.6, mean=0.0, std=1.0,
                  validation_fraction=0.1, image_shape=None, kernel="fast", threads=None,
-                 verbose=True):
+                 verbose=True, out=None):
         self.dendrites = dendrites
         self.epochs = epochs
         self.batch_size = batch_size
@@ -49,6 +50,7 @@ class MDPNClassifier(ClassifierMixin, BaseEstimator):
         self.kernel = kernel
         self.threads = threads
         self.verbose = verbose
+        self.out = out
 
     def _images(self, X):
         X = np.asarray(X)
@@ -95,7 +97,8 @@ class MDPNClassifier(ClassifierMixin, BaseEstimator):
             hidden=self.hidden, window=self.window, pool=self.pool, k=self.k, c=self.c,
             mean=self.mean, std=self.std, kernel=self.kernel, threads=self.threads,
             on_batch=progress.batch if progress else None,
-            on_epoch=progress.epoch if progress else None, **val)
+            on_epoch=progress.epoch if progress else None,
+            out=None if self.out is None else str(self.out), **val)
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         return self
 

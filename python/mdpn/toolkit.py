@@ -1,5 +1,5 @@
 """The program's tools from Python: ``prune``, ``quantize``, ``study`` and ``inspect``, run by
-the program's own code in this process, writing what the program writes."""
+the same library code as the program, in this process, writing what the program writes."""
 
 import json
 import os
@@ -12,22 +12,6 @@ from . import _mdpn
 
 prune = _mdpn.prune
 quantize = _mdpn.quantize
-
-
-def _options(**options):
-    """``--key value`` pairs of the options that are set (``True`` flags alone)."""
-    args = []
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if value is None or value is False:
-            continue
-        if value is True:
-            args.append(flag)
-        elif isinstance(value, (list, tuple)):
-            args += [flag, ",".join(str(v) for v in value)]
-        else:
-            args += [flag, str(value)]
-    return args
 
 
 def summary_table(rows):
@@ -56,42 +40,51 @@ def summary_table(rows):
 def study(datasets, *, out="studies/study", runs=5, epochs=50, models=("mdpn", "mlp", "cnn"),
           ablate=None, baseline_params=(), first_seed=0, batch_size=64, lr=1e-3,
           protocol="holdout", val_fraction=0.1, limit=None, data_dir=None, worker=False,
-          stale_after=1800, **recipe):
-    """Runs ``mdpn study`` with these options and returns its summary as a table.
+          stale_after=1800, recipe="paper", schedule=None, warmup=None, weight_decay=None,
+          label_smoothing=None, clip_grad_norm=None, shift=None, flip=None, erase=None,
+          init_w_std=None):
+    """Trains a study as ``mdpn study`` does, with its options, and returns its summary as a
+    table.
 
-    ``datasets`` are names or folders; ``ablate`` maps an MDPN setting to its values
-    (``{"dendrites": [8, 16], "synapse": ["sigmoid"]}`` is ``--ablate dendrites=8,16
-    --ablate synapse=sigmoid``); the keyword arguments left (``recipe="tuned"``,
-    ``weight_decay=1e-4``, ``shift=1``, ...) are the program's recipe options. The study folder
-    ``out`` is the program's: run folders, ``summary.md``/``.csv``/``.json``, ``figures/``,
-    ``report.html``; calling it again resumes it. The summary (``summary.json``) comes back as
-    a dict of NumPy arrays, one per column. Ctrl-C stops after the current epoch, its
-    checkpoint saved, and raises ``KeyboardInterrupt``.
+    ``datasets`` are names or folders; ``models`` are ``"mdpn"``, ``"mlp"``, ``"cnn"``;
+    ``ablate`` maps an MDPN setting to its values (``{"dendrites": [8, 16], "synapse":
+    ["sigmoid"]}`` is ``--ablate dendrites=8,16 --ablate synapse=sigmoid``); ``recipe``
+    (``"paper"`` or ``"tuned"``) and the options after it change the training recipe as the
+    program's options of the same names do. The study folder ``out`` is the program's: run
+    folders, ``summary.md``/``.csv``/``.json``, ``figures/``, ``report.html``; calling it again
+    resumes it. The summary (``summary.json``) comes back as a dict of NumPy arrays, one per
+    column (``pandas.DataFrame`` reads it); ``None`` for a worker that left runs to others.
+    Ctrl-C stops after the current epoch, its checkpoint saved, and raises
+    ``KeyboardInterrupt``.
     """
     if isinstance(datasets, (str, os.PathLike)):
         datasets = [datasets]
-    args = ["study"] + _options(
-        datasets=[str(d) for d in datasets], data_dir=data_dir, models=list(models),
-        baseline_params=list(baseline_params) or None, runs=runs, first_seed=first_seed,
-        epochs=epochs, batch_size=batch_size, lr=lr, protocol=protocol,
-        val_fraction=val_fraction, limit=limit, out=out, worker=worker,
-        stale_after=stale_after, **recipe)
+    ablations = []
     for key, values in (ablate or {}).items():
         if isinstance(values, (str, int, float)):
             values = [values]
-        args += ["--ablate", f"{key}={','.join(str(v) for v in values)}"]
-    _mdpn.run_command(args)
-    summary = Path(out) / "summary.json"
-    if not summary.is_file():
+        ablations.append(f"{key}={','.join(str(v) for v in values)}")
+    finished = _mdpn.study(
+        [str(d) for d in datasets], out=str(out), runs=runs, epochs=epochs,
+        models=list(models), ablate=ablations, baseline_params=list(baseline_params),
+        first_seed=first_seed, batch_size=batch_size, lr=lr, protocol=protocol,
+        val_fraction=val_fraction, limit=limit,
+        data_dir=None if data_dir is None else str(data_dir), worker=worker,
+        stale_after=stale_after, recipe=recipe, schedule=schedule, warmup=warmup,
+        weight_decay=weight_decay, label_smoothing=label_smoothing,
+        clip_grad_norm=clip_grad_norm, shift=shift, flip=flip, erase=erase,
+        init_w_std=init_w_std)
+    if not finished:
         # A worker that finished before the others: the last one writes the summary.
         return None
-    return summary_table(json.loads(summary.read_text()))
+    return summary_table(json.loads((Path(out) / "summary.json").read_text()))
 
 
 def inspect(model, *, out=None, dataset=None, data_dir=None, images=(), examples=3,
             tolerance=0.05):
-    """Runs ``mdpn inspect`` on ``model`` (a model file's path, or an :class:`mdpn.Model`,
-    which is first saved as ``out/model.safetensors``) and returns the report's folder.
+    """Writes the report of ``mdpn inspect`` on ``model`` (a model file's path, or an
+    :class:`mdpn.Model`, which is first saved as ``out/model.safetensors``) and returns the
+    report's folder (``out``, by default ``inspect-<name>`` beside the model file).
 
     It writes what the program writes: ``report.html``, the pictures, ``synapses.csv``,
     ``state_counts.csv``, ``dendrite_states.csv``, ``images.csv`` and ``saliency.csv`` (the
@@ -105,10 +98,8 @@ def inspect(model, *, out=None, dataset=None, data_dir=None, images=(), examples
         path = Path(out) / "model.safetensors"
         model.save(str(path))
         model = path
-    model = Path(model)
-    args = ["inspect", str(model)] + _options(
-        dataset=dataset, data_dir=data_dir, examples=examples, tolerance=tolerance, out=out)
-    for image in images:
-        args += ["--image", str(image)]
-    _mdpn.run_command(args)
-    return Path(out) if out is not None else model.with_name(f"inspect-{model.stem}")
+    folder = _mdpn.inspect(
+        str(model), out=None if out is None else str(out), dataset=dataset,
+        data_dir=None if data_dir is None else str(data_dir),
+        images=[str(i) for i in images], examples=examples, tolerance=tolerance)
+    return Path(folder)

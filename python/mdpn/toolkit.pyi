@@ -29,7 +29,16 @@ def study(
     data_dir: Optional[_Path] = ...,
     worker: bool = ...,
     stale_after: int = ...,
-    **recipe: Any,
+    recipe: str = ...,
+    schedule: Optional[str] = ...,
+    warmup: Optional[float] = ...,
+    weight_decay: Optional[float] = ...,
+    label_smoothing: Optional[float] = ...,
+    clip_grad_norm: Optional[float] = ...,
+    shift: Optional[int] = ...,
+    flip: Optional[bool] = ...,
+    erase: Optional[float] = ...,
+    init_w_std: Optional[float] = ...,
 ) -> Optional[Dict[str, npt.NDArray[Any]]]: ...
 def inspect(
     model: Union[_Path, Model],

@@ -1,9 +1,11 @@
 //! Training from Python with the semantics of `mdpn train`: the same model initialisation,
 //! shuffles, Adam and evaluation for the same seed, and the model kept at the best validation
-//! accuracy. The epochs run on a worker thread without the GIL; the calling thread relays
-//! progress to Python and checks for Ctrl-C, which stops training after the current batch.
+//! accuracy; with `out`, the same run folder, written by the same [`RunWriter`]. The epochs run
+//! on a worker thread without the GIL; the calling thread relays progress to Python and checks
+//! for Ctrl-C, which stops training after the current batch.
 
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Mutex;
@@ -14,15 +16,16 @@ use mdpn::model_file::ModelFile;
 use mdpn::splits::{Protocol, Source, Splits, Subset};
 use mdpn::training::{self, BatchReport, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
-use mdpn_cli::files::program;
-use mdpn_cli::metrics::EpochClock;
+use mdpn_runs::checkpoints::fresh;
+use mdpn_runs::files::program;
+use mdpn_runs::run_writer::{RunConfig, RunWriter, BEST_MODEL, LAST_MODEL};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::images::labelled;
 use crate::model::Model;
-use crate::{py_err, threads};
+use crate::{file_err, py_err, threads};
 
 /// How often the calling thread looks for Ctrl-C while a batch runs.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
@@ -44,22 +47,26 @@ enum Message {
     Epoch(EpochRecord),
 }
 
-/// Runs `epochs` epochs through the program's own training loop ([`training::fit`]), sending progress to
-/// `tx`; the best model (at the best validation accuracy, or the last one without validation
-/// images), or `None` once `stop` is set.
+/// Runs `epochs` epochs through the program's own training loop ([`training::fit`]), sending
+/// progress to `tx` and, with `out`, writing the run folder there as `mdpn train` does; the best
+/// model (at the best validation accuracy, or the last one without validation images), or
+/// `None` once `stop` is set.
 fn train_epochs(
     trainer: &mut Trainer,
     data: FitData,
     epochs: usize,
+    (out, settings): (Option<&Path>, String),
+    model_file: impl Fn(&Mdpn) -> ModelFile,
     stop: &AtomicBool,
     tx: Sender<Message>,
-) -> mdpn::Result<Option<Mdpn>> {
-    let mut run = trainer.fresh_run(String::new());
+) -> anyhow::Result<Option<Mdpn>> {
+    let mut run = fresh(trainer, settings);
     let mut best = None;
-    let clock = EpochClock::starting_now();
+    let writer = RunWriter::new(out, data.splits.train.indices.len());
+    writer.start(&run)?;
     let stopped = || stop.load(Ordering::SeqCst);
     let on_batch = |r: &BatchReport| {
-        clock.batch(r);
+        writer.batch(r);
         let _ = tx.send(Message::Batch(*r));
         match stopped() {
             true => ControlFlow::Break(()),
@@ -67,22 +74,25 @@ fn train_epochs(
         }
     };
     let validates = !data.splits.validation.indices.is_empty();
-    let train_images = data.splits.train.indices.len();
-    let on_epoch = |end: &EpochEnd, run: &mut Checkpoint| -> mdpn::Result<()> {
-        let time = clock.epoch();
-        if end.best {
-            best = Some(run.model.clone());
-        }
-        let v = &end.validation;
-        let _ = tx.send(Message::Epoch(EpochRecord {
-            epoch: end.epoch,
-            train_loss: end.train.loss,
-            train_accuracy: end.train.accuracy,
-            validation: validates.then_some((v.loss, v.accuracy, v.auc)),
-            seconds: time.seconds,
-            images_per_second: train_images as f64 / time.train_seconds,
-        }));
-        clock.restart();
+    let on_epoch = |end: &EpochEnd, run: &mut Checkpoint| -> anyhow::Result<()> {
+        writer.epoch(end, run, |row, _, run| {
+            let file = model_file(&run.model);
+            writer.write_model(LAST_MODEL, &file)?;
+            if end.best {
+                writer.write_model(BEST_MODEL, &file)?;
+                best = Some(run.model.clone());
+            }
+            let v = &end.validation;
+            let _ = tx.send(Message::Epoch(EpochRecord {
+                epoch: end.epoch,
+                train_loss: end.train.loss,
+                train_accuracy: end.train.accuracy,
+                validation: validates.then_some((v.loss, v.accuracy, v.auc)),
+                seconds: row.seconds,
+                images_per_second: row.images_per_s,
+            }));
+            Ok(())
+        })?;
         Ok(())
     };
     Ok(
@@ -91,6 +101,14 @@ fn train_epochs(
             Fitted::Stopped => None,
         },
     )
+}
+
+/// What Python's `fit` records of a run in its `config.json` ([`RunConfig`]).
+#[derive(serde::Serialize)]
+struct FitRun<'a> {
+    /// The settings of the run (also in its checkpoint).
+    settings: &'a serde_json::Value,
+    epochs: usize,
 }
 
 /// The record of one epoch as a dict (`history_` of the estimator).
@@ -113,13 +131,15 @@ fn record_dict<'py>(py: Python<'py>, r: &EpochRecord) -> PyResult<Bound<'py, PyD
 /// validating on `x_val`, `y_val`, or when they are not given on `validation_fraction` of `x`
 /// held out by the program's split for `seed`. Calls `on_batch(epoch, batch, batches, images,
 /// loss, accuracy)` after every batch and `on_epoch(record)` after every epoch. Returns the
-/// best model, the last one and the records of the epochs. Ctrl-C raises `KeyboardInterrupt`
-/// after the current batch.
+/// best model, the last one and the records of the epochs. With `out`, the run folder of
+/// `mdpn train` is written there epoch by epoch (`config.json`, `metrics.csv`,
+/// `model.safetensors`, `last.safetensors`, `checkpoint.safetensors`); a folder that holds a
+/// run already is refused. Ctrl-C raises `KeyboardInterrupt` after the current batch.
 #[pyfunction]
 #[pyo3(signature = (x, y, class_names, *, x_val=None, y_val=None, validation_fraction=0.1,
     epochs=50, batch_size=64, lr=1e-3, seed=0, dendrites=50, hidden=128, window=5, pool=4,
     k=10.0, c=0.6, mean=0.0, std=1.0, kernel="fast", threads=None, on_batch=None,
-    on_epoch=None))]
+    on_epoch=None, out=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit<'py>(
     py: Python<'py>,
@@ -145,6 +165,7 @@ pub fn fit<'py>(
     threads: Option<usize>,
     on_batch: Option<Bound<'py, PyAny>>,
     on_epoch: Option<Bound<'py, PyAny>>,
+    out: Option<PathBuf>,
 ) -> PyResult<(Model, Model, Vec<Bound<'py, PyDict>>)> {
     let data = labelled(x, y, &class_names, "training")?;
     let kernel: KernelChoice = kernel.parse().map_err(py_err)?;
@@ -199,9 +220,31 @@ pub fn fit<'py>(
         std,
         ..Config::default()
     };
+    let settings = serde_json::json!({
+        "model": config,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "kernel": kernel,
+        "validation": match &val_data {
+            Some(v) => serde_json::json!({ "images": v.len() }),
+            None => serde_json::json!({ "fraction": validation_fraction }),
+        },
+        "train_images": splits.train.indices.len(),
+        "validation_images": splits.validation.indices.len(),
+    });
     let model = Mdpn::new(config, seed).map_err(py_err)?;
     let mut trainer = Trainer::new(model, lr, batch_size, seed).map_err(py_err)?;
     trainer.kernel = kernel;
+    if let Some(dir) = &out {
+        start_run_folder(dir, &settings, epochs).map_err(file_err)?;
+    }
+    let model_file = |model: &Mdpn| ModelFile {
+        model: model.clone(),
+        class_names: class_names.clone(),
+        dataset: None,
+        program: program(),
+    };
 
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel();
@@ -211,7 +254,15 @@ pub fn fit<'py>(
     let (best, failure) = std::thread::scope(|s| -> PyResult<_> {
         let worker = s.spawn(|| {
             threads::run(threads, || {
-                train_epochs(&mut trainer, fit_data, epochs, &stop, tx)
+                train_epochs(
+                    &mut trainer,
+                    fit_data,
+                    epochs,
+                    (out.as_deref(), settings.to_string()),
+                    model_file,
+                    &stop,
+                    tx,
+                )
             })
         });
         let mut failure = None;
@@ -249,17 +300,29 @@ pub fn fit<'py>(
     if let Some(e) = failure {
         return Err(e);
     }
-    let best = best?.map_err(py_err)?;
-    let file = |model: Mdpn| -> Model {
-        ModelFile {
-            model,
-            class_names: class_names.clone(),
-            dataset: None,
-            program: program(),
-        }
-        .into()
-    };
+    let best = best?.map_err(|e| match e.downcast::<mdpn::Error>() {
+        Ok(e) => py_err(e),
+        Err(e) => file_err(e),
+    })?;
     let last = trainer.model.clone();
     let best = best.unwrap_or_else(|| last.clone());
-    Ok((file(best), file(last), history))
+    Ok((model_file(&best).into(), model_file(&last).into(), history))
+}
+
+/// Makes the run folder `dir` of a new run and writes its `config.json`; refuses a folder that
+/// holds a run already, as `mdpn train` does without `--overwrite`.
+fn start_run_folder(dir: &Path, settings: &serde_json::Value, epochs: usize) -> anyhow::Result<()> {
+    if let Some(f) = ["metrics.csv", mdpn_runs::checkpoints::CHECKPOINT]
+        .into_iter()
+        .find(|f| dir.join(f).exists())
+    {
+        anyhow::bail!(
+            "{} already holds a run ({f}); choose another out folder",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| RunConfig::new(FitRun { settings, epochs }).write(dir))
+        .map_err(|e| e.context(format!("cannot start the run folder {}", dir.display())))
 }

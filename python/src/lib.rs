@@ -36,6 +36,7 @@ fn _mdpn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(datasets::split, m)?)?;
     m.add_function(wrap_pyfunction!(toolkit::prune, m)?)?;
     m.add_function(wrap_pyfunction!(toolkit::quantize, m)?)?;
-    m.add_function(wrap_pyfunction!(toolkit::run_command, m)?)?;
+    m.add_function(wrap_pyfunction!(toolkit::study, m)?)?;
+    m.add_function(wrap_pyfunction!(toolkit::inspect, m)?)?;
     Ok(())
 }

@@ -1,16 +1,22 @@
-//! The program's tools on models from Python: pruning, quantization, and the `study` and
-//! `inspect` commands, run in this process by the program's own code on its own options.
+//! The program's tools on models from Python: pruning, quantization, studies and the inside of
+//! a neuron, run by the same library code as `mdpn prune`, `quantize`, `study` and `inspect`,
+//! on the same option structs, filled from keyword arguments.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mdpn::model_file::ModelFile;
 use mdpn::prune::prune as prune_model;
 use mdpn::quantize::quantize as quantize_model;
+use mdpn::splits::ProtocolName;
 use mdpn::splits::{Source, Splits, Subset};
 use mdpn::training::{self, FitData};
-use mdpn_cli::files::program;
-use mdpn_cli::{Cli, Command};
+use mdpn_report::inspect::InspectArgs;
+use mdpn_runs::files::program;
+use mdpn_runs::recipe_options::RecipeOptions;
+use mdpn_runs::stop::Interrupted;
+use mdpn_runs::study::{ModelKind, StudyArgs, StudyEnd};
 use numpy::PyArrayDyn;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
@@ -150,24 +156,16 @@ pub fn quantize(model: &Model, x: &Bound<'_, PyAny>, source: Option<String>) -> 
     })
 }
 
-/// Runs `mdpn ARGS...` for the commands that write folders (`study`, `inspect`), parsed by the
-/// program's own options, in this process. A study stops after its current epoch on Ctrl-C
-/// (its checkpoint saved, as the program's first Ctrl-C) and raises `KeyboardInterrupt`.
-#[pyfunction]
-pub fn run_command(py: Python<'_>, args: Vec<String>) -> PyResult<()> {
-    let cli = Cli::from_args(args).map_err(file_err)?;
+/// Runs `work` on a thread of its own while this one waits for it without the GIL, looking
+/// for Ctrl-C: on Ctrl-C `stop` is set (`work` stops after its current epoch, its checkpoint
+/// saved) and `KeyboardInterrupt` is raised once it has.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&AtomicBool) -> anyhow::Result<T> + Send,
+) -> PyResult<T> {
     let stop = AtomicBool::new(false);
-    let work = || match cli.command {
-        Command::Study(args) => {
-            mdpn_cli::commands::study::study(args, &|| stop.load(Ordering::SeqCst))
-        }
-        Command::Inspect(args) => mdpn_cli::commands::inspect::run(args),
-        _ => Err(anyhow::anyhow!(
-            "only study and inspect run through this call"
-        )),
-    };
     let (result, interrupted) = std::thread::scope(|s| {
-        let worker = s.spawn(work);
+        let worker = s.spawn(|| work(&stop));
         let mut interrupted = None;
         while !worker.is_finished() {
             py.detach(|| std::thread::sleep(SIGNAL_CHECK));
@@ -184,8 +182,126 @@ pub fn run_command(py: Python<'_>, args: Vec<String>) -> PyResult<()> {
         (result, interrupted)
     });
     match (result, interrupted) {
+        (Err(e), _) if e.is::<Interrupted>() => Err(PyKeyboardInterrupt::new_err(format!("{e:#}"))),
         (Err(e), Some(_)) => Err(PyKeyboardInterrupt::new_err(format!("{e:#}"))),
         (_, Some(e)) => Err(e),
         (result, None) => result.map_err(file_err),
     }
+}
+
+/// Trains a study as `mdpn study` does, with its options as keyword arguments (`ablate` as
+/// `KEY=V1,V2` strings), and writes its folder: the run folders and, once every run is
+/// finished, the summary, pictures and report. Returns whether the study is finished (a worker
+/// may leave runs to others). Ctrl-C stops after the current epoch, its checkpoint saved, and
+/// raises `KeyboardInterrupt`; calling again continues the study.
+#[pyfunction]
+#[pyo3(signature = (datasets, *, out, runs, epochs, models, ablate, baseline_params, first_seed,
+    batch_size, lr, protocol, val_fraction, limit, data_dir, worker, stale_after, recipe,
+    schedule, warmup, weight_decay, label_smoothing, clip_grad_norm, shift, flip, erase,
+    init_w_std))]
+#[allow(clippy::too_many_arguments)]
+pub fn study(
+    py: Python<'_>,
+    datasets: Vec<String>,
+    out: PathBuf,
+    runs: u64,
+    epochs: usize,
+    models: Vec<String>,
+    ablate: Vec<String>,
+    baseline_params: Vec<usize>,
+    first_seed: u64,
+    batch_size: usize,
+    lr: f32,
+    protocol: &str,
+    val_fraction: f64,
+    limit: Option<usize>,
+    data_dir: Option<PathBuf>,
+    worker: bool,
+    stale_after: u64,
+    recipe: String,
+    schedule: Option<String>,
+    warmup: Option<f32>,
+    weight_decay: Option<f32>,
+    label_smoothing: Option<f32>,
+    clip_grad_norm: Option<f32>,
+    shift: Option<usize>,
+    flip: Option<bool>,
+    erase: Option<f32>,
+    init_w_std: Option<f32>,
+) -> PyResult<bool> {
+    if datasets.is_empty() {
+        return Err(PyValueError::new_err("a study needs at least one data set"));
+    }
+    let models = models
+        .iter()
+        .map(|m| m.parse::<ModelKind>())
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(file_err)?;
+    let protocol: ProtocolName = protocol.parse().map_err(py_err)?;
+    let args = StudyArgs {
+        datasets,
+        data_dir,
+        models,
+        ablate,
+        baseline_params,
+        runs,
+        first_seed,
+        epochs,
+        batch_size,
+        lr,
+        protocol,
+        val_fraction,
+        limit,
+        out,
+        recipe: RecipeOptions {
+            recipe,
+            schedule,
+            warmup,
+            weight_decay,
+            label_smoothing,
+            clip_grad_norm,
+            shift,
+            flip,
+            erase,
+            init_w_std,
+        },
+        worker,
+        stale_after,
+    };
+    interruptible(py, |stop| {
+        match mdpn_runs::study::study(&args, &|| stop.load(Ordering::SeqCst))? {
+            StudyEnd::Finished => {
+                mdpn_report::reports::write_study(&args.out)?;
+                Ok(true)
+            }
+            StudyEnd::OthersRunning { .. } => Ok(false),
+        }
+    })
+}
+
+/// Writes the report of `mdpn inspect` on the model file `model` into `out` (default:
+/// `inspect-<name>` beside the model) and returns that folder.
+#[pyfunction]
+#[pyo3(signature = (model, *, out, dataset, data_dir, images, examples, tolerance))]
+pub fn inspect(
+    py: Python<'_>,
+    model: PathBuf,
+    out: Option<PathBuf>,
+    dataset: Option<String>,
+    data_dir: Option<PathBuf>,
+    images: Vec<PathBuf>,
+    examples: usize,
+    tolerance: f32,
+) -> PyResult<PathBuf> {
+    let args = InspectArgs {
+        model,
+        dataset,
+        data_dir,
+        images,
+        examples,
+        tolerance,
+        out,
+    };
+    py.detach(|| mdpn_report::inspect::inspect(&args))
+        .map_err(file_err)
 }

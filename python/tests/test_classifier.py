@@ -1,5 +1,6 @@
 """mdpn.MDPNClassifier: the same training as `mdpn train`, scikit-learn's tools, Ctrl-C."""
 
+import json
 import os
 import signal
 import subprocess
@@ -16,12 +17,13 @@ import mdpn
 from conftest import RUN, metrics_rows
 
 
-def test_fit_gives_the_metrics_and_model_of_mdpn_train(cli_run, fashion):
+def test_fit_gives_the_metrics_and_model_of_mdpn_train(cli_run, fashion, tmp_path):
     train, val, _ = mdpn.datasets.split(60000, 10000, seed=RUN["seed"])
     train = train[:RUN["limit"]]
+    run = tmp_path / "run"
     clf = mdpn.MDPNClassifier(dendrites=RUN["dendrites"], hidden=RUN["hidden"],
                               epochs=RUN["epochs"], batch_size=RUN["batch_size"],
-                              seed=RUN["seed"], verbose=False)
+                              seed=RUN["seed"], verbose=False, out=run)
     clf.fit(fashion.x_train[train], fashion.y_train[train],
             fashion.x_train[val], fashion.y_train[val])
     rows = metrics_rows(cli_run)
@@ -39,6 +41,25 @@ def test_fit_gives_the_metrics_and_model_of_mdpn_train(cli_run, fashion):
     accuracy = clf.score(fashion.x_test, fashion.y_test)
     assert f"{accuracy:.6f}" == best["test_acc"]
     assert accuracy > 0.6
+    # With out=, fit wrote the run folder of `mdpn train` with the same writer: the same
+    # metrics.csv columns and training rows, the best and last models, the checkpoint last.
+    written = metrics_rows(run)
+    assert list(written[0]) == list(rows[0])
+    for mine, theirs in zip(written, rows):
+        for column in ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]:
+            assert mine[column] == theirs[column], column
+    for name in ["model.safetensors", "last.safetensors"]:
+        mine, theirs = mdpn.load(run / name).state_dict(), mdpn.load(cli_run / name).state_dict()
+        assert all(np.array_equal(mine[k], theirs[k]) for k in theirs), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["program"].startswith("mdpn ") and config["epochs"] == RUN["epochs"]
+    assert config["settings"]["seed"] == RUN["seed"]
+    assert (run / "checkpoint.safetensors").is_file()
+    # A folder that holds a run is not overwritten.
+    before = (run / "metrics.csv").read_bytes()
+    with pytest.raises(ValueError, match="already holds a run"):
+        clf.fit(fashion.x_train[train][:100], fashion.y_train[train][:100])
+    assert (run / "metrics.csv").read_bytes() == before
 
 
 # A small model that learns 600 images in a second.

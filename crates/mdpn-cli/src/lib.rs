@@ -1,16 +1,10 @@
-//! The `mdpn` program: the command line around the `mdpn` library. It does the file and
-//! terminal I/O; the library does the model.
+//! The `mdpn` program: a thin command line over the libraries that Python's package shares:
+//! `mdpn` (the model), `mdpn-data` (data sets), `mdpn-runs` (run folders and studies),
+//! `mdpn-report` (pictures and reports) and `mdpn-onnx`. It parses the options, shows the
+//! progress and handles Ctrl-C.
 
-pub mod checkpoints;
-pub mod claims;
 pub mod commands;
-pub mod files;
 pub mod interrupt;
-pub mod metrics;
-pub mod plots;
-pub mod recipe_args;
-pub mod reports;
-pub mod summary;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -45,15 +39,6 @@ impl Cli {
     }
 }
 
-impl Cli {
-    /// The command line `args` (without the program's name), or the message `mdpn` would
-    /// print for them: how Python runs the program's commands on the program's options.
-    pub fn from_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<Cli> {
-        let line = std::iter::once("mdpn".to_string()).chain(args);
-        Cli::try_parse_from(line).map_err(|e| anyhow::anyhow!("{}", e.render()))
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model and write its run folder.
@@ -77,11 +62,11 @@ pub enum Command {
     #[cfg(feature = "network")]
     Download(commands::download::Args),
     /// Train every (data set, model, seed) of a study, then write its tables, pictures and report.
-    Study(commands::study::Args),
+    Study(mdpn_runs::study::StudyArgs),
     /// Write the HTML report (tables and pictures) of a run or study folder.
     Report(commands::report::Args),
     /// Inside a trained neuron: synapse states, images through the layers, dendrite importance.
-    Inspect(commands::inspect::Args),
+    Inspect(mdpn_report::inspect::InspectArgs),
     /// Remove what a trained neuron does not use: constant synapses and unimportant dendrites.
     Prune(commands::prune::Args),
 }

@@ -5,7 +5,7 @@ fn main() -> ExitCode {
     let cli = mdpn_cli::Cli::from_command_line();
     match mdpn_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => match e.downcast_ref::<mdpn_cli::interrupt::Interrupted>() {
+        Err(e) => match e.downcast_ref::<mdpn_runs::stop::Interrupted>() {
             Some(stop) => {
                 eprintln!("{stop}");
                 ExitCode::from(mdpn_cli::interrupt::EXIT_INTERRUPTED)

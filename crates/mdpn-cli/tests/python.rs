@@ -67,3 +67,78 @@ fn python_package_passes_its_tests() {
             .current_dir(&root),
     );
 }
+
+/// The normal dependencies of a package, by `cargo tree` from its lock file.
+fn dependencies(manifest: &Path, package: &str) -> Vec<String> {
+    let out = check(
+        "cargo tree",
+        Command::new(env!("CARGO"))
+            .args([
+                "tree",
+                "--locked",
+                "--offline",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .arg("--manifest-path")
+            .arg(manifest)
+            .args(["-p", package]),
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Python and the fuzz targets are front doors on the libraries, not on the program: neither
+/// links the command line, its terminal crates, nor anything that fetches (HTTP, TLS). The fuzz
+/// targets (a workspace of their own, built with nightly) name only libFuzzer, `mdpn` and
+/// `mdpn-data` with its default features, whose tree is checked here.
+#[test]
+fn python_and_fuzz_depend_on_the_libraries_not_the_program() {
+    let root = root();
+    let manifest = root.join("Cargo.toml");
+    let program = [
+        "mdpn-cli",
+        "clap",
+        "indicatif",
+        "ctrlc",
+        "ureq",
+        "rustls",
+        "md-5",
+    ];
+    for package in ["mdpn-python", "mdpn-data"] {
+        let names = dependencies(&manifest, package);
+        for crate_name in program {
+            assert!(
+                !names.iter().any(|n| n == crate_name),
+                "{package} depends on {crate_name}"
+            );
+        }
+    }
+    let python = dependencies(&manifest, "mdpn-python");
+    for library in ["mdpn", "mdpn-data", "mdpn-runs", "mdpn-report", "mdpn-onnx"] {
+        assert!(python.iter().any(|n| n == library), "{library}: {python:?}");
+    }
+    let fuzz = std::fs::read_to_string(root.join("fuzz/Cargo.toml")).expect("fuzz/Cargo.toml");
+    let table = fuzz
+        .split("[dependencies]")
+        .nth(1)
+        .expect("its dependencies");
+    let table = table.split("\n[").next().unwrap_or_default();
+    let mut names: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name.trim()))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["libfuzzer-sys", "mdpn", "mdpn-data"], "{table}");
+    assert!(
+        !table.contains("features"),
+        "fuzz turns on features of the libraries: {table}"
+    );
+}

@@ -2,7 +2,7 @@
 //! files into [`mdpn::Dataset`]s and opens no file (the fuzz targets feed them bytes);
 //! [`registry`] lists the known sets, with their official files and checksums; [`locate`]
 //! finds a known set's files on disk and [`load`] reads them, the same way for every front end;
-//! [`datasets`] opens a set by name or folder. Fetching a missing set (HTTP(S) downloads with
+//! [`datasets`] opens a set by name or folder and [`for_model`] for a model, split by protocol. Fetching a missing set (HTTP(S) downloads with
 //! md5 checks, Debian's packages through apt) is behind the `network` feature, so that the
 //! browser build, the fuzz targets and Python stay off the network.
 
@@ -16,6 +16,8 @@ pub mod decoded_image;
 pub mod download;
 pub mod emnist;
 pub mod fer2013;
+#[cfg(feature = "files")]
+pub mod for_model;
 pub mod idx;
 pub mod load;
 pub mod locate;

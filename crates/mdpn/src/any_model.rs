@@ -3,8 +3,8 @@
 //! load and run.
 
 use crate::evaluation::Classifier;
+use crate::kernels;
 use crate::kernels::lut::Tables;
-use crate::layers::dendrites;
 use crate::model_file::{self, ModelFile};
 use crate::quantized_file::{self, QuantizedFile};
 use crate::state_dict::StateDictOptions;
@@ -115,7 +115,7 @@ impl AnyModel {
     ) -> Result<Vec<f32>> {
         let config = self.config();
         let batch = config.batch_len(images)?;
-        Ok(dendrites::forward(config, self.synapses(), images, batch, choice, tables)?.0)
+        Ok(kernels::forward(config, self.synapses(), images, batch, choice, tables)?.0)
     }
 
     /// Class probabilities `(B, classes)` of a batch of 8-bit images, as [`AnyModel::logits`].

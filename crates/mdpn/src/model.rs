@@ -11,10 +11,11 @@ use crate::config::{Config, Task};
 // layers need not import the model); they are named here too, as before.
 use crate::error::{Error, Result};
 pub use crate::input::{Images, KernelChoice};
+use crate::kernels;
 use crate::kernels::lut::{TableCache, Tables};
 use crate::kernels::plain::Plain;
 use crate::layers::linear::Linear;
-use crate::layers::{axon, dendrites, loss, soma};
+use crate::layers::{axon, loss, soma};
 use crate::recipe::SynapseInit;
 
 /// Trainable tensors. The same struct holds gradients.
@@ -253,7 +254,7 @@ impl Mdpn {
         let batch = self.config.batch_len(images)?;
         let synapses = (&self.params.w[..], &self.params.q[..]);
         let (membrane, winners) =
-            dendrites::forward(&self.config, synapses, images, batch, choice, tables)?;
+            kernels::forward(&self.config, synapses, images, batch, choice, tables)?;
         let soma = soma::forward(&self.params.soma, &membrane);
         let logits = axon::forward(&self.params.axon, &soma);
         Ok(Forward {
@@ -346,7 +347,7 @@ impl Mdpn {
             dsoma,
             &mut grads.soma,
         );
-        dendrites::backward(
+        kernels::backward(
             cfg,
             (&self.params.w, &self.params.q),
             images,

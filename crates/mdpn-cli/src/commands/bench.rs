@@ -11,6 +11,7 @@ use rand::Rng;
 use serde_json::json;
 
 use super::ModelArgs;
+use mdpn_runs::timing::median;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -49,17 +50,6 @@ pub struct Args {
 /// Images the benchmark cycles through at most: Fashion-MNIST's training set, or as many random
 /// images.
 const MAX_IMAGES: usize = 60_000;
-
-/// Median of some measurements.
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// Look-ups the machine could retire per second on `threads` cores: one 8-lane table look-up
 /// (a load and an add) per cycle per core, at the clock `/proc/cpuinfo` gives (Linux).
@@ -274,41 +264,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Inference images/s of each of `models` on images of `data`, timed as [`run`] times
-/// inference: `rounds` rounds (after one to warm up) of 100 batches of 64 images through the
-/// 8-bit kernel, the tables built in each round; the median round. The models take turns in
-/// every round, so that a busy machine slows them alike.
-pub fn inference_images_per_s(
-    models: &[&Mdpn],
-    data: &mdpn::Dataset,
-    rounds: usize,
-) -> anyhow::Result<Vec<f64>> {
-    const BATCH: usize = 64;
-    const BATCHES: usize = 100;
-    anyhow::ensure!(data.len() >= BATCH, "timing needs at least {BATCH} images");
-    let len = data.image_len();
-    let batch = |i: usize| {
-        let start = (i * BATCH) % (data.len() - BATCH + 1);
-        &data.images[start * len..(start + BATCH) * len]
-    };
-    let mut rates = vec![Vec::new(); models.len()];
-    for round in 0..=rounds {
-        for (model, rates) in models.iter().zip(&mut rates) {
-            let start = Instant::now();
-            let tables = model.tables();
-            for b in 0..BATCHES {
-                model.forward(
-                    Images::U8(batch(b)),
-                    mdpn::KernelChoice::Fast,
-                    Some(&tables),
-                )?;
-            }
-            if round > 0 {
-                rates.push((BATCHES * BATCH) as f64 / start.elapsed().as_secs_f64());
-            }
-        }
-    }
-    Ok(rates.into_iter().map(median).collect())
 }

@@ -21,7 +21,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let file = args.model.load_any()?;
     let cfg = file.config();
-    let data = super::load_data_for(cfg, &args.data)?;
+    let data = mdpn_data::for_model::load_data_for(cfg, &args.data)?;
     let test = &data.test;
     let indices: Vec<usize> = (0..test.len()).collect();
     let eval = evaluate(file.classifier(), test, &indices, KernelChoice::Fast)?;

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use mdpn::micro_export::{self, SourceFile};
 
 use super::{AnyModel, ModelArgs};
-use crate::files::{program, write_atomic};
+use mdpn_runs::files::{program, write_atomic};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -6,7 +6,7 @@ use anyhow::bail;
 use mdpn_data::FASHION_MNIST_CLASSES;
 
 use super::ModelArgs;
-use crate::files::{program, write_model};
+use mdpn_runs::files::{program, write_model};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

@@ -17,8 +17,9 @@ use mdpn::{Dataset, KernelChoice, Mdpn};
 use mdpn_data::datasets::{DataArgs, Loaded};
 use serde_json::json;
 
-use super::{fit_data, load_data_to_train, run_splits, ModelArgs};
-use crate::files::{program, write_atomic, write_model};
+use super::ModelArgs;
+use mdpn_data::for_model::{load_data_to_train, run_splits};
+use mdpn_runs::files::{program, write_atomic, write_model};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -99,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = &file.model.config;
     let data = match args.fine_tune {
         Some(_) => load_data_to_train(cfg, &args.data, &args.model)?,
-        None => super::load_data_for(cfg, &args.data)?,
+        None => mdpn_data::for_model::load_data_for(cfg, &args.data)?,
     };
     let (splits, _) = run_splits(&data, args.protocol, args.val_fraction, None, args.seed)?;
     let pick = |s: &Subset| -> &Dataset {
@@ -153,7 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     100.0 * end.test.accuracy
                 )
             };
-            let data = fit_data(&data, &splits);
+            let data = data.fit_data(&splits);
             let (lr, batch, seed) = (args.lr, args.batch_size, args.seed);
             Some(fine_tune(&pruned, data, lr, batch, seed, epochs, on_epoch)?)
         }
@@ -187,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut models = vec![original, &pruned];
     models.extend(tuned.as_ref().map(|(_, m, _)| m));
-    let rates = super::bench::inference_images_per_s(&models, &data.test, args.rounds)?;
+    let rates = mdpn_runs::timing::inference_images_per_s(&models, &data.test, args.rounds)?;
     (before.images_per_s, after.images_per_s) = (rates[0], rates[1]);
     if let Some((m, ..)) = &mut tuned {
         m.images_per_s = rates[2];

@@ -10,7 +10,7 @@ use mdpn::quantized_file;
 use mdpn_data::datasets::{self, Color, DataArgs};
 
 use super::{AnyModel, ModelArgs};
-use crate::files::{program, write_atomic};
+use mdpn_runs::files::{program, write_atomic};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

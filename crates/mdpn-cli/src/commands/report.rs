@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::reports::{write_run, write_study};
+use mdpn_report::reports::{write_run, write_study};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

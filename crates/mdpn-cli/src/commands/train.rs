@@ -21,22 +21,21 @@ use mdpn::{Config, KernelChoice, Mdpn};
 use mdpn_data::datasets::{self, Color, DataArgs};
 use serde::{Deserialize, Serialize};
 
-use super::{fit_data, load_data_to_train, run_splits};
-use crate::checkpoints::{
-    check_settings, fresh, record_epoch, resume, show_metrics, write_checkpoint, TestPause,
-    CHECKPOINT,
-};
-use crate::files::{program, write_atomic, write_model};
-use crate::interrupt::{self, Interrupted};
-use crate::metrics::{EpochClock, EpochMetrics};
-use crate::recipe_args::RecipeArgs;
+use mdpn_data::for_model::{load_data_to_train, run_splits};
+use mdpn_runs::checkpoints::{check_settings, fresh, resume, write_checkpoint, CHECKPOINT};
+use mdpn_runs::files::program;
+use mdpn_runs::recipe_options::RecipeOptions;
+use mdpn_runs::run_writer::{RunConfig, RunWriter, BEST_MODEL, CONFIG, LAST_MODEL};
+use mdpn_runs::stop::{self, Interrupted};
+
+use crate::interrupt;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
-    pub recipe: RecipeArgs,
+    pub recipe: RecipeOptions,
     /// Passes over the training set.
     #[arg(long, default_value_t = 50)]
     pub epochs: usize,
@@ -155,15 +154,14 @@ fn read_init(path: &Path) -> anyhow::Result<(ModelFile, Init)> {
     Ok((file, init))
 }
 
-/// Everything about a run, written to `config.json`.
+/// What `mdpn train` records of a run in its `config.json` ([`RunConfig`]): the checkpoint's
+/// settings, the data folder and the epochs.
 #[derive(Serialize, Deserialize)]
-struct RunConfig {
-    program: String,
+struct TrainRun {
     data_folder: String,
     #[serde(flatten)]
     settings: Settings,
     epochs: usize,
-    threads: usize,
 }
 
 /// `--resume`: the settings not typed on the command line are the run's own, from its
@@ -171,15 +169,16 @@ struct RunConfig {
 /// that `mdpn train --resume RUN_DIR` alone continues the run. Those typed are checked against
 /// the run's later.
 fn adopt_run_settings(args: &mut Args, dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join("config.json");
+    let path = dir.join(CONFIG);
     if !path.exists() {
         // Nothing recorded: resuming fails for want of a checkpoint, or compares what was typed.
         return Ok(());
     }
     let text =
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let run: RunConfig = serde_json::from_str(&text)
+    let run: RunConfig<TrainRun> = serde_json::from_str(&text)
         .with_context(|| format!("cannot resume: {} is not a run's settings", path.display()))?;
+    let run = run.run;
     let typed = args.typed.clone();
     let given = |id: &str| typed.as_ref().is_none_or(|t| t.iter().any(|x| x == id));
     /// Sets an option to the run's value unless it was typed.
@@ -229,7 +228,7 @@ fn adopt_run_settings(args: &mut Args, dir: &Path) -> anyhow::Result<()> {
     if let Some(fraction) = s.val_fraction {
         adopt(given("val_fraction"), &mut args.val_fraction, fraction);
     }
-    if !typed.as_ref().is_none_or(|t| RecipeArgs::any_typed(t)) {
+    if !typed.as_ref().is_none_or(|t| RecipeOptions::any_typed(t)) {
         args.run_recipe = Some(s.recipe);
     }
     Ok(())
@@ -341,24 +340,20 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         trainer = trainer.keeping_fixed_synapses()?;
     }
     trainer.kernel = args.kernel;
-    let pause = TestPause::from_env();
-    let run_config = RunConfig {
-        program: program(),
+    let run_config = RunConfig::new(TrainRun {
         data_folder: data.folder.display().to_string(),
         settings,
         epochs: args.epochs,
-        threads: crate::threads(),
-    };
-    let settings = &run_config.settings;
-    let run_config_json = serde_json::to_string_pretty(&run_config)?;
+    });
+    let settings = &run_config.run.settings;
     let resumed = match &args.resume {
         Some(_) if checkpoint_path.exists() => {
             Some(resume(&out, checkpoint::load, &settings_json)?)
         }
         // Killed before its first checkpoint: the run starts again, if it is the same run.
-        Some(_) if out.join("config.json").exists() && !out.join("metrics.csv").exists() => {
-            let config_json = fs::read_to_string(out.join("config.json"))
-                .with_context(|| format!("cannot read {}", out.join("config.json").display()))?;
+        Some(_) if out.join(CONFIG).exists() && !out.join("metrics.csv").exists() => {
+            let config_json = fs::read_to_string(out.join(CONFIG))
+                .with_context(|| format!("cannot read {}", out.join(CONFIG).display()))?;
             check_settings(&config_json, &settings_json, &out)?;
             None
         }
@@ -370,16 +365,17 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     };
     fs::create_dir_all(&out)
         .with_context(|| format!("cannot create run folder {}", out.display()))?;
-    write_atomic(&out.join("config.json"), run_config_json.as_bytes())?;
+    run_config.write(&out)?;
+    let writer = RunWriter::new(Some(&out), settings.train_images);
     let mut state = match resumed {
         Some(state) => state,
         None => {
             let state = fresh(&trainer, settings_json);
-            write_checkpoint(&checkpoint_path, &state, &pause)?;
+            write_checkpoint(&checkpoint_path, &state, writer.pause())?;
             state
         }
     };
-    show_metrics(&out, &state)?;
+    writer.start(&state)?;
     println!(
         "{} MDPN ({} dendrites, {} parameters) on {}: {} train / {} validation / {} test images, {} threads -> {}",
         if state.epochs_done > 0 {
@@ -406,15 +402,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     interrupt::install(
         "Ctrl-C: stopping after this epoch, once its checkpoint is saved (Ctrl-C again quits now)",
     )?;
-    let clock = EpochClock::starting_now();
     let mut bar = ProgressBar::hidden();
     let on_batch = |r: &BatchReport| {
-        clock.batch(r);
+        writer.batch(r);
         if r.batch == 1 {
             bar = epoch_bar(settings.train_images, r.epoch, args.epochs);
         }
         bar.inc(r.images as u64);
-        let rate = bar.position() as f64 / clock.elapsed().as_secs_f64();
+        let rate = bar.position() as f64 / writer.elapsed().as_secs_f64();
         bar.set_message(format!(
             "loss {:.4} acc {:.2}% {rate:.0} img/s",
             r.loss,
@@ -423,48 +418,47 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         if r.batch == r.batches {
             bar.finish_and_clear();
         }
-        pause.batch(r);
         // Ctrl-C waits for the epoch's end, so that its checkpoint is saved.
         ControlFlow::Continue(())
     };
     let on_epoch = |end: &EpochEnd, run: &mut Checkpoint<Mdpn>| -> anyhow::Result<()> {
-        let row = EpochMetrics::new(end, clock.epoch(), settings.train_images);
-        let (val, test) = (&end.validation, &end.test);
-        let validated = match settings.validation_images {
-            0 => "no validation".to_string(),
-            _ => format!("val loss {:.4} acc {:.2}%", val.loss, 100.0 * val.accuracy),
-        };
-        println!(
-            "epoch {:>3}/{}  train loss {:.4} acc {:.2}%  {validated}  test acc {:.2}%  {:.1}s ({:.0} img/s)",
-            end.epoch,
-            end.epochs,
-            end.train.loss,
-            100.0 * end.train.accuracy,
-            100.0 * test.accuracy,
-            row.seconds,
-            row.images_per_s
-        );
-        if let (Some(v), Some(t)) = (val.auc, test.auc) {
-            println!("          val AUC {v:.4}  test AUC {t:.4}");
-        }
-        let file = model_file(&run.model);
-        write_model(&out.join("last.safetensors"), &file)?;
-        if end.best {
-            write_model(&out.join("model.safetensors"), &file)?;
-        }
-        record_epoch(&out, run, &row, &pause)?;
+        writer.epoch(end, run, |row, _, run| {
+            let (val, test) = (&end.validation, &end.test);
+            let validated = match settings.validation_images {
+                0 => "no validation".to_string(),
+                _ => format!("val loss {:.4} acc {:.2}%", val.loss, 100.0 * val.accuracy),
+            };
+            println!(
+                "epoch {:>3}/{}  train loss {:.4} acc {:.2}%  {validated}  test acc {:.2}%  {:.1}s ({:.0} img/s)",
+                end.epoch,
+                end.epochs,
+                end.train.loss,
+                100.0 * end.train.accuracy,
+                100.0 * test.accuracy,
+                row.seconds,
+                row.images_per_s
+            );
+            if let (Some(v), Some(t)) = (val.auc, test.auc) {
+                println!("          val AUC {v:.4}  test AUC {t:.4}");
+            }
+            let file = model_file(&run.model);
+            writer.write_model(LAST_MODEL, &file)?;
+            if end.best {
+                writer.write_model(BEST_MODEL, &file)?;
+            }
+            Ok(())
+        })?;
         std::io::stdout().flush().ok();
-        clock.restart();
         Ok(())
     };
     let fitted = fit(
         &mut trainer,
         &mut state,
-        fit_data(&data, &splits),
+        data.fit_data(&splits),
         args.epochs,
         on_batch,
         on_epoch,
-        interrupt::requested,
+        stop::requested,
     );
     let kept = match state.epochs_done {
         0 => "the initial checkpoint".to_string(),
@@ -486,7 +480,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         }
         Ok(Fitted::Finished) => {}
     }
-    let model = out.join("model.safetensors");
+    let model = out.join(BEST_MODEL);
     match state.best {
         Some(_) if settings.validation_images == 0 => println!(
             "no validation set: {} is the last epoch's model",

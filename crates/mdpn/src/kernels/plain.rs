@@ -4,17 +4,9 @@
 
 use super::DendriteKernel;
 use crate::config::{Config, Integration};
+use crate::layers::dendrites::integrate_row;
 use crate::layers::membrane::{self, for_each_winning_synapse};
 use crate::layers::synapse::synapse;
-
-/// The value of one row of a window from its synapse outputs `v = Y + c`.
-fn integrate_row(integration: Integration, v: impl Iterator<Item = f32>) -> f32 {
-    match integration {
-        Integration::LogProduct => f32::ln(v.product()),
-        Integration::Sum => v.sum(),
-        Integration::Product => v.product(),
-    }
-}
 
 /// Dendrite layer output of one normalised image `(C, H, W)`: `(C, S, S, M)` with
 /// `D = Σ_rows g(Y + c)` and `g` the row integration of the configuration (the paper's

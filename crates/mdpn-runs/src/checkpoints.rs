@@ -12,8 +12,8 @@ use mdpn::training::{BatchReport, Trainer};
 use mdpn::Network;
 
 use crate::files::{remove_temporaries, write_atomic, write_atomic_with};
-use crate::interrupt;
 use crate::metrics::{self, EpochMetrics};
+use crate::stop;
 
 /// The checkpoint's name in the run folder.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
@@ -156,9 +156,9 @@ impl TestPause {
     pub fn at(&self, point: &str, epoch: usize) {
         let here = format!("{point}@{epoch}");
         if self.0.contains(&here) {
-            let presses = interrupt::presses();
+            let presses = stop::presses();
             eprintln!("MDPN_TEST_PAUSE {here}");
-            while interrupt::presses() == presses {
+            while stop::presses() == presses {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }

@@ -1,13 +1,13 @@
-//! A run folder's `metrics.csv`, one row per epoch, read and written through csv + serde; and the
-//! clock that times the epochs for its last two columns.
+//! A run folder's `metrics.csv`, one row per epoch, read and written through csv + serde (the
+//! last two columns timed by [`crate::timing::EpochClock`]).
 
-use std::cell::Cell;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use mdpn::training::{BatchReport, EpochEnd};
+use mdpn::training::EpochEnd;
 use serde::{Deserialize, Serialize, Serializer};
+
+use crate::timing::EpochTime;
 
 /// One epoch of `metrics.csv`, its columns in file order (accuracies as fractions).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,56 +91,6 @@ pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
         .deserialize()
         .collect::<Result<_, _>>()
         .with_context(|| format!("{} is not a run's metrics table", path.display()))
-}
-
-/// Times of one epoch.
-#[derive(Clone, Copy, Debug)]
-pub struct EpochTime {
-    /// Training, validation and test.
-    pub seconds: f64,
-    /// Training only.
-    pub train_seconds: f64,
-}
-
-/// Times the epochs of a run from `fit`'s hooks: an epoch starts when the clock is made or
-/// [`EpochClock::restart`]ed, its training ends with its last batch.
-pub struct EpochClock {
-    start: Cell<Instant>,
-    trained: Cell<Duration>,
-}
-
-impl EpochClock {
-    pub fn starting_now() -> EpochClock {
-        EpochClock {
-            start: Cell::new(Instant::now()),
-            trained: Cell::new(Duration::ZERO),
-        }
-    }
-
-    /// Time since the epoch started.
-    pub fn elapsed(&self) -> Duration {
-        self.start.get().elapsed()
-    }
-
-    /// From the batch hook: notes the end of the epoch's training part.
-    pub fn batch(&self, report: &BatchReport) {
-        if report.batch == report.batches {
-            self.trained.set(self.elapsed());
-        }
-    }
-
-    /// The times of the epoch that just ended.
-    pub fn epoch(&self) -> EpochTime {
-        EpochTime {
-            seconds: self.elapsed().as_secs_f64(),
-            train_seconds: self.trained.get().as_secs_f64(),
-        }
-    }
-
-    /// Starts the next epoch (once the last one is recorded).
-    pub fn restart(&self) {
-        self.start.set(Instant::now());
-    }
 }
 
 #[cfg(test)]

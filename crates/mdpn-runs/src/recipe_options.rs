@@ -1,50 +1,69 @@
-//! The training recipe on the command line of `train` and `study`: `--recipe paper|tuned`, and
-//! options that change one part of it. The recipe in effect is recorded in the run's settings.
+//! The training recipe as options, of `train` and `study` on the command line and of Python's
+//! `study`: `--recipe paper|tuned`, and options that change one part of it. The recipe in effect is recorded in the run's settings.
 
 use anyhow::{bail, Context};
 use mdpn::augment::Augment;
 use mdpn::recipe::{Recipe, Schedule, SynapseInit};
 
 /// Options of the training recipe.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct RecipeArgs {
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct RecipeOptions {
     /// Training recipe: `paper` (the authors' plain Adam, the default) or `tuned` (twice the
     /// learning rate with warm-up and cosine decay, AdamW, label smoothing, clipping, 1-pixel
     /// shifts, flips where the set allows them).
-    #[arg(long, default_value = "paper")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "paper"))]
     pub recipe: String,
     /// Learning-rate schedule after warm-up: `constant`, `cosine[:MIN_FACTOR]` (default floor
     /// 0.01) or `step:EVERY:GAMMA`.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub schedule: Option<String>,
     /// Epochs of linear learning-rate warm-up.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub warmup: Option<f32>,
     /// Decoupled weight decay (AdamW).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub weight_decay: Option<f32>,
     /// Label smoothing of the cross-entropy, in [0, 1).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub label_smoothing: Option<f32>,
     /// Largest global L2 norm of the gradient (0: no clipping).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub clip_grad_norm: Option<f32>,
     /// Augmentation: random shifts of up to N pixels (0: none).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub shift: Option<usize>,
     /// Augmentation: mirror half the images (`true` or `false`); refused for sets that are not
     /// mirror-symmetric (digits, letters, X-rays).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub flip: Option<bool>,
     /// Augmentation: probability of erasing a random rectangle.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub erase: Option<f32>,
     /// Initialisation: standard deviation of the synapse weights `w` (the paper's is 1).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub init_w_std: Option<f32>,
 }
 
-impl RecipeArgs {
+/// The paper's recipe, nothing changed.
+impl Default for RecipeOptions {
+    fn default() -> RecipeOptions {
+        RecipeOptions {
+            recipe: "paper".into(),
+            schedule: None,
+            warmup: None,
+            weight_decay: None,
+            label_smoothing: None,
+            clip_grad_norm: None,
+            shift: None,
+            flip: None,
+            erase: None,
+            init_w_std: None,
+        }
+    }
+}
+
+impl RecipeOptions {
     /// The recipe these options give, for a data set whose mirror images keep their classes
     /// (`Some(true)`), change them (`Some(false)`: flips are refused), or are unknown (`None`:
     /// flips only when asked for). `name` names the data set in errors.
@@ -141,11 +160,11 @@ mod tests {
 
     #[test]
     fn options_change_one_part_of_the_recipe() {
-        let args = RecipeArgs {
+        let args = RecipeOptions {
             recipe: "paper".into(),
             schedule: Some("step:10:0.5".into()),
             shift: Some(2),
-            ..RecipeArgs::default()
+            ..RecipeOptions::default()
         };
         let r = args.recipe(Some(false), "mnist").unwrap();
         assert_eq!(
@@ -157,9 +176,9 @@ mod tests {
         );
         assert_eq!(r.augment.shift, 2);
         assert_eq!(r.label_smoothing, 0.0, "the rest is the paper's");
-        let tuned = RecipeArgs {
+        let tuned = RecipeOptions {
             recipe: "tuned".into(),
-            ..RecipeArgs::default()
+            ..RecipeOptions::default()
         };
         assert!(
             tuned
@@ -170,19 +189,19 @@ mod tests {
         );
         assert!(!tuned.recipe(Some(false), "mnist").unwrap().augment.flip);
         assert!(!tuned.recipe(None, "folder").unwrap().augment.flip);
-        let flip = RecipeArgs {
+        let flip = RecipeOptions {
             recipe: "paper".into(),
             flip: Some(true),
-            ..RecipeArgs::default()
+            ..RecipeOptions::default()
         };
         let err = flip.recipe(Some(false), "mnist").unwrap_err().to_string();
         assert!(err.contains("mnist is not mirror-symmetric"), "{err}");
         assert!(flip.recipe(None, "folder").unwrap().augment.flip);
         for bad in ["cosine:x", "step:2", "warm"] {
-            let a = RecipeArgs {
+            let a = RecipeOptions {
                 recipe: "paper".into(),
                 schedule: Some(bad.into()),
-                ..RecipeArgs::default()
+                ..RecipeOptions::default()
             };
             assert!(a.recipe(None, "x").is_err(), "{bad}");
         }
