@@ -105,7 +105,7 @@ def inspect(
     images: List[str],
     examples: int,
     tolerance: float,
-) -> str: ...
+) -> PathLike[str]: ...
 def fit(
     x: npt.NDArray[np.uint8],
     y: npt.NDArray[np.int64],

@@ -283,6 +283,7 @@ pub fn study(
 /// `inspect-<name>` beside the model) and returns that folder.
 #[pyfunction]
 #[pyo3(signature = (model, *, out, dataset, data_dir, images, examples, tolerance))]
+#[allow(clippy::too_many_arguments)]
 pub fn inspect(
     py: Python<'_>,
     model: PathBuf,
