@@ -35,8 +35,8 @@ pub struct Pruned {
 
 /// Prunes `model`: fixes its constant synapses at `tolerance`, removes the dendrites whose
 /// membrane output stays within `tolerance` of its mean on `sample` (the means folded into the
-/// soma bias), and with `max_drop` also the least important dendrites one at a time while the
-/// accuracy on `validation` stays within `max_drop` percentage points of the model's.
+/// soma bias), and with `max_drop` also the least important dendrites, as [`within_drop`]
+/// chooses them on one half of `validation` and confirms them on the other.
 pub fn prune(
     model: &Mdpn,
     sample: Images,
@@ -61,8 +61,7 @@ pub fn prune(
     let mut removed = constant_dendrites(&fixed, &membrane, &means, tolerance);
     let constant_dendrites = removed.len();
     if let Some(drop) = max_drop {
-        let base = validation_accuracy(model, validation)?;
-        removed = within_drop(&fixed, &means, removed, drop, base, validation)?;
+        removed = within_drop(model, &fixed, &means, removed, drop, validation)?;
     }
     if removed.len() >= fixed.config.dendrites {
         return Err(Error::Config(
@@ -81,19 +80,36 @@ fn validation_accuracy(model: &Mdpn, (data, indices): Images) -> Result<f64> {
     Ok(evaluate(model, data, indices, KernelChoice::Fast)?.accuracy)
 }
 
-/// Adds to `removed` the dendrites of `model` that matter least on `validation`, one at a
-/// time in order of importance, each kept out only if the validation accuracy of the model
-/// without all of them stays within `drop` points of `base`.
+/// Adds to `removed` the dendrites of `fixed` (the model with its constant synapses fixed)
+/// that matter least, within `drop` points of `model`'s accuracy. Chosen and judged on the same
+/// images, the drop would be kept there and exceeded on unseen ones (a dendrite that happens to
+/// cost nothing on those images is taken): so the validation images are split in two halves,
+/// alternately. The dendrites are ranked and taken one at a time on the choosing half (a
+/// dendrite whose removal costs more than `drop` there is kept and the next one tried); each
+/// removal is confirmed on the other half, and the first that costs more than `drop` there
+/// ends the pruning, itself kept.
 fn within_drop(
     model: &Mdpn,
+    fixed: &Mdpn,
     means: &[f32],
     mut removed: Vec<usize>,
     drop: f64,
-    base: f64,
-    validation: Images,
+    (data, indices): Images,
 ) -> Result<Vec<usize>> {
-    let cfg = &model.config;
-    let without = importance(model, validation.0, validation.1)?.without;
+    if indices.len() < 2 {
+        return Err(Error::Config(
+            "pruning within an accuracy budget needs at least 2 validation images".into(),
+        ));
+    }
+    let choose: Vec<usize> = indices.iter().copied().step_by(2).collect();
+    let confirm: Vec<usize> = indices.iter().copied().skip(1).step_by(2).collect();
+    let (choose, confirm) = ((data, &choose[..]), (data, &confirm[..]));
+    let base = (
+        validation_accuracy(model, choose)?,
+        validation_accuracy(model, confirm)?,
+    );
+    let cfg = &fixed.config;
+    let without = importance(fixed, choose.0, choose.1)?.without;
     // A dendrite's importance: the accuracy without it, summed over its channels.
     let left = |d: usize| -> f64 {
         (0..cfg.channels)
@@ -104,14 +120,20 @@ fn within_drop(
         .filter(|d| !removed.contains(d))
         .collect();
     order.sort_by(|&a, &b| left(b).total_cmp(&left(a)).then(a.cmp(&b)));
+    let costs = |base: f64, trial: &Mdpn, images| -> Result<bool> {
+        Ok(100.0 * (base - validation_accuracy(trial, images)?) > drop)
+    };
     for d in order {
         if removed.len() + 1 >= cfg.dendrites {
             break;
         }
         removed.push(d);
-        let trial = remove_dendrites(model, &removed, means)?;
-        if 100.0 * (base - validation_accuracy(&trial, validation)?) > drop {
+        let trial = remove_dendrites(fixed, &removed, means)?;
+        if costs(base.0, &trial, choose)? {
             removed.pop();
+        } else if costs(base.1, &trial, confirm)? {
+            removed.pop();
+            break;
         }
     }
     Ok(removed)

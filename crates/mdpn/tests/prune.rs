@@ -2,9 +2,12 @@
 //! ordinary model that both kernels run alike and that survives a save and load.
 
 use mdpn::dendrite_importance::feature_means;
+use mdpn::evaluation::evaluate;
 use mdpn::layers::synapse::synapse;
 use mdpn::model_file::{self, ModelFile};
-use mdpn::prune::{constant_dendrites, fix_constant_synapses, fixed_synapses, remove_dendrites};
+use mdpn::prune::{
+    constant_dendrites, fix_constant_synapses, fixed_synapses, prune, remove_dendrites,
+};
 use mdpn::splits::rng;
 use mdpn::state_dict::StateDictOptions;
 use mdpn::synapse_states::{counts, input_range, synapses};
@@ -140,4 +143,46 @@ fn bad_removals_are_refused() {
     assert!(err(&[2], &means).contains("does not exist"));
     assert!(err(&[0, 1], &means).contains("every dendrite"));
     assert!(err(&[0], &means[1..]).contains("feature means"));
+}
+
+/// Within a budget, dendrites are chosen on one half of the validation images (every other
+/// one) and confirmed on the other: the pruned model stays within the budget on both halves.
+#[test]
+fn pruning_within_a_budget_keeps_it_on_both_halves() {
+    let cfg = Config {
+        dendrites: 6,
+        hidden: 16,
+        image_size: 16,
+        classes: 4,
+        ..Config::default()
+    };
+    let model = Mdpn::new(cfg.clone(), 5).unwrap();
+    let n = 240;
+    let x = images(&cfg, n, 6);
+    // The model's own answers as labels: every dendrite it loses can only cost accuracy.
+    let logits = model.logits(Images::U8(&x), KernelChoice::Fast).unwrap();
+    let labels: Vec<u32> = logits
+        .chunks(4)
+        .map(|l| (0..4).max_by(|&a, &b| l[a].total_cmp(&l[b])).unwrap() as u32)
+        .collect();
+    let names = (0..4).map(|c| c.to_string()).collect();
+    let data = mdpn::Dataset::new(x, labels, 1, 16, names).unwrap();
+    let all: Vec<usize> = (0..n).collect();
+    let drop = 5.0;
+    let pruned = prune(&model, (&data, &all), (&data, &all), 0.05, Some(drop)).unwrap();
+    assert!(
+        !pruned.removed.is_empty(),
+        "some dendrite costs under 5 points"
+    );
+    for half in [0, 1] {
+        let indices: Vec<usize> = all.iter().copied().skip(half).step_by(2).collect();
+        let accuracy = |m: &Mdpn| evaluate(m, &data, &indices, KernelChoice::Fast).unwrap();
+        let lost = 100.0 * (accuracy(&model).accuracy - accuracy(&pruned.model).accuracy);
+        assert!(lost <= drop, "half {half} lost {lost} points");
+    }
+    let one = prune(&model, (&data, &all), (&data, &all[..1]), 0.05, Some(drop));
+    assert!(one
+        .unwrap_err()
+        .to_string()
+        .contains("at least 2 validation images"));
 }
