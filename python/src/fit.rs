@@ -18,7 +18,7 @@ use mdpn::training::{self, BatchReport, EpochEnd, FitData, Fitted, Trainer};
 use mdpn::{Config, KernelChoice, Mdpn};
 use mdpn_runs::checkpoints::fresh;
 use mdpn_runs::files::program;
-use mdpn_runs::run_writer::{RunConfig, RunWriter, BEST_MODEL, LAST_MODEL};
+use mdpn_runs::run_writer::{held_run, RunConfig, RunWriter, BEST_MODEL, LAST_MODEL};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -80,7 +80,7 @@ fn train_epochs(
             writer.write_model(LAST_MODEL, &file)?;
             if end.best {
                 writer.write_model(BEST_MODEL, &file)?;
-                best = Some(run.model.clone());
+                best = Some(file.model);
             }
             let v = &end.validation;
             let _ = tx.send(Message::Epoch(EpochRecord {
@@ -312,10 +312,7 @@ pub fn fit<'py>(
 /// Makes the run folder `dir` of a new run and writes its `config.json`; refuses a folder that
 /// holds a run already, as `mdpn train` does without `--overwrite`.
 fn start_run_folder(dir: &Path, settings: &serde_json::Value, epochs: usize) -> anyhow::Result<()> {
-    if let Some(f) = ["metrics.csv", mdpn_runs::checkpoints::CHECKPOINT]
-        .into_iter()
-        .find(|f| dir.join(f).exists())
-    {
+    if let Some(f) = held_run(dir) {
         anyhow::bail!(
             "{} already holds a run ({f}); choose another out folder",
             dir.display()

@@ -15,7 +15,6 @@ use mdpn::training::{self, FitData};
 use mdpn_report::inspect::InspectArgs;
 use mdpn_runs::files::program;
 use mdpn_runs::recipe_options::RecipeOptions;
-use mdpn_runs::stop::Interrupted;
 use mdpn_runs::study::{ModelKind, StudyArgs, StudyEnd};
 use numpy::PyArrayDyn;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
@@ -182,7 +181,6 @@ fn interruptible<T: Send>(
         (result, interrupted)
     });
     match (result, interrupted) {
-        (Err(e), _) if e.is::<Interrupted>() => Err(PyKeyboardInterrupt::new_err(format!("{e:#}"))),
         (Err(e), Some(_)) => Err(PyKeyboardInterrupt::new_err(format!("{e:#}"))),
         (_, Some(e)) => Err(e),
         (result, None) => result.map_err(file_err),

@@ -13,7 +13,7 @@ use mdpn::training::{BatchReport, EpochEnd};
 use mdpn::Network;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoints::{record_epoch, show_metrics, TestPause};
+use crate::checkpoints::{record_epoch, show_metrics, TestPause, CHECKPOINT};
 use crate::files::{program, write_atomic, write_model};
 use crate::metrics::EpochMetrics;
 use crate::timing::{EpochClock, EpochTime};
@@ -24,6 +24,14 @@ pub const BEST_MODEL: &str = "model.safetensors";
 pub const LAST_MODEL: &str = "last.safetensors";
 /// The run's settings, the program that ran it and on how many threads.
 pub const CONFIG: &str = "config.json";
+
+/// The file that shows that `dir` holds a run already (its `metrics.csv` or its checkpoint),
+/// if any: a new run there would overwrite it.
+pub fn held_run(dir: &Path) -> Option<&'static str> {
+    ["metrics.csv", CHECKPOINT]
+        .into_iter()
+        .find(|f| dir.join(f).exists())
+}
 
 /// A run's `config.json`: the program and the threads that ran it, with what the front door
 /// records of the run (`run`, flattened: `mdpn train`'s settings and data folder, a study's

@@ -22,10 +22,9 @@ use mdpn::training::{fit, BatchReport, EpochEnd, Fitted, Trainer};
 use mdpn::Dataset;
 use mdpn::{Config, KernelChoice, Mdpn, Network, Task};
 use mdpn_data::datasets::{self, DataArgs, Loaded};
+use mdpn_data::for_model::run_splits;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-use mdpn_data::for_model::run_splits;
 
 use crate::checkpoints::{fresh, resume, TestPause, CHECKPOINT};
 use crate::claims::{self, Attempt};
@@ -115,16 +114,27 @@ pub enum ModelKind {
     Cnn,
 }
 
+impl ModelKind {
+    const ALL: [ModelKind; 3] = [ModelKind::Mdpn, ModelKind::Mlp, ModelKind::Cnn];
+
+    /// Its name in options, tables and folders.
+    fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mdpn => "mdpn",
+            ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
+        }
+    }
+}
+
 impl std::str::FromStr for ModelKind {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> anyhow::Result<ModelKind> {
-        Ok(match s {
-            "mdpn" => ModelKind::Mdpn,
-            "mlp" => ModelKind::Mlp,
-            "cnn" => ModelKind::Cnn,
-            _ => bail!("unknown model `{s}`: expected mdpn, mlp or cnn"),
-        })
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .with_context(|| format!("unknown model `{s}`: expected mdpn, mlp or cnn"))
     }
 }
 
@@ -148,11 +158,7 @@ enum Setting {
 impl Variant {
     /// Name in tables: `mdpn`, `mlp`, `cnn`, `mdpn[synapse=sigmoid]`, `mlp[params=38682]`.
     fn name(&self) -> String {
-        let base = match self.kind {
-            ModelKind::Mdpn => "mdpn",
-            ModelKind::Mlp => "mlp",
-            ModelKind::Cnn => "cnn",
-        };
+        let base = self.kind.name();
         match &self.setting {
             Some(Setting::Ablated(k, v)) => format!("{base}[{k}={v}]"),
             Some(Setting::Params(n)) => format!("{base}[params={n}]"),

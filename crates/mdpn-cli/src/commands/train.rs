@@ -25,7 +25,7 @@ use mdpn_data::for_model::{load_data_to_train, run_splits};
 use mdpn_runs::checkpoints::{check_settings, fresh, resume, write_checkpoint, CHECKPOINT};
 use mdpn_runs::files::program;
 use mdpn_runs::recipe_options::RecipeOptions;
-use mdpn_runs::run_writer::{RunConfig, RunWriter, BEST_MODEL, CONFIG, LAST_MODEL};
+use mdpn_runs::run_writer::{held_run, RunConfig, RunWriter, BEST_MODEL, CONFIG, LAST_MODEL};
 use mdpn_runs::stop::{self, Interrupted};
 
 use crate::interrupt;
@@ -271,10 +271,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     };
     let checkpoint_path = out.join(CHECKPOINT);
     if args.resume.is_none() && !args.overwrite {
-        if let Some(f) = ["metrics.csv", CHECKPOINT]
-            .into_iter()
-            .find(|f| out.join(f).exists())
-        {
+        if let Some(f) = held_run(&out) {
             bail!(
                 "{} already holds a run ({f}); continue it with --resume {0}, choose another --out, or pass --overwrite",
                 out.display()
