@@ -187,6 +187,49 @@ fn study_writes_tables_pictures_and_report_and_resumes() {
             "{model}: {md}"
         );
     }
+    // Every run has its int8 model, the baselines' quantized as MDPN's soma and axon, in
+    // about a quarter of the f32 bytes.
+    for row in rows {
+        let (f32_bytes, int8) = (row["model_bytes"].as_u64().unwrap(), &row["int8_bytes"]);
+        let int8 = int8
+            .as_u64()
+            .unwrap_or_else(|| panic!("no int8 model: {row}"));
+        assert!(int8 < f32_bytes / 2, "{row}");
+        assert!((0.0..=1.0).contains(&row["int8_test_accuracy_mean"].as_f64().unwrap()));
+    }
+    assert!(md.contains("Int8 test accuracy"), "{md}");
+    // `mdpn quantize` and `mdpn eval` take a baseline run's model as they take MDPN's, and
+    // find the accuracy the study found for its int8 model.
+    let run = study.join("runs/corners/cnn/seed0");
+    let int8 = tmp.path().join("cnn-int8.safetensors");
+    let set = a.to_str().unwrap();
+    let model = run.join("model.safetensors");
+    ok(&[
+        "quantize",
+        model.to_str().unwrap(),
+        "--dataset",
+        set,
+        "-o",
+        int8.to_str().unwrap(),
+    ]);
+    let result = json(&run.join("result.json"));
+    for (file, key) in [(&model, "test_accuracy"), (&int8, "int8")] {
+        let eval = ok(&[
+            "eval",
+            "--model",
+            file.to_str().unwrap(),
+            "--dataset",
+            set,
+            "--json",
+        ]);
+        let eval: serde_json::Value = serde_json::from_str(&eval).unwrap();
+        let want = match key {
+            "int8" => &result["int8"]["test_accuracy"],
+            _ => &result[key],
+        };
+        assert_eq!(&eval["accuracy"], want, "{}", file.display());
+    }
+
     // The MLP is about MDPN's size; LeNet smaller.
     let params = |m: &str| {
         rows.iter()

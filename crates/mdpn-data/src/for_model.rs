@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use mdpn::baselines::Architecture;
 use mdpn::splits::{ProtocolName, Splits};
 use mdpn::training::FitData;
 use mdpn::{Config, Task};
@@ -14,14 +15,43 @@ use crate::datasets::{load, splits, Color, DataArgs, Loaded};
 /// Reads a data set for a model of `cfg`: an image folder at the model's input size and
 /// channels; the test images must have the model's shape.
 pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
-    let color = args.color.or(Some(if cfg.channels == 3 {
+    load_shaped(cfg.channels, cfg.image_size, args)
+}
+
+/// Reads a data set for a baseline: a CNN's as [`load_data_for`] does for MDPN; an MLP records
+/// only its input length, so its images are read as `args` say and must have that length.
+pub fn load_data_for_baseline(arch: &Architecture, args: &DataArgs) -> anyhow::Result<Loaded> {
+    match arch {
+        Architecture::Cnn(c) => load_shaped(c.channels, c.image_size, args),
+        Architecture::Mlp(c) => {
+            let data = load(args, true)?;
+            let test = &data.test;
+            anyhow::ensure!(
+                test.image_len() == c.inputs,
+                "the MLP takes images of {} values but {} has {}x{}x{} ({}); give --image-size \
+                 and --color to read them at the size it was trained on",
+                c.inputs,
+                data.name,
+                test.channels,
+                test.size,
+                test.size,
+                test.image_len()
+            );
+            Ok(data)
+        }
+    }
+}
+
+/// Reads a data set at `size`×`size` pixels of `channels`, checked to have that shape.
+fn load_shaped(channels: usize, size: usize, args: &DataArgs) -> anyhow::Result<Loaded> {
+    let color = args.color.or(Some(if channels == 3 {
         Color::Rgb
     } else {
         Color::Gray
     }));
     let data = load(
         &DataArgs {
-            image_size: Some(cfg.image_size),
+            image_size: Some(size),
             color,
             ..args.clone()
         },
@@ -29,11 +59,8 @@ pub fn load_data_for(cfg: &Config, args: &DataArgs) -> anyhow::Result<Loaded> {
     )?;
     let test = &data.test;
     anyhow::ensure!(
-        (cfg.channels, cfg.image_size) == (test.channels, test.size),
-        "the model takes {}x{}x{} images but {} has {}x{}x{}",
-        cfg.channels,
-        cfg.image_size,
-        cfg.image_size,
+        (channels, size) == (test.channels, test.size),
+        "the model takes {channels}x{size}x{size} images but {} has {}x{}x{}",
         data.name,
         test.channels,
         test.size,

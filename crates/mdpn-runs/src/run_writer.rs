@@ -138,6 +138,14 @@ impl RunWriter {
             None => Ok(()),
         }
     }
+
+    /// Writes a file of the run (a baseline's model), atomically.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        match &self.dir {
+            Some(dir) => write_atomic(&dir.join(name), bytes),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

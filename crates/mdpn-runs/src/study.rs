@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use mdpn::baselines::{Cnn, CnnConfig, Mlp, MlpConfig};
+use mdpn::baselines::baseline_file::{self, AnyBaseline, BaselineFile};
+use mdpn::baselines::{Baseline, Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::checkpoint::{self, Checkpoint};
-use mdpn::evaluation::evaluate;
+use mdpn::evaluation::{evaluate, Classifier};
 use mdpn::model_file::ModelFile;
-use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
+use mdpn::quantize::{quantize, quantize_baseline, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
 use mdpn::recipe::{Recipe, SynapseInit};
 use mdpn::splits::ProtocolName;
@@ -473,9 +474,7 @@ fn run_one(
         }
         if dir.join("result.json").exists() {
             println!("{label}: finished before, skipped");
-            if variant.kind == ModelKind::Mdpn {
-                add_int8(data, name, &splits, dir)?;
-            }
+            add_int8(data, name, &splits, dir, variant.kind)?;
             return Ok(false);
         }
         resume = dir.join(CHECKPOINT).exists();
@@ -508,15 +507,17 @@ fn run_one(
             };
             writer.write_model(BEST_MODEL, &file)
         })?,
-        Built::Mlp(m) => run.train(m, |_: &RunWriter, _: &Mlp| Ok(()))?,
-        Built::Cnn(m) => run.train(m, |_: &RunWriter, _: &Cnn| Ok(()))?,
+        Built::Mlp(m) => run.train(m, |writer: &RunWriter, m: &Mlp| {
+            write_baseline(writer, data, name, Baseline::Mlp(m.clone()))
+        })?,
+        Built::Cnn(m) => run.train(m, |writer: &RunWriter, m: &Cnn| {
+            write_baseline(writer, data, name, Baseline::Cnn(m.clone()))
+        })?,
     };
     let Some(mut result) = done else {
         return Ok(true);
     };
-    if variant.kind == ModelKind::Mdpn {
-        result.int8 = Some(int8_of(data, name, &splits, dir)?);
-    }
+    result.int8 = Some(int8_of(data, name, &splits, dir, variant.kind)?);
     write_result(dir, &result)?;
     Ok(false)
 }
@@ -528,34 +529,70 @@ fn write_result(dir: &Path, result: &RunResult) -> anyhow::Result<()> {
     )
 }
 
-/// Adds the int8 model to a run finished before int8 models existed (see [`int8_of`]).
-fn add_int8(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<()> {
+/// Writes a baseline run's best model, as MDPN's is written.
+fn write_baseline(
+    writer: &RunWriter,
+    data: &Loaded,
+    name: &str,
+    model: Baseline,
+) -> anyhow::Result<()> {
+    let file = BaselineFile {
+        model,
+        class_names: data.train.class_names.clone(),
+        dataset: Some(name.to_string()),
+        program: program(),
+    };
+    writer.write_file(BEST_MODEL, &baseline_file::save(&file)?)
+}
+
+/// Adds the int8 model to a run finished before int8 models existed (see [`int8_of`]): every
+/// MDPN run, and the baseline runs that wrote a model (before version 0.2 of the study, none).
+fn add_int8(
+    data: &Loaded,
+    name: &str,
+    splits: &Splits,
+    dir: &Path,
+    kind: ModelKind,
+) -> anyhow::Result<()> {
     let mut result = read_result(&dir.join("result.json"))?;
-    if result.int8.is_none() {
-        result.int8 = Some(int8_of(data, name, splits, dir)?);
+    let has_model = kind == ModelKind::Mdpn || dir.join(BEST_MODEL).exists();
+    if result.int8.is_none() && has_model {
+        result.int8 = Some(int8_of(data, name, splits, dir, kind)?);
         write_result(dir, &result)?;
     }
     Ok(())
 }
 
-/// Quantizes a finished MDPN run's best model as `mdpn quantize` does, into
+/// Quantizes a finished run's best model as `mdpn quantize` does, into
 /// `model-int8.safetensors`: that file's size and its test accuracy.
-fn int8_of(data: &Loaded, name: &str, splits: &Splits, dir: &Path) -> anyhow::Result<Int8Result> {
-    let file = ModelArgs::path(&dir.join(BEST_MODEL)).load()?;
-    let int8 = quantize(
-        &file,
-        data.train.first_images(CALIBRATION_IMAGES),
-        &format!("training images of {name}"),
-        program(),
-    )?;
-    let bytes = quantized_file::save(&int8)?;
+fn int8_of(
+    data: &Loaded,
+    name: &str,
+    splits: &Splits,
+    dir: &Path,
+    kind: ModelKind,
+) -> anyhow::Result<Int8Result> {
+    let path = dir.join(BEST_MODEL);
+    let images = data.train.first_images(CALIBRATION_IMAGES);
+    let source = format!("training images of {name}");
+    let test = |model: &dyn Classifier| {
+        evaluate(model, &data.test, &splits.test.indices, KernelChoice::Fast)
+    };
+    let (bytes, test) = if kind == ModelKind::Mdpn {
+        let file = ModelArgs::path(&path).load()?;
+        let int8 = quantize(&file, images, &source, program())?;
+        (quantized_file::save(&int8)?, test(&int8.model)?)
+    } else {
+        let read = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let AnyBaseline::F32(file) = baseline_file::load(&read)
+            .with_context(|| format!("cannot load {}", path.display()))?
+        else {
+            bail!("{} is not an f32 baseline model", path.display());
+        };
+        let int8 = quantize_baseline(&file, images, &source, program())?;
+        (baseline_file::save_int8(&int8)?, test(&int8.model)?)
+    };
     write_atomic(&dir.join("model-int8.safetensors"), &bytes)?;
-    let test = evaluate(
-        &int8.model,
-        &data.test,
-        &splits.test.indices,
-        KernelChoice::Fast,
-    )?;
     Ok(Int8Result {
         bytes: bytes.len(),
         test_accuracy: test.accuracy,

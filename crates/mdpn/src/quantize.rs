@@ -1,7 +1,10 @@
 //! Quantizing a model file: the int8 model of an f32 one ([`crate::quantized`]), its
 //! activations calibrated on images, described in words in the file it makes. `mdpn quantize`,
-//! `mdpn study` and Python's `mdpn.quantize` all make their int8 models here.
+//! `mdpn study` and Python's `mdpn.quantize` all make their int8 models here, MDPN's and the
+//! baselines' ([`crate::baselines::quantized`]).
 
+use crate::baselines::baseline_file::{BaselineFile, QuantizedBaselineFile};
+use crate::baselines::quantized::QuantizedBaseline;
 use crate::error::{Error, Result};
 use crate::model_file::ModelFile;
 use crate::quantized::{calibrate, QuantizedMdpn};
@@ -48,5 +51,35 @@ pub fn quantize(
         program,
         quantization,
         format_version: crate::quantized_file::FORMAT_VERSION,
+    })
+}
+
+/// The int8 model of a baseline `file`, every layer's input calibrated on `images` (8-bit images
+/// of the model's shape), the first of `source`; `program` is recorded as the file's writer.
+pub fn quantize_baseline(
+    file: &BaselineFile,
+    images: &[u8],
+    source: &str,
+    program: String,
+) -> Result<QuantizedBaselineFile> {
+    let model = QuantizedBaseline::new(&file.model, images)?;
+    let n = images.len() / model.architecture.image_len();
+    let ranges: Vec<_> = model
+        .layers
+        .iter()
+        .map(|l| (l.input.scale, l.input.zero_point))
+        .collect();
+    let quantization = format!(
+        "every layer's weights int8, symmetric, one scale per output row; its input uint8, one \
+         scale and zero point per tensor (scale, zero point: {ranges:?}), covering the range \
+         over the first {n} {source}; integer sums requantised in fixed point: integers from \
+         pixel to score, as MDPN's soma and axon"
+    );
+    Ok(QuantizedBaselineFile {
+        model,
+        class_names: file.class_names.clone(),
+        dataset: file.dataset.clone(),
+        program,
+        quantization,
     })
 }

@@ -56,7 +56,7 @@ pub struct QuantizedLinear {
     /// How this layer's input is quantized.
     pub input: ActivationQuant,
     /// `weight` as the integer product takes it, made once.
-    prepared: PreparedWeights,
+    pub(crate) prepared: PreparedWeights,
 }
 
 impl QuantizedLinear {
@@ -99,7 +99,7 @@ impl QuantizedLinear {
     }
 
     /// The scale of each output's integer sum: input scale times weight scale.
-    fn sum_scales(&self) -> Vec<f64> {
+    pub(crate) fn sum_scales(&self) -> Vec<f64> {
         let s = self.input.scale as f64;
         self.weight_scale.iter().map(|&w| s * w as f64).collect()
     }
@@ -238,7 +238,7 @@ pub fn calibrate(model: &Mdpn, images: &[u8]) -> Result<Calibration> {
 }
 
 /// One int8 layer as [`mdpn_micro`] takes it, with its offsets, output scale and zero point.
-fn micro_layer<'a>(
+pub(crate) fn micro_layer<'a>(
     layer: &'a QuantizedLinear,
     offset: &'a [i32],
     scale: &'a FixedScale,

@@ -153,34 +153,9 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
     for ((prefix, layer), (offset, scale)) in
         LAYERS.iter().zip([&model.soma, &model.axon]).zip(integer)
     {
-        let weight = layer.weight.iter().map(|&v| v as u8).collect();
-        let (o, i) = (layer.outputs, layer.inputs);
+        tensors.extend(layer_tensors(prefix, layer));
+        let o = layer.outputs;
         tensors.extend([
-            (format!("{prefix}.weight"), Dtype::I8, vec![o, i], weight),
-            (
-                format!("{prefix}.weight_scale"),
-                Dtype::F32,
-                vec![o],
-                le(&layer.weight_scale),
-            ),
-            (
-                format!("{prefix}.bias"),
-                Dtype::F32,
-                vec![o],
-                le(&layer.bias),
-            ),
-            (
-                format!("{prefix}.input_scale"),
-                Dtype::F32,
-                vec![1],
-                le(&[layer.input.scale]),
-            ),
-            (
-                format!("{prefix}.input_zero_point"),
-                Dtype::U8,
-                vec![1],
-                vec![layer.input.zero_point],
-            ),
             (
                 format!("{prefix}.offset"),
                 Dtype::I32,
@@ -198,13 +173,49 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
     serialize(&tensors, meta)
 }
 
+/// The tensors of one int8 layer under `prefix`: its weights, their scales, the bias and how its
+/// input is quantized (what every int8 file, MDPN's or a baseline's, holds of a layer).
+pub(crate) fn layer_tensors(
+    prefix: &str,
+    layer: &QuantizedLinear,
+) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let weight = layer.weight.iter().map(|&v| v as u8).collect();
+    let (o, i) = (layer.outputs, layer.inputs);
+    vec![
+        (format!("{prefix}.weight"), Dtype::I8, vec![o, i], weight),
+        (
+            format!("{prefix}.weight_scale"),
+            Dtype::F32,
+            vec![o],
+            le(&layer.weight_scale),
+        ),
+        (
+            format!("{prefix}.bias"),
+            Dtype::F32,
+            vec![o],
+            le(&layer.bias),
+        ),
+        (
+            format!("{prefix}.input_scale"),
+            Dtype::F32,
+            vec![1],
+            le(&[layer.input.scale]),
+        ),
+        (
+            format!("{prefix}.input_zero_point"),
+            Dtype::U8,
+            vec![1],
+            vec![layer.input.zero_point],
+        ),
+    ]
+}
+
 /// The bytes of tensor `name` if it has type `dtype` and shape `shape`, or an error naming it.
 fn raw<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize]) -> Result<&'a [u8]> {
-    let view = st.tensor(name).map_err(|_| {
-        Error::Format(format!(
-            "tensor {name} is missing; an int8 MDPN model holds it"
-        ))
-    })?;
+    let view = st
+        .tensor(name)
+        .map_err(|_| Error::Format(format!("tensor {name} is missing; an int8 model holds it")))?;
     if view.dtype() != dtype || view.shape() != shape {
         return Err(Error::Format(format!(
             "tensor {name} is {:?} {:?}, expected {dtype:?} {shape:?}",
@@ -272,7 +283,7 @@ fn integer(
 
 /// An F32 tensor of shape `shape`, or an error naming it.
 fn floats(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-    let (have, values) = f32_tensor(st, name, "an int8 MDPN model holds it")?;
+    let (have, values) = f32_tensor(st, name, "an int8 model holds it")?;
     if have != shape {
         return Err(Error::Shape(format!(
             "tensor {name} has shape {have:?}, the configuration needs {shape:?}"
@@ -282,7 +293,12 @@ fn floats(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
 }
 
 /// Reads one quantized layer of `inputs → outputs`.
-fn layer(st: &SafeTensors, prefix: &str, inputs: usize, outputs: usize) -> Result<QuantizedLinear> {
+pub(crate) fn layer(
+    st: &SafeTensors,
+    prefix: &str,
+    inputs: usize,
+    outputs: usize,
+) -> Result<QuantizedLinear> {
     let weight = raw(
         st,
         &format!("{prefix}.weight"),

@@ -1,21 +1,24 @@
-//! `mdpn quantize`: an f32 model becomes an int8 model file ([`mdpn::quantized`]), its
-//! activations calibrated on training images; an int8 file of an older format is rewritten in
+//! `mdpn quantize`: an f32 model becomes an int8 model file ([`mdpn::quantized`]; a study's
+//! baselines, [`mdpn::baselines::quantized`]), its activations calibrated on training images; an int8 file of an older format is rewritten in
 //! the current one.
 
 use std::path::PathBuf;
 
-use anyhow::bail;
-use mdpn::quantize::{quantize, CALIBRATION_IMAGES};
+use anyhow::{bail, Context};
+use mdpn::baselines::baseline_file::{self, AnyBaseline};
+use mdpn::quantize::{quantize, quantize_baseline, CALIBRATION_IMAGES};
 use mdpn::quantized_file;
-use mdpn_data::datasets::{self, Color, DataArgs};
+use mdpn_data::datasets::{DataArgs, Loaded};
+use mdpn_data::for_model::{load_data_for, load_data_for_baseline};
 
 use super::{AnyModel, ModelArgs};
 use mdpn_runs::files::{program, write_atomic};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The f32 model file (`mdpn train` output) or an authors' state dict; or an int8 file of an
-    /// older format, to rewrite in the current one.
+    /// The f32 model file (`mdpn train` output), an authors' state dict, or a baseline's (the
+    /// MLP or CNN of a study run); or an int8 file of an older format, to rewrite in the
+    /// current one.
     pub model: PathBuf,
     /// Output int8 model file.
     #[arg(long, short)]
@@ -29,6 +32,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.model)
+        .with_context(|| format!("cannot read model file {}", args.model.display()))?;
+    if baseline_file::is_baseline(&bytes) {
+        return quantize_a_baseline(&args, &bytes);
+    }
     let file = match ModelArgs::path(&args.model).load_any()? {
         AnyModel::F32(file) => file,
         AnyModel::Int8(mut file) => {
@@ -46,38 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let cfg = &file.model.config;
-    let color = args.data.color.or(Some(if cfg.channels == 3 {
-        Color::Rgb
-    } else {
-        Color::Gray
-    }));
-    let data = datasets::load(
-        &DataArgs {
-            image_size: Some(cfg.image_size),
-            color,
-            ..args.data.clone()
-        },
-        true,
-    )?;
-    let train = &data.train;
-    if (cfg.channels, cfg.image_size) != (train.channels, train.size) {
-        bail!(
-            "the model takes {}x{}x{} images but {} has {}x{}x{}",
-            cfg.channels,
-            cfg.image_size,
-            cfg.image_size,
-            data.name,
-            train.channels,
-            train.size,
-            train.size
-        );
-    }
-    let n = args.calibration_images.min(train.len());
-    anyhow::ensure!(n > 0, "--calibration-images must be at least 1");
+    let data = load_data_for(&file.model.config, &args.data)?;
+    let images = calibration(&args, &data)?;
     let out = quantize(
         &file,
-        train.first_images(n),
+        images,
         &format!("training images of {}", data.name),
         program(),
     )?;
@@ -87,7 +68,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "wrote {} ({} bytes): integers from pixel to score, int8 soma and axon, activations calibrated on {} training images of {}",
         args.out.display(),
         bytes.len(),
-        n,
+        images.len() / data.train.image_len(),
+        data.name
+    );
+    Ok(())
+}
+
+/// The first `--calibration-images` training images of `data`.
+fn calibration<'a>(args: &Args, data: &'a Loaded) -> anyhow::Result<&'a [u8]> {
+    let n = args.calibration_images.min(data.train.len());
+    anyhow::ensure!(n > 0, "--calibration-images must be at least 1");
+    Ok(data.train.first_images(n))
+}
+
+/// `mdpn quantize` of an MLP or CNN file (a study's baseline run): its int8 model, quantized
+/// as MDPN's soma and axon are.
+fn quantize_a_baseline(args: &Args, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = args.model.display();
+    let file = match baseline_file::load(bytes)
+        .with_context(|| format!("cannot load model {path}"))?
+    {
+        AnyBaseline::F32(file) => file,
+        AnyBaseline::Int8(_) => bail!("{path} is an int8 baseline already; quantize its f32 model"),
+    };
+    let arch = file.model.architecture();
+    let data = load_data_for_baseline(&arch, &args.data)?;
+    let images = calibration(args, &data)?;
+    let out = quantize_baseline(
+        &file,
+        images,
+        &format!("training images of {}", data.name),
+        program(),
+    )?;
+    let bytes = baseline_file::save_int8(&out)?;
+    write_atomic(&args.out, &bytes)?;
+    println!(
+        "wrote {} ({} bytes): the {} in integers from pixel to score, int8 weights, activations calibrated on {} training images of {}",
+        args.out.display(),
+        bytes.len(),
+        arch.kind(),
+        images.len() / data.train.image_len(),
         data.name
     );
     Ok(())

@@ -98,26 +98,73 @@ impl CnnConfig {
         }
     }
 
-    /// Weights and biases of the network this config describes.
+    /// Weights and biases of the network this config describes (saturating: a configuration
+    /// read from a file may claim any widths).
     pub fn parameter_count(&self) -> usize {
-        let k2 = self.kernel * self.kernel;
-        let convs: usize = self.convs().iter().map(|s| s.cout * (k2 * s.cin + 1)).sum();
+        let k2 = self.kernel.saturating_mul(self.kernel);
+        let convs = self
+            .convs()
+            .iter()
+            .map(|s| {
+                s.cout
+                    .saturating_mul(k2.saturating_mul(s.cin).saturating_add(1))
+            })
+            .fold(0, usize::saturating_add);
         let mut widths = vec![self.flat()];
         widths.extend(&self.fc);
         widths.push(self.classes);
-        let fcs: usize = widths.windows(2).map(|w| w[1] * (w[0] + 1)).sum();
-        convs + fcs
+        let fcs = widths
+            .windows(2)
+            .map(|w| w[1].saturating_mul(w[0].saturating_add(1)))
+            .fold(0, usize::saturating_add);
+        convs.saturating_add(fcs)
+    }
+
+    /// `(B, C, H, W)` → `(B, H, W, C)`.
+    pub(super) fn channels_last<T: Copy + Default>(&self, x: Vec<T>) -> Vec<T> {
+        let (c, s) = (self.channels, self.image_size);
+        if c == 1 {
+            return x;
+        }
+        let mut out = vec![T::default(); x.len()];
+        for (img, o) in x
+            .chunks_exact(c * s * s)
+            .zip(out.chunks_exact_mut(c * s * s))
+        {
+            for ch in 0..c {
+                for p in 0..s * s {
+                    o[p * c + ch] = img[ch * s * s + p];
+                }
+            }
+        }
+        out
+    }
+
+    /// `(inputs, outputs)` of every layer: the convolutions (over `k·k·cin` patch values), then
+    /// the fully connected layers.
+    pub(super) fn layer_shapes(&self) -> Vec<(usize, usize)> {
+        let k2 = self.kernel * self.kernel;
+        let mut shapes: Vec<_> = self
+            .convs()
+            .iter()
+            .map(|s| (k2.saturating_mul(s.cin), s.cout))
+            .collect();
+        let mut widths = vec![self.flat()];
+        widths.extend(&self.fc);
+        widths.push(self.classes);
+        shapes.extend(widths.windows(2).map(|w| (w[0], w[1])));
+        shapes
     }
 
     /// Shape of every convolution: (input side, padding, output side before the pool,
     /// input channels, output channels).
-    fn convs(&self) -> Vec<ConvShape> {
+    pub(super) fn convs(&self) -> Vec<ConvShape> {
         let mut side = self.image_size;
         let mut cin = self.channels;
         let mut out = Vec::new();
         for (i, &cout) in self.conv.iter().enumerate() {
             let pad = if i == 0 { self.kernel / 2 } else { 0 };
-            let conv_side = (side + 2 * pad + 1).saturating_sub(self.kernel);
+            let conv_side = side.saturating_add(2 * pad + 1).saturating_sub(self.kernel);
             out.push(ConvShape {
                 side,
                 pad,
@@ -134,20 +181,24 @@ impl CnnConfig {
     /// Width of the flattened output of the last pool.
     fn flat(&self) -> usize {
         match self.convs().last() {
-            Some(s) => (s.conv_side / 2) * (s.conv_side / 2) * s.cout,
-            None => self.channels * self.image_size * self.image_size,
+            Some(s) => (s.conv_side / 2)
+                .saturating_mul(s.conv_side / 2)
+                .saturating_mul(s.cout),
+            None => self
+                .channels
+                .saturating_mul(self.image_size.saturating_pow(2)),
         }
     }
 }
 
 /// One convolution's sizes.
 #[derive(Clone, Copy, Debug)]
-struct ConvShape {
-    side: usize,
-    pad: usize,
-    conv_side: usize,
-    cin: usize,
-    cout: usize,
+pub(super) struct ConvShape {
+    pub side: usize,
+    pub pad: usize,
+    pub conv_side: usize,
+    pub cin: usize,
+    pub cout: usize,
 }
 
 /// A LeNet-style classifier. `layers` holds the convolutions (weights `(out, k·k·in)` in
@@ -159,13 +210,13 @@ pub struct Cnn {
 }
 
 /// What the forward pass keeps for the backward pass.
-struct Trace {
+pub(super) struct Trace {
     /// Per convolution: the patches, the ReLU output and the winners of the pool.
-    patches: Vec<Vec<f32>>,
+    pub patches: Vec<Vec<f32>>,
     conv_out: Vec<Vec<f32>>,
     winners: Vec<Vec<u32>>,
     /// Input of every fully connected layer, then the logits.
-    acts: Vec<Vec<f32>>,
+    pub acts: Vec<Vec<f32>>,
 }
 
 impl Cnn {
@@ -191,20 +242,11 @@ impl Cnn {
             ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let k2 = config.kernel * config.kernel;
-        let mut layers: Vec<Linear> = config
-            .convs()
-            .iter()
-            .map(|s| Linear::init(k2 * s.cin, s.cout, &mut rng))
+        let layers = config
+            .layer_shapes()
+            .into_iter()
+            .map(|(inputs, outputs)| Linear::init(inputs, outputs, &mut rng))
             .collect();
-        let mut widths = vec![config.flat()];
-        widths.extend(&config.fc);
-        widths.push(config.classes);
-        layers.extend(
-            widths
-                .windows(2)
-                .map(|w| Linear::init(w[0], w[1], &mut rng)),
-        );
         Ok(Cnn { config, layers })
     }
 
@@ -212,27 +254,7 @@ impl Cnn {
         (self.config.mean, self.config.std)
     }
 
-    /// `(B, C, H, W)` → `(B, H, W, C)`.
-    fn channels_last(&self, x: Vec<f32>) -> Vec<f32> {
-        let (c, s) = (self.config.channels, self.config.image_size);
-        if c == 1 {
-            return x;
-        }
-        let mut out = vec![0.0; x.len()];
-        for (img, o) in x
-            .chunks_exact(c * s * s)
-            .zip(out.chunks_exact_mut(c * s * s))
-        {
-            for ch in 0..c {
-                for p in 0..s * s {
-                    o[p * c + ch] = img[ch * s * s + p];
-                }
-            }
-        }
-        out
-    }
-
-    fn forward(&self, x: Vec<f32>) -> Trace {
+    pub(super) fn forward(&self, x: Vec<f32>) -> Trace {
         let k = self.config.kernel;
         let shapes = self.config.convs();
         let mut trace = Trace {
@@ -241,9 +263,9 @@ impl Cnn {
             winners: Vec::new(),
             acts: Vec::new(),
         };
-        let mut x = self.channels_last(x);
+        let mut x = self.config.channels_last(x);
         for (s, layer) in shapes.iter().zip(&self.layers) {
-            let patches = im2col(&x, s, k);
+            let patches = im2col(&x, s, k, 0.0);
             let mut y = layer.forward(&patches);
             relu(&mut y);
             let (pooled, winners) = max_pool(&y, s.conv_side, s.cout);
@@ -266,12 +288,12 @@ impl Cnn {
 }
 
 /// Patches of a batch `(B, side, side, cin)` for a `k × k` convolution: `(B·out·out, k·k·cin)`,
-/// zero outside the image.
-fn im2col(x: &[f32], s: &ConvShape, k: usize) -> Vec<f32> {
+/// `zero` outside the image (the int8 model's zero is its input's zero point).
+pub(super) fn im2col<T: Copy + Send + Sync>(x: &[T], s: &ConvShape, k: usize, zero: T) -> Vec<T> {
     let (side, o, cin) = (s.side, s.conv_side, s.cin);
     let row = k * k * cin;
     let batch = x.len() / (side * side * cin);
-    let mut patches = vec![0.0; batch * o * o * row];
+    let mut patches = vec![zero; batch * o * o * row];
     parallel::for_each_chunk(&mut patches, o * o * row, |b, out| {
         let img = &x[b * side * side * cin..][..side * side * cin];
         for oy in 0..o {
@@ -334,19 +356,23 @@ fn col2im(dpatches: &[f32], s: &ConvShape, k: usize, batch: usize) -> Vec<f32> {
 
 /// 2×2 max pool, stride 2, floor, of `(B, side, side, c)`; ties go to the first in row-major
 /// order. Returns the pooled values and the index in `x` of each winner.
-fn max_pool(x: &[f32], side: usize, c: usize) -> (Vec<f32>, Vec<u32>) {
+pub(super) fn max_pool<T: Copy + Default + PartialOrd>(
+    x: &[T],
+    side: usize,
+    c: usize,
+) -> (Vec<T>, Vec<u32>) {
     let p = side / 2;
     let batch = x.len() / (side * side * c);
-    let mut pooled = vec![0.0; batch * p * p * c];
+    let mut pooled = vec![T::default(); batch * p * p * c];
     let mut winners = vec![0u32; pooled.len()];
     for b in 0..batch {
         for py in 0..p {
             for px in 0..p {
                 for ch in 0..c {
                     let out = ((b * p + py) * p + px) * c + ch;
-                    let mut best = f32::NEG_INFINITY;
-                    let mut at = 0;
-                    for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let mut at = ((b * side + 2 * py) * side + 2 * px) * c + ch;
+                    let mut best = x[at];
+                    for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
                         let i = ((b * side + 2 * py + dy) * side + 2 * px + dx) * c + ch;
                         if x[i] > best {
                             best = x[i];

@@ -40,8 +40,17 @@ impl MlpConfig {
         }
     }
 
+    /// Weights and biases of the network (saturating: a configuration read from a file may
+    /// claim any widths).
+    pub fn parameter_count(&self) -> usize {
+        self.widths()
+            .windows(2)
+            .map(|w| w[1].saturating_mul(w[0].saturating_add(1)))
+            .fold(0, usize::saturating_add)
+    }
+
     /// Widths of every layer's input and output, in order.
-    fn widths(&self) -> Vec<usize> {
+    pub(super) fn widths(&self) -> Vec<usize> {
         let mut w = vec![self.inputs];
         w.extend(&self.hidden);
         w.push(self.classes);
@@ -76,7 +85,7 @@ impl Mlp {
     }
 
     /// The input of every layer, then the logits.
-    fn forward(&self, x: Vec<f32>) -> Vec<Vec<f32>> {
+    pub(super) fn forward(&self, x: Vec<f32>) -> Vec<Vec<f32>> {
         let mut acts = vec![x];
         for (i, layer) in self.layers.iter().enumerate() {
             let mut y = layer.forward(acts.last().expect("input"));

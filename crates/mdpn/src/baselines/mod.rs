@@ -3,14 +3,157 @@
 //! Both are built from [`Linear`](crate::layers::linear::Linear) layers on the same sgemm as MDPN's soma
 //! and axon; a convolution is a linear layer over image patches (im2col).
 
+pub mod baseline_file;
 mod cnn;
 mod mlp;
+pub mod quantized;
 
 pub use cnn::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
+use crate::evaluation::Classifier;
 use crate::input::Images;
+use crate::layers::linear::Linear;
+use crate::trainable::Network;
+
+/// The shape of a baseline of either kind, as its files record it (`network` and `config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "network", content = "config", rename_all = "kebab-case")]
+pub enum Architecture {
+    Mlp(MlpConfig),
+    Cnn(CnnConfig),
+}
+
+impl Architecture {
+    /// `mlp` or `cnn`, as [`Network::kind`] names them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Architecture::Mlp(_) => "mlp",
+            Architecture::Cnn(_) => "cnn",
+        }
+    }
+
+    /// The architecture of `kind` from its configuration's JSON, or an error naming the kind.
+    pub fn from_json(kind: &str, config: &str) -> Result<Architecture> {
+        let bad = |e: serde_json::Error| {
+            Error::Format(format!("the {kind} configuration is invalid: {e}"))
+        };
+        match kind {
+            "mlp" => Ok(Architecture::Mlp(
+                serde_json::from_str(config).map_err(bad)?,
+            )),
+            "cnn" => Ok(Architecture::Cnn(
+                serde_json::from_str(config).map_err(bad)?,
+            )),
+            other => Err(Error::Format(format!(
+                "the network is `{other}`, expected a baseline: mlp or cnn"
+            ))),
+        }
+    }
+
+    /// Weights and biases of the network, counted before any is allocated.
+    pub fn parameter_count(&self) -> usize {
+        match self {
+            Architecture::Mlp(c) => c.parameter_count(),
+            Architecture::Cnn(c) => c.parameter_count(),
+        }
+    }
+
+    /// Values of one input image (channels × side × side).
+    pub fn image_len(&self) -> usize {
+        match self {
+            Architecture::Mlp(c) => c.inputs,
+            Architecture::Cnn(c) => c.channels.saturating_mul(c.image_size.saturating_pow(2)),
+        }
+    }
+
+    /// The input normalisation `(mean, std)`: `x = (u8/255 - mean) / std`.
+    pub fn normalisation(&self) -> (f32, f32) {
+        match self {
+            Architecture::Mlp(c) => (c.mean, c.std),
+            Architecture::Cnn(c) => (c.mean, c.std),
+        }
+    }
+
+    pub fn classes(&self) -> usize {
+        match self {
+            Architecture::Mlp(c) => c.classes,
+            Architecture::Cnn(c) => c.classes,
+        }
+    }
+
+    /// `(inputs, outputs)` of every layer, in order (a CNN's convolutions first).
+    pub fn layer_shapes(&self) -> Vec<(usize, usize)> {
+        match self {
+            Architecture::Mlp(c) => c.widths().windows(2).map(|w| (w[0], w[1])).collect(),
+            Architecture::Cnn(c) => c.layer_shapes(),
+        }
+    }
+
+    /// A network of this shape with `layers` (checked against it) as its parameters.
+    pub fn with_layers(&self, layers: Vec<Linear>) -> Result<Baseline> {
+        let have: Vec<_> = layers.iter().map(|l| (l.inputs, l.outputs)).collect();
+        if have != self.layer_shapes() {
+            return Err(Error::Shape(format!(
+                "layers of (inputs, outputs) {have:?} do not fit the {}'s {:?}",
+                self.kind(),
+                self.layer_shapes()
+            )));
+        }
+        Ok(match self {
+            Architecture::Mlp(c) => Baseline::Mlp(Mlp {
+                layers,
+                ..Mlp::new(c.clone(), 0)?
+            }),
+            Architecture::Cnn(c) => Baseline::Cnn(Cnn {
+                layers,
+                ..Cnn::new(c.clone(), 0)?
+            }),
+        })
+    }
+}
+
+/// A baseline network of either kind: what a baseline model file holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Baseline {
+    Mlp(Mlp),
+    Cnn(Cnn),
+}
+
+impl Baseline {
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Baseline::Mlp(m) => Architecture::Mlp(m.config.clone()),
+            Baseline::Cnn(m) => Architecture::Cnn(m.config.clone()),
+        }
+    }
+
+    /// Its layers in order (a CNN's convolutions first), as [`Network::params`].
+    pub fn layers(&self) -> &[Linear] {
+        match self {
+            Baseline::Mlp(m) => &m.layers,
+            Baseline::Cnn(m) => &m.layers,
+        }
+    }
+
+    /// The network, to evaluate.
+    pub fn classifier(&self) -> &dyn Classifier {
+        match self {
+            Baseline::Mlp(m) => m,
+            Baseline::Cnn(m) => m,
+        }
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        match self {
+            Baseline::Mlp(m) => m.parameter_count(),
+            Baseline::Cnn(m) => m.parameter_count(),
+        }
+    }
+}
 
 /// Normalised float images from a batch, checked to be whole images with one valid label each.
 fn inputs(
