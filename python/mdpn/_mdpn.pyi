@@ -66,7 +66,9 @@ def prune(
     seed: int = 0,
     samples: int = 10000,
 ) -> Tuple[Model, Dict[str, Any]]: ...
-def quantize(model: Model, x: npt.NDArray[np.uint8], *, source: Optional[str] = None) -> Model: ...
+def quantize(
+    model: Model, x: npt.NDArray[np.uint8], *, source: Optional[str] = None, weight_bits: int = 8
+) -> Model: ...
 def study(
     datasets: List[str],
     *,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use mdpn::model_file::ModelFile;
 use mdpn::prune::prune as prune_model;
 use mdpn::quantize::quantize as quantize_model;
+use mdpn::quantized::WeightBits;
 use mdpn::splits::ProtocolName;
 use mdpn::splits::{Source, Splits, Subset};
 use mdpn::training::{self, FitData};
@@ -131,10 +132,17 @@ pub fn prune<'py>(
 }
 
 /// The int8 model of an f32 model, its activations calibrated on the uint8 images `x`, as
-/// `mdpn quantize` makes it; `source` names the images in the file ("the first N ...").
+/// `mdpn quantize` makes it; `source` names the images in the file ("the first N ...");
+/// `weight_bits` 4 gives the soma int4 weights (`mdpn quantize --weight-bits 4`).
 #[pyfunction]
-#[pyo3(signature = (model, x, *, source=None))]
-pub fn quantize(model: &Model, x: &Bound<'_, PyAny>, source: Option<String>) -> PyResult<Model> {
+#[pyo3(signature = (model, x, *, source=None, weight_bits=8))]
+pub fn quantize(
+    model: &Model,
+    x: &Bound<'_, PyAny>,
+    source: Option<String>,
+    weight_bits: u32,
+) -> PyResult<Model> {
+    let bits = WeightBits::from_count(weight_bits).map_err(py_err)?;
     let file = model.f32("quantization (it is int8 already)")?;
     if x.cast::<PyArrayDyn<u8>>().is_err() {
         return Err(PyValueError::new_err(
@@ -146,7 +154,7 @@ pub fn quantize(model: &Model, x: &Bound<'_, PyAny>, source: Option<String>) -> 
         None => "calibration images".into(),
     });
     let int8 = with_images(x, &file.model.config, |images, _| match images {
-        mdpn::Images::U8(pixels) => quantize_model(file, pixels, &source, program()),
+        mdpn::Images::U8(pixels) => quantize_model(file, pixels, &source, program(), bits),
         mdpn::Images::F32(_) => unreachable!("checked to be uint8 above"),
     })?
     .map_err(py_err)?;

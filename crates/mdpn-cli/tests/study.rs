@@ -427,10 +427,10 @@ fn bad_ablations_and_folders_are_clear_errors() {
 }
 
 /// Accuracy against size: MDPN's soma width swept, the baselines at a given parameter count,
-/// and every MDPN run's best model quantized to int8 as `mdpn quantize` does, its test accuracy
-/// the one `mdpn eval` gives that file.
+/// and every run's best model quantized to int8 and int4 as `mdpn quantize` does, its test
+/// accuracy the one `mdpn eval` gives that file.
 #[test]
-fn size_studies_sweep_the_soma_size_the_baselines_and_add_int8_models() {
+fn size_studies_sweep_the_soma_size_the_baselines_and_add_quantized_models() {
     let tmp = tempfile::tempdir().unwrap();
     let set = write_idx_set(tmp.path(), "corners", 4, 16, 160, 80, 4);
     let study = tmp.path().join("study");
@@ -519,21 +519,26 @@ fn size_studies_sweep_the_soma_size_the_baselines_and_add_int8_models() {
             int8["test_accuracy"].as_f64()
         );
     }
-    // Baselines have no int8 model; the tables say so.
-    assert_eq!(row("mlp")["int8_bytes"], serde_json::Value::Null);
+    // The baselines' int8 and int4 models are in the tables too.
     let md = fs::read_to_string(study.join("summary.md")).unwrap();
     assert!(
-        md.contains("| Size (int8) | Int8 test accuracy (%) |"),
+        md.contains(
+            "| Size (int8) | Int8 test accuracy (%) | Size (int4) | Int4 test accuracy (%) |"
+        ),
         "{md}"
     );
-    let mlp = md
-        .lines()
-        .find(|l| l.starts_with("| corners | mlp |"))
-        .unwrap();
-    assert!(mlp.ends_with("| – | – |"), "{mlp}");
+    for model in ["mlp", "cnn", "mdpn", "mdpn[hidden=8]"] {
+        let r = row(model);
+        let (int8, int4) = (
+            r["int8_bytes"].as_u64().unwrap(),
+            r["int4_bytes"].as_u64().unwrap(),
+        );
+        assert!(int4 < int8, "{model}: {r}");
+        assert!(r["int4_test_accuracy_mean"].as_f64().is_some(), "{r}");
+    }
     assert_svg(
         &study.join("figures/corners-accuracy-vs-size.svg"),
-        "int8 hollow",
+        "int4 triangle",
     );
 }
 
@@ -765,8 +770,8 @@ fn medmnist_study_reports_auc_and_studies_multi_label_sets_with_mdpn_only() {
         .lines()
         .find(|l| l.starts_with("| chestmnist |"))
         .unwrap();
-    // Accuracy, AUC and the int8 model's accuracy.
-    assert!(chest.matches(" ± ").count() == 3, "{chest}");
+    // Accuracy, AUC and the int8 and int4 models' accuracy.
+    assert!(chest.matches(" ± ").count() == 4, "{chest}");
     let csv = fs::read_to_string(study.join("summary.csv")).unwrap();
     assert!(csv.starts_with(
         "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,"

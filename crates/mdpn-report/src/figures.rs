@@ -266,7 +266,8 @@ impl Chart for PerClass {
 }
 
 /// Mean test accuracy (± standard deviation over seeds) against model size in bytes, one
-/// colour per model family, the int8 model (hollow) joined to its f32 model by a dashed line.
+/// colour per model family, the int8 model (a hollow circle) and the int4 one (a hollow triangle)
+/// joined to the f32 model by a dashed line.
 pub struct AccuracyVsSize {
     pub title: String,
     pub models: Vec<SizedModel>,
@@ -281,6 +282,8 @@ pub struct SizedModel {
     pub std: f64,
     /// The int8 model's file size and test accuracy (mean, standard deviation).
     pub int8: Option<(usize, f64, f64)>,
+    /// The same of the model with int4 hidden layers.
+    pub int4: Option<(usize, f64, f64)>,
 }
 
 impl SizedModel {
@@ -303,7 +306,8 @@ impl Chart for AccuracyVsSize {
         let points = || {
             self.models
                 .iter()
-                .flat_map(|m| std::iter::once((m.bytes, m.mean, m.std)).chain(m.int8))
+                .flat_map(|m| [Some((m.bytes, m.mean, m.std)), m.int8, m.int4])
+                .flatten()
         };
         let lo_b = points()
             .map(|p| p.0 as f64)
@@ -324,7 +328,9 @@ impl Chart for AccuracyVsSize {
             .map_err(de)?;
         chart
             .configure_mesh()
-            .x_desc("model size (log scale; kB = 1000 bytes): f32 filled, int8 hollow")
+            .x_desc(
+                "model size (log scale; kB = 1000 bytes): f32 filled, int8 hollow, int4 triangle",
+            )
             .y_desc("test accuracy (%)")
             .x_labels(10)
             .x_label_formatter(&|v| {
@@ -352,47 +358,50 @@ impl Chart for AccuracyVsSize {
                 families.len() - 1
             });
             let c = colour(i);
-            let at = |(bytes, mean, std): (usize, f64, f64), filled: bool| {
+            // A point with its error bar: f32 filled, int8 a hollow circle, int4 a hollow triangle.
+            let at = |(bytes, mean, std): (usize, f64, f64), bits: u32| {
                 let x = (bytes as f64).log10();
-                let style = if filled {
-                    c.filled()
-                } else {
-                    c.stroke_width(2)
+                let y = 100.0 * mean;
+                let hollow = c.stroke_width(2);
+                let marker = match bits {
+                    32 => Circle::new((x, y), 5, c.filled()).into_dyn(),
+                    8 => Circle::new((x, y), 5, hollow).into_dyn(),
+                    _ => TriangleMarker::new((x, y), 6, hollow).into_dyn(),
                 };
                 [
                     ErrorBar::new_vertical(
                         x,
                         100.0 * (mean - std),
-                        100.0 * mean,
+                        y,
                         100.0 * (mean + std),
                         c.stroke_width(1),
                         8,
                     )
                     .into_dyn(),
-                    Circle::new((x, 100.0 * mean), 5, style).into_dyn(),
+                    marker,
                 ]
             };
             let f32_point = (m.bytes, m.mean, m.std);
-            let series = chart.draw_series(at(f32_point, true)).map_err(de)?;
+            let series = chart.draw_series(at(f32_point, 32)).map_err(de)?;
             // One legend entry per family, on its first model.
             if known.is_none() {
                 series
                     .label(family)
                     .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
             }
-            if let Some(int8) = m.int8 {
+            let mut from = f32_point;
+            for (point, bits) in [(m.int8, 8), (m.int4, 4)] {
+                let Some(point) = point else { continue };
                 chart
                     .draw_series(DashedLineSeries::new(
-                        [
-                            ((m.bytes as f64).log10(), 100.0 * m.mean),
-                            ((int8.0 as f64).log10(), 100.0 * int8.1),
-                        ],
+                        [from, point].map(|(b, mean, _)| ((b as f64).log10(), 100.0 * mean)),
                         4,
                         3,
                         c.stroke_width(1),
                     ))
                     .map_err(de)?;
-                chart.draw_series(at(int8, false)).map_err(de)?;
+                chart.draw_series(at(point, bits)).map_err(de)?;
+                from = point;
             }
             // The family names the base models; a variant is named by its setting, in the
             // paper's letters where it has them; a baseline's size is its place on the axis.

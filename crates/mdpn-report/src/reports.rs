@@ -86,6 +86,11 @@ pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
                         .zip(r.int8_test_accuracy_mean)
                         .zip(r.int8_test_accuracy_std)
                         .map(|((b, m), s)| (b, m, s)),
+                    int4: r
+                        .int4_bytes
+                        .zip(r.int4_test_accuracy_mean)
+                        .zip(r.int4_test_accuracy_std)
+                        .map(|((b, m), s)| (b, m, s)),
                 })
                 .collect(),
         };

@@ -15,6 +15,7 @@ use mdpn::checkpoint::{self, Checkpoint};
 use mdpn::evaluation::{evaluate, Classifier};
 use mdpn::model_file::ModelFile;
 use mdpn::quantize::{quantize, quantize_baseline, CALIBRATION_IMAGES};
+use mdpn::quantized::WeightBits;
 use mdpn::quantized_file;
 use mdpn::recipe::{Recipe, SynapseInit};
 use mdpn::splits::ProtocolName;
@@ -34,7 +35,7 @@ use crate::model_args::ModelArgs;
 use crate::recipe_options::RecipeOptions;
 use crate::run_writer::{RunConfig, RunWriter, BEST_MODEL, CONFIG};
 use crate::stop::Interrupted;
-use crate::summary::{read_result, Int8Result, RunResult};
+use crate::summary::{read_result, QuantizedResult, RunResult};
 
 /// What a study trains: the options of `mdpn study`, and the keyword arguments of Python's
 /// `mdpn.study`.
@@ -474,7 +475,7 @@ fn run_one(
         }
         if dir.join("result.json").exists() {
             println!("{label}: finished before, skipped");
-            add_int8(data, name, &splits, dir, variant.kind)?;
+            add_quantized(data, name, &splits, dir, variant.kind)?;
             return Ok(false);
         }
         resume = dir.join(CHECKPOINT).exists();
@@ -517,7 +518,22 @@ fn run_one(
     let Some(mut result) = done else {
         return Ok(true);
     };
-    result.int8 = Some(int8_of(data, name, &splits, dir, variant.kind)?);
+    result.int8 = Some(quantized(
+        data,
+        name,
+        &splits,
+        dir,
+        variant.kind,
+        WeightBits::Eight,
+    )?);
+    result.int4 = Some(quantized(
+        data,
+        name,
+        &splits,
+        dir,
+        variant.kind,
+        WeightBits::Four,
+    )?);
     write_result(dir, &result)?;
     Ok(false)
 }
@@ -545,9 +561,10 @@ fn write_baseline(
     writer.write_file(BEST_MODEL, &baseline_file::save(&file)?)
 }
 
-/// Adds the int8 model to a run finished before int8 models existed (see [`int8_of`]): every
-/// MDPN run, and the baseline runs that wrote a model (before version 0.2 of the study, none).
-fn add_int8(
+/// Adds the int8 and int4 models to a run finished before they existed (see [`quantized`]):
+/// every MDPN run, and the baseline runs that wrote a model (those finished before baselines
+/// had model files wrote none).
+fn add_quantized(
     data: &Loaded,
     name: &str,
     splits: &Splits,
@@ -555,23 +572,33 @@ fn add_int8(
     kind: ModelKind,
 ) -> anyhow::Result<()> {
     let mut result = read_result(&dir.join("result.json"))?;
-    let has_model = kind == ModelKind::Mdpn || dir.join(BEST_MODEL).exists();
-    if result.int8.is_none() && has_model {
-        result.int8 = Some(int8_of(data, name, splits, dir, kind)?);
+    if kind != ModelKind::Mdpn && !dir.join(BEST_MODEL).exists() {
+        return Ok(());
+    }
+    let before = result.clone();
+    if result.int8.is_none() {
+        result.int8 = Some(quantized(data, name, splits, dir, kind, WeightBits::Eight)?);
+    }
+    if result.int4.is_none() {
+        result.int4 = Some(quantized(data, name, splits, dir, kind, WeightBits::Four)?);
+    }
+    if result != before {
         write_result(dir, &result)?;
     }
     Ok(())
 }
 
-/// Quantizes a finished run's best model as `mdpn quantize` does, into
-/// `model-int8.safetensors`: that file's size and its test accuracy.
-fn int8_of(
+/// Quantizes a finished run's best model as `mdpn quantize --weight-bits BITS` does, into
+/// `model-int8.safetensors` or `model-int4.safetensors`: that file's size and its test
+/// accuracy.
+fn quantized(
     data: &Loaded,
     name: &str,
     splits: &Splits,
     dir: &Path,
     kind: ModelKind,
-) -> anyhow::Result<Int8Result> {
+    bits: WeightBits,
+) -> anyhow::Result<QuantizedResult> {
     let path = dir.join(BEST_MODEL);
     let images = data.train.first_images(CALIBRATION_IMAGES);
     let source = format!("training images of {name}");
@@ -580,8 +607,8 @@ fn int8_of(
     };
     let (bytes, test) = if kind == ModelKind::Mdpn {
         let file = ModelArgs::path(&path).load()?;
-        let int8 = quantize(&file, images, &source, program())?;
-        (quantized_file::save(&int8)?, test(&int8.model)?)
+        let q = quantize(&file, images, &source, program(), bits)?;
+        (quantized_file::save(&q)?, test(&q.model)?)
     } else {
         let read = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let AnyBaseline::F32(file) = baseline_file::load(&read)
@@ -589,11 +616,12 @@ fn int8_of(
         else {
             bail!("{} is not an f32 baseline model", path.display());
         };
-        let int8 = quantize_baseline(&file, images, &source, program())?;
-        (baseline_file::save_int8(&int8)?, test(&int8.model)?)
+        let q = quantize_baseline(&file, images, &source, program(), bits)?;
+        (baseline_file::save_int8(&q)?, test(&q.model)?)
     };
-    write_atomic(&dir.join("model-int8.safetensors"), &bytes)?;
-    Ok(Int8Result {
+    let file = format!("model-int{}.safetensors", bits.count());
+    write_atomic(&dir.join(file), &bytes)?;
+    Ok(QuantizedResult {
         bytes: bytes.len(),
         test_accuracy: test.accuracy,
     })
@@ -767,6 +795,7 @@ impl RunSpec<'_> {
             class_names: self.data.train.class_names.clone(),
             confusion: test.confusion,
             int8: None,
+            int4: None,
         }))
     }
 }

@@ -36,15 +36,18 @@ pub struct RunResult {
     /// Test confusion matrix at the best epoch: multi-class `[true * classes + predicted]`,
     /// multi-label `[label * 4 + 2 * truth + predicted]`.
     pub confusion: Vec<u64>,
-    /// The run's best model quantized to int8 (MDPN runs of `mdpn study`).
+    /// The run's best model quantized to int8 (`mdpn study`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub int8: Option<Int8Result>,
+    pub int8: Option<QuantizedResult>,
+    /// The same with int4 weights in the hidden layers (`mdpn quantize --weight-bits 4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int4: Option<QuantizedResult>,
 }
 
-/// An int8 model as `mdpn quantize` writes it, and its accuracy on the run's test images.
+/// A quantized model as `mdpn quantize` writes it, and its accuracy on the run's test images.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Int8Result {
-    /// Size of the int8 model file.
+pub struct QuantizedResult {
+    /// Size of the model file.
     pub bytes: usize,
     pub test_accuracy: f64,
 }
@@ -139,6 +142,30 @@ pub struct Row {
     pub int8_bytes: Option<usize>,
     pub int8_test_accuracy_mean: Option<f64>,
     pub int8_test_accuracy_std: Option<f64>,
+    /// The same of the models with int4 hidden layers.
+    #[serde(default)]
+    pub int4_bytes: Option<usize>,
+    #[serde(default)]
+    pub int4_test_accuracy_mean: Option<f64>,
+    #[serde(default)]
+    pub int4_test_accuracy_std: Option<f64>,
+}
+
+/// File size (of the first run) and test accuracy (mean, standard deviation) of the quantized
+/// models `of` every run, where every run has one.
+fn quantized(
+    g: &[&RunResult],
+    of: fn(&RunResult) -> Option<QuantizedResult>,
+) -> (Option<usize>, Option<f64>, Option<f64>) {
+    let all: Option<Vec<QuantizedResult>> = g.iter().map(|r| of(r)).collect();
+    let acc: Option<Vec<f64>> = all
+        .as_ref()
+        .map(|v| v.iter().map(|q| q.test_accuracy).collect());
+    (
+        all.map(|v| v[0].bytes),
+        acc.as_deref().map(mean),
+        acc.as_deref().map(std_dev),
+    )
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -171,10 +198,10 @@ pub fn summarise(runs: &[Run]) -> Vec<Row> {
         let of = |f: fn(&RunResult) -> f64| g.iter().map(|r| f(r)).collect::<Vec<f64>>();
         let acc = of(|r| r.test_accuracy);
         let auc: Option<Vec<f64>> = g.iter().map(|r| r.test_auc).collect();
-        let int8: Option<Vec<Int8Result>> = g.iter().map(|r| r.int8).collect();
-        let int8_acc: Option<Vec<f64>> = int8
-            .as_ref()
-            .map(|v| v.iter().map(|i| i.test_accuracy).collect());
+        let (int8_bytes, int8_test_accuracy_mean, int8_test_accuracy_std) =
+            quantized(&g, |r| r.int8);
+        let (int4_bytes, int4_test_accuracy_mean, int4_test_accuracy_std) =
+            quantized(&g, |r| r.int4);
         rows.push(Row {
             dataset: g[0].dataset.clone(),
             model: g[0].model.clone(),
@@ -189,9 +216,12 @@ pub fn summarise(runs: &[Run]) -> Vec<Row> {
             images_per_s_mean: mean(&of(|r| r.images_per_s)),
             parameters: g[0].parameters,
             model_bytes: g[0].model_bytes,
-            int8_bytes: int8.map(|v| v[0].bytes),
-            int8_test_accuracy_mean: int8_acc.as_deref().map(mean),
-            int8_test_accuracy_std: int8_acc.as_deref().map(std_dev),
+            int8_bytes,
+            int8_test_accuracy_mean,
+            int8_test_accuracy_std,
+            int4_bytes,
+            int4_test_accuracy_mean,
+            int4_test_accuracy_std,
         });
     }
     rows
@@ -207,7 +237,7 @@ pub fn bytes(n: usize) -> String {
 }
 
 /// Header and cells of the summary table, as shown in Markdown and HTML; the test AUC column
-/// only when some data set reports one, the int8 columns only when some model has them.
+/// only when some data set reports one, the int8 and int4 columns only when some model has them.
 pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let with_auc = rows.iter().any(|r| r.test_auc_mean.is_some());
     let mut header = vec!["Data set", "Model", "Runs", "Test accuracy (%)"];
@@ -225,6 +255,14 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     if with_int8 {
         header.extend(["Size (int8)", "Int8 test accuracy (%)"]);
     }
+    let with_int4 = rows.iter().any(|r| r.int4_bytes.is_some());
+    if with_int4 {
+        header.extend(["Size (int4)", "Int4 test accuracy (%)"]);
+    }
+    let quantized = |cells: (Option<usize>, Option<f64>, Option<f64>)| match cells {
+        (Some(b), Some(m), Some(s)) => [bytes(b), format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s)],
+        _ => ["–".to_string(), "–".to_string()],
+    };
     let cells = rows
         .iter()
         .map(|r| {
@@ -252,18 +290,18 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 bytes(r.model_bytes),
             ]);
             if with_int8 {
-                row.extend(
-                    match (
-                        r.int8_bytes,
-                        r.int8_test_accuracy_mean,
-                        r.int8_test_accuracy_std,
-                    ) {
-                        (Some(b), Some(m), Some(s)) => {
-                            [bytes(b), format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s)]
-                        }
-                        _ => ["–".to_string(), "–".to_string()],
-                    },
-                );
+                row.extend(quantized((
+                    r.int8_bytes,
+                    r.int8_test_accuracy_mean,
+                    r.int8_test_accuracy_std,
+                )));
+            }
+            if with_int4 {
+                row.extend(quantized((
+                    r.int4_bytes,
+                    r.int4_test_accuracy_mean,
+                    r.int4_test_accuracy_std,
+                )));
             }
             row
         })
@@ -292,34 +330,31 @@ pub fn markdown(rows: &[Row]) -> String {
 /// The summary as CSV, numbers unrounded.
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
-        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes,int8_bytes,int8_test_accuracy_mean,int8_test_accuracy_std\n",
+        "dataset,model,runs,test_accuracy_mean,test_accuracy_std,test_auc_mean,test_auc_std,best_epoch_mean,train_seconds_mean,images_per_s_mean,parameters,model_bytes,int8_bytes,int8_test_accuracy_mean,int8_test_accuracy_std,int4_bytes,int4_test_accuracy_mean,int4_test_accuracy_std\n",
     );
+    let number = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+    let count = |v: Option<usize>| v.map(|b| b.to_string()).unwrap_or_default();
     for r in rows {
         s += &format!(
-            "{},{},{},{:.6},{:.6},{},{},{:.2},{:.3},{:.1},{},{},{},{},{}\n",
+            "{},{},{},{:.6},{:.6},{},{},{:.2},{:.3},{:.1},{},{},{},{},{},{},{},{}\n",
             csv_field(&r.dataset),
             csv_field(&r.model),
             r.runs,
             r.test_accuracy_mean,
             r.test_accuracy_std,
-            r.test_auc_mean
-                .map(|v| format!("{v:.6}"))
-                .unwrap_or_default(),
-            r.test_auc_std
-                .map(|v| format!("{v:.6}"))
-                .unwrap_or_default(),
+            number(r.test_auc_mean),
+            number(r.test_auc_std),
             r.best_epoch_mean,
             r.train_seconds_mean,
             r.images_per_s_mean,
             r.parameters,
             r.model_bytes,
-            r.int8_bytes.map(|b| b.to_string()).unwrap_or_default(),
-            r.int8_test_accuracy_mean
-                .map(|v| format!("{v:.6}"))
-                .unwrap_or_default(),
-            r.int8_test_accuracy_std
-                .map(|v| format!("{v:.6}"))
-                .unwrap_or_default()
+            count(r.int8_bytes),
+            number(r.int8_test_accuracy_mean),
+            number(r.int8_test_accuracy_std),
+            count(r.int4_bytes),
+            number(r.int4_test_accuracy_mean),
+            number(r.int4_test_accuracy_std),
         );
     }
     s

@@ -7,7 +7,7 @@ use crate::baselines::baseline_file::{BaselineFile, QuantizedBaselineFile};
 use crate::baselines::quantized::QuantizedBaseline;
 use crate::error::{Error, Result};
 use crate::model_file::ModelFile;
-use crate::quantized::{calibrate, QuantizedMdpn};
+use crate::quantized::{calibrate, QuantizedMdpn, WeightBits};
 use crate::quantized_file::QuantizedFile;
 
 /// Training images that calibrate the activations unless told otherwise: the first 10,000.
@@ -21,6 +21,7 @@ pub fn quantize(
     images: &[u8],
     source: &str,
     program: String,
+    soma_bits: WeightBits,
 ) -> Result<QuantizedFile> {
     let len = file.model.config.image_len();
     if images.is_empty() || !images.len().is_multiple_of(len) {
@@ -31,13 +32,14 @@ pub fn quantize(
     }
     let n = images.len() / len;
     let calibration = calibrate(&file.model, images)?;
-    let model = QuantizedMdpn::new(&file.model, &calibration)?;
+    let model = QuantizedMdpn::with_bits(&file.model, &calibration, soma_bits)?;
     let synapses = &model.integer.synapses;
     let quantization = format!(
-        "soma and axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
+        "soma weights int{}, axon weights int8, symmetric, one scale per output row; their inputs uint8, one \
          scale and zero point per tensor, covering the range over the first {n} {source} \
          (membrane {:?}, soma {:?}); synapses in fixed point (2^-{} of z), a table of {} entries of \
          ln(Y + c) in 2^-{}; integers only from pixel to score",
+        soma_bits.count(),
         calibration.membrane,
         calibration.hidden,
         synapses.z_frac,
@@ -55,14 +57,16 @@ pub fn quantize(
 }
 
 /// The int8 model of a baseline `file`, every layer's input calibrated on `images` (8-bit images
-/// of the model's shape), the first of `source`; `program` is recorded as the file's writer.
+/// of the model's shape), the first of `source`, the weights of every layer but the last of
+/// `hidden_bits`; `program` is recorded as the file's writer.
 pub fn quantize_baseline(
     file: &BaselineFile,
     images: &[u8],
     source: &str,
     program: String,
+    hidden_bits: WeightBits,
 ) -> Result<QuantizedBaselineFile> {
-    let model = QuantizedBaseline::new(&file.model, images)?;
+    let model = QuantizedBaseline::new(&file.model, images, hidden_bits)?;
     let n = images.len() / model.architecture.image_len();
     let ranges: Vec<_> = model
         .layers
@@ -70,10 +74,12 @@ pub fn quantize_baseline(
         .map(|l| (l.input.scale, l.input.zero_point))
         .collect();
     let quantization = format!(
-        "every layer's weights int8, symmetric, one scale per output row; its input uint8, one \
+        "the weights of every layer but the last int{}, of the last int8, symmetric, one scale per \
+         output row; every layer's input uint8, one \
          scale and zero point per tensor (scale, zero point: {ranges:?}), covering the range \
          over the first {n} {source}; integer sums requantised in fixed point: integers from \
-         pixel to score, as MDPN's soma and axon"
+         pixel to score, as MDPN's soma and axon",
+        hidden_bits.count()
     );
     Ok(QuantizedBaselineFile {
         model,

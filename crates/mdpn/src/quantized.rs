@@ -44,6 +44,44 @@ impl ActivationQuant {
     }
 }
 
+/// How many bits a quantized layer's weights have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WeightBits {
+    /// −7..=7: half the bytes of int8, for the hidden layers (the output layer keeps 8).
+    Four,
+    /// −127..=127.
+    #[default]
+    Eight,
+}
+
+impl WeightBits {
+    /// The largest weight code: the range is symmetric.
+    pub fn largest(self) -> i8 {
+        match self {
+            WeightBits::Four => 7,
+            WeightBits::Eight => 127,
+        }
+    }
+
+    /// 4 or 8, or an error naming what is allowed.
+    pub fn from_count(bits: u32) -> Result<WeightBits> {
+        match bits {
+            4 => Ok(WeightBits::Four),
+            8 => Ok(WeightBits::Eight),
+            _ => Err(Error::Config(format!(
+                "weights can be quantized to 8 or 4 bits, not {bits}"
+            ))),
+        }
+    }
+
+    pub fn count(self) -> u32 {
+        match self {
+            WeightBits::Four => 4,
+            WeightBits::Eight => 8,
+        }
+    }
+}
+
 /// A `Linear` layer with int8 weights, one scale per output row, and uint8 inputs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedLinear {
@@ -63,18 +101,31 @@ impl QuantizedLinear {
     /// `layer` with symmetric int8 weights per output row (−127..=127, so that the range is
     /// symmetric), its input quantized as `input`.
     pub fn new(layer: &Linear, input: ActivationQuant) -> QuantizedLinear {
+        QuantizedLinear::with_bits(layer, input, WeightBits::Eight)
+    }
+
+    /// `layer` with symmetric weights of `bits` per output row (int4: −7..=7, computed as int8
+    /// and stored two to a byte), its input quantized as `input`.
+    pub fn with_bits(layer: &Linear, input: ActivationQuant, bits: WeightBits) -> QuantizedLinear {
+        let top = bits.largest() as f32;
         let mut weight = Vec::with_capacity(layer.weight.len());
         let mut weight_scale = Vec::with_capacity(layer.outputs);
         for row in layer.weight.chunks_exact(layer.inputs) {
             let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            let scale = if max > 0.0 { max / top } else { 1.0 };
             weight.extend(
                 row.iter()
-                    .map(|v| (v / scale).round_ties_even().clamp(-127.0, 127.0) as i8),
+                    .map(|v| (v / scale).round_ties_even().clamp(-top, top) as i8),
             );
             weight_scale.push(scale);
         }
         QuantizedLinear::from_parts(weight, weight_scale, layer.bias.clone(), input)
+    }
+
+    /// Whether every weight lies in int4's −7..=7, so that files store them two to a byte.
+    pub fn fits_int4(&self) -> bool {
+        let top = WeightBits::Four.largest();
+        self.weight.iter().all(|&w| (-top..=top).contains(&w))
     }
 
     /// The layer of `(outputs, inputs)` int8 weights with their scales (`weight_scale` has one
@@ -260,8 +311,22 @@ impl QuantizedMdpn {
     /// The int8 model of `model`, its activations quantized over the ranges of `calibration`,
     /// or an error for settings the integer path does not compute.
     pub fn new(model: &Mdpn, calibration: &Calibration) -> Result<QuantizedMdpn> {
+        QuantizedMdpn::with_bits(model, calibration, WeightBits::Eight)
+    }
+
+    /// As [`Self::new`], the soma's weights of `soma_bits` (the axon, the output layer, keeps
+    /// 8).
+    pub fn with_bits(
+        model: &Mdpn,
+        calibration: &Calibration,
+        soma_bits: WeightBits,
+    ) -> Result<QuantizedMdpn> {
         let (lo, hi) = calibration.membrane;
-        let soma = QuantizedLinear::new(&model.params.soma, ActivationQuant::covering(lo, hi));
+        let soma = QuantizedLinear::with_bits(
+            &model.params.soma,
+            ActivationQuant::covering(lo, hi),
+            soma_bits,
+        );
         let (lo, hi) = calibration.hidden;
         let axon = QuantizedLinear::new(&model.params.axon, ActivationQuant::covering(lo, hi));
         let (w, q) = (model.params.w.clone(), model.params.q.clone());

@@ -14,6 +14,9 @@
 //! - `model.1.membrane_multiplier`: I32 `(1)`; `L.offset`, `L.multiplier`: I32 `(outputs)`;
 //! - metadata `integer`: `z_frac`, `table_frac`, `z_limit`, `ln_frac` and the three shifts.
 //!
+//! Format 3 is format 2 with int4 weights (`mdpn quantize --weight-bits 4`): a layer whose
+//! weights all lie in −7..=7 stores them as `L.weight_int4`, two to a byte ([`layer_tensors`]).
+//!
 //! Format 1 files (f32 synapses, float biases) are read and get the integer path derived as
 //! `mdpn quantize` derives it; [`QuantizedFile::format_version`] says so.
 
@@ -27,13 +30,16 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::integer::{FixedScale, IntegerSynapses};
 use crate::model::{Params, TENSOR_NAMES};
-use crate::quantized::{ActivationQuant, IntegerParts, QuantizedLinear, QuantizedMdpn};
+use crate::quantized::{ActivationQuant, IntegerParts, QuantizedLinear, QuantizedMdpn, WeightBits};
 use crate::tensor_file::{describe, f32_tensor, json, serialize, verify_checksum, Metadata};
 
 /// Value of the `format` metadata key in int8 model files.
 pub const FORMAT: &str = "mdpn-int8";
 /// Version of the int8 file layout; files from a newer version are refused.
 pub const FORMAT_VERSION: u32 = 2;
+/// The version of files whose soma has int4 weights ([`layer_tensors`]): readers of version 2
+/// refuse them as newer rather than miss the soma's weights.
+pub const INT4_FORMAT_VERSION: u32 = 3;
 
 /// An int8 model with its class names and where it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +65,11 @@ struct IntegerSettings {
     membrane_shift: u32,
     soma_shift: u32,
     axon_shift: u32,
+}
+
+/// Little-endian bytes of f32 values.
+fn le_f32(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Little-endian bytes of 32-bit integers.
@@ -89,7 +100,12 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
     let model = &file.model;
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
-    meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+    let version = if model.soma.fits_int4() || model.axon.fits_int4() {
+        INT4_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    };
+    meta.insert("format_version".to_string(), version.to_string());
     meta.insert("config".to_string(), json(&model.config));
     meta.insert("class_names".to_string(), json(&file.class_names));
     meta.insert("program".to_string(), file.program.clone());
@@ -109,7 +125,7 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
         axon_shift: int.axon.shift,
     };
     meta.insert("integer".to_string(), json(&settings));
-    let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let le = le_f32;
     let shapes = Params::shapes(&model.config);
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
         (
@@ -174,33 +190,54 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
 }
 
 /// The tensors of one int8 layer under `prefix`: its weights, their scales, the bias and how its
-/// input is quantized (what every int8 file, MDPN's or a baseline's, holds of a layer).
+/// input is quantized (what every int8 file, MDPN's or a baseline's, holds of a layer). Weights
+/// that all fit int4 (−7..=7) are stored two to a byte as `weight_int4`, U8
+/// `(outputs, ⌈inputs/2⌉)`, the even input in the low nibble, two's complement.
 pub(crate) fn layer_tensors(
     prefix: &str,
     layer: &QuantizedLinear,
 ) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
-    let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
-    let weight = layer.weight.iter().map(|&v| v as u8).collect();
     let (o, i) = (layer.outputs, layer.inputs);
+    let weight = if layer.fits_int4() {
+        let packed = layer
+            .weight
+            .chunks(i.max(1))
+            .flat_map(|row| {
+                row.chunks(2).map(|pair| {
+                    let high = pair.get(1).map_or(0, |&w| (w as u8) << 4);
+                    (pair[0] as u8 & 0x0f) | high
+                })
+            })
+            .collect();
+        (
+            format!("{prefix}.weight_int4"),
+            Dtype::U8,
+            vec![o, i.div_ceil(2)],
+            packed,
+        )
+    } else {
+        let bytes = layer.weight.iter().map(|&v| v as u8).collect();
+        (format!("{prefix}.weight"), Dtype::I8, vec![o, i], bytes)
+    };
     vec![
-        (format!("{prefix}.weight"), Dtype::I8, vec![o, i], weight),
+        weight,
         (
             format!("{prefix}.weight_scale"),
             Dtype::F32,
             vec![o],
-            le(&layer.weight_scale),
+            le_f32(&layer.weight_scale),
         ),
         (
             format!("{prefix}.bias"),
             Dtype::F32,
             vec![o],
-            le(&layer.bias),
+            le_f32(&layer.bias),
         ),
         (
             format!("{prefix}.input_scale"),
             Dtype::F32,
             vec![1],
-            le(&[layer.input.scale]),
+            le_f32(&[layer.input.scale]),
         ),
         (
             format!("{prefix}.input_zero_point"),
@@ -209,6 +246,36 @@ pub(crate) fn layer_tensors(
             vec![layer.input.zero_point],
         ),
     ]
+}
+
+/// The int8 weights `(outputs, inputs)` of the layer under `prefix`, stored as int8 or as int4
+/// two to a byte.
+fn weights(st: &SafeTensors, prefix: &str, inputs: usize, outputs: usize) -> Result<Vec<i8>> {
+    let packed = format!("{prefix}.weight_int4");
+    if st.tensor(&packed).is_err() {
+        let weight = raw(
+            st,
+            &format!("{prefix}.weight"),
+            Dtype::I8,
+            &[outputs, inputs],
+        )?;
+        return Ok(weight.iter().map(|&b| b as i8).collect());
+    }
+    let bytes = raw(st, &packed, Dtype::U8, &[outputs, inputs.div_ceil(2)])?;
+    // Sign-extend each nibble.
+    let nibble = |b: u8| ((b << 4) as i8) >> 4;
+    let mut weight = Vec::with_capacity(outputs * inputs);
+    for row in bytes.chunks(inputs.div_ceil(2).max(1)) {
+        let values = row.iter().flat_map(|&b| [nibble(b), nibble(b >> 4)]);
+        weight.extend(values.take(inputs));
+    }
+    let top = WeightBits::Four.largest();
+    if weight.iter().any(|w| !(-top..=top).contains(w)) {
+        return Err(Error::Format(format!(
+            "{packed} holds -8, outside int4's symmetric range -7..=7"
+        )));
+    }
+    Ok(weight)
 }
 
 /// The bytes of tensor `name` if it has type `dtype` and shape `shape`, or an error naming it.
@@ -299,12 +366,7 @@ pub(crate) fn layer(
     inputs: usize,
     outputs: usize,
 ) -> Result<QuantizedLinear> {
-    let weight = raw(
-        st,
-        &format!("{prefix}.weight"),
-        Dtype::I8,
-        &[outputs, inputs],
-    )?;
+    let weight = weights(st, prefix, inputs, outputs)?;
     let weight_scale = floats(st, &format!("{prefix}.weight_scale"), &[outputs])?;
     let bias = floats(st, &format!("{prefix}.bias"), &[outputs])?;
     let scale = floats(st, &format!("{prefix}.input_scale"), &[1])?[0];
@@ -316,7 +378,7 @@ pub(crate) fn layer(
         )));
     }
     Ok(QuantizedLinear::from_parts(
-        weight.iter().map(|&b| b as i8).collect(),
+        weight,
         weight_scale,
         bias,
         ActivationQuant { scale, zero_point },
@@ -340,7 +402,7 @@ pub fn load(bytes: &[u8]) -> Result<QuantizedFile> {
             "model file format is `{format}`, expected `{FORMAT}`"
         )));
     }
-    let format_version = described.check_version(FORMAT_VERSION)?;
+    let format_version = described.check_version(INT4_FORMAT_VERSION)?;
     let config: Config = described.json("config")?;
     config.validate()?;
     let class_names: Vec<String> = described.json("class_names")?;

@@ -6,6 +6,7 @@ use mdpn::baselines::baseline_file::{self, AnyBaseline, BaselineFile, QuantizedB
 use mdpn::baselines::quantized::QuantizedBaseline;
 use mdpn::baselines::{Architecture, Baseline, Cnn, CnnConfig, Mlp, MlpConfig};
 use mdpn::evaluation::Classifier;
+use mdpn::quantized::WeightBits;
 use mdpn::{Images, KernelChoice};
 use rand::{Rng, SeedableRng};
 
@@ -131,18 +132,26 @@ fn plain_scores(q: &QuantizedBaseline, image: &[u8]) -> Vec<i32> {
 
 #[test]
 fn the_integer_path_gives_the_bits_of_the_plain_definition() {
-    for model in [mlp(), cnn()] {
-        let len = model.architecture().image_len();
-        let int8 = QuantizedBaseline::new(&model, &images(64, len, 1)).unwrap();
-        // 37 images: two whole tasks of 16 and a partial one.
-        let test = images(37, len, 2);
-        let fast = int8.scores(&test).unwrap();
-        let plain: Vec<i32> = test
-            .chunks(len)
-            .flat_map(|i| plain_scores(&int8, i))
-            .collect();
-        assert_eq!(fast, plain, "{}", model.architecture().kind());
-        assert!(fast.iter().any(|&s| s != 0));
+    for bits in [WeightBits::Eight, WeightBits::Four] {
+        for model in [mlp(), cnn()] {
+            let len = model.architecture().image_len();
+            let int8 = QuantizedBaseline::new(&model, &images(64, len, 1), bits).unwrap();
+            // 37 images: two whole tasks of 16 and a partial one.
+            let test = images(37, len, 2);
+            let fast = int8.scores(&test).unwrap();
+            let plain: Vec<i32> = test
+                .chunks(len)
+                .flat_map(|i| plain_scores(&int8, i))
+                .collect();
+            assert_eq!(fast, plain, "{} {bits:?}", model.architecture().kind());
+            assert!(fast.iter().any(|&s| s != 0));
+            // int4 in every layer but the classifier.
+            let last = int8.layers.len() - 1;
+            for (i, layer) in int8.layers.iter().enumerate() {
+                let int4 = bits == WeightBits::Four && i < last;
+                assert_eq!(layer.fits_int4(), int4, "layer {i} {bits:?}");
+            }
+        }
     }
 }
 
@@ -152,7 +161,7 @@ fn int8_baselines_predict_as_their_f32_models() {
         let kind = model.architecture().kind();
         let classes = model.architecture().classes();
         let len = model.architecture().image_len();
-        let int8 = QuantizedBaseline::new(&model, &images(200, len, 3)).unwrap();
+        let int8 = QuantizedBaseline::new(&model, &images(200, len, 3), WeightBits::Eight).unwrap();
         let test = images(100, len, 4);
         let want = model.classifier().predictor(KernelChoice::Fast)(Images::U8(&test)).unwrap();
         let got = int8.predictor(KernelChoice::Fast)(Images::U8(&test)).unwrap();
@@ -199,13 +208,14 @@ fn baseline_files_round_trip_and_refuse_what_they_cannot_hold() {
             [first.outputs, first.inputs]
         );
 
-        let int8 = QuantizedBaselineFile {
-            model: QuantizedBaseline::new(&model, &images(50, len, 5)).unwrap(),
-            class_names: names,
+        let quantized = |bits| QuantizedBaselineFile {
+            model: QuantizedBaseline::new(&model, &images(50, len, 5), bits).unwrap(),
+            class_names: names.clone(),
             dataset: None,
             program: "test".into(),
             quantization: "test".into(),
         };
+        let int8 = quantized(WeightBits::Eight);
         let int8_bytes = baseline_file::save_int8(&int8).unwrap();
         assert_eq!(baseline_file::save_int8(&int8).unwrap(), int8_bytes);
         assert!(baseline_file::is_baseline(&int8_bytes));
@@ -219,6 +229,26 @@ fn baseline_files_round_trip_and_refuse_what_they_cannot_hold() {
             "{} vs {}",
             int8_bytes.len(),
             bytes.len()
+        );
+        // int4: the hidden layers' weights two to a byte, in a file of version 2.
+        let int4 = quantized(WeightBits::Four);
+        let int4_bytes = baseline_file::save_int8(&int4).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&int4_bytes).unwrap();
+        let packed = st.tensor("layers.0.weight_int4").unwrap();
+        assert_eq!(packed.shape(), [first.outputs, first.inputs.div_ceil(2)]);
+        assert!(st.tensor("layers.0.weight").is_err());
+        let layers = model.layers();
+        let saved: usize = layers[..layers.len() - 1]
+            .iter()
+            .map(|l| l.outputs * (l.inputs - l.inputs.div_ceil(2)))
+            .sum();
+        // The header differs by a few bytes (the version, the tensor names, padding).
+        let diff = int8_bytes.len() as i64 - int4_bytes.len() as i64 - saved as i64;
+        assert!(diff.abs() < 64, "{diff} bytes besides the packed weights");
+        assert!(String::from_utf8_lossy(&int4_bytes).contains("\"format_version\":\"2\""));
+        assert_eq!(
+            baseline_file::load(&int4_bytes).unwrap(),
+            AnyBaseline::Int8(int4)
         );
 
         // A configuration larger than the file is refused before anything of its size exists.

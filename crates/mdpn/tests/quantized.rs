@@ -3,7 +3,7 @@
 
 use mdpn::config::{Integration, SynapseFn};
 use mdpn::evaluation::Classifier;
-use mdpn::quantized::{calibrate, ActivationQuant, QuantizedMdpn};
+use mdpn::quantized::{calibrate, ActivationQuant, QuantizedMdpn, WeightBits};
 use mdpn::quantized_file::{self, QuantizedFile};
 use mdpn::{Config, Images, KernelChoice, Mdpn};
 use rand::{Rng, SeedableRng};
@@ -271,4 +271,36 @@ fn damaged_integer_tensors_are_refused_with_their_name() {
         err.contains("out of range") && err.contains("table"),
         "{err}"
     );
+}
+
+#[test]
+fn int4_soma_files_store_two_weights_a_byte_and_compute_as_their_micro_model() {
+    let model = small_model();
+    let len = model.config.image_len();
+    let calibration = calibrate(&model, &images(50, len, 5)).unwrap();
+    let int4 = QuantizedMdpn::with_bits(&model, &calibration, WeightBits::Four).unwrap();
+    assert!(
+        int4.soma.fits_int4() && !int4.axon.fits_int4(),
+        "the axon keeps 8 bits"
+    );
+    let test = images(20, len, 8);
+    assert_eq!(int4.scores(&test).unwrap(), micro_scores(&int4, &test));
+    let file = |model| QuantizedFile {
+        model,
+        class_names: (0..10).map(|i| format!("c{i}")).collect(),
+        dataset: None,
+        program: "test".into(),
+        quantization: "test".into(),
+        format_version: quantized_file::INT4_FORMAT_VERSION,
+    };
+    let int8 = QuantizedMdpn::new(&model, &calibration).unwrap();
+    let int8_bytes = quantized_file::save(&file(int8)).unwrap();
+    let int4_file = file(int4);
+    let bytes = quantized_file::save(&int4_file).unwrap();
+    assert_eq!(quantized_file::load(&bytes).unwrap(), int4_file);
+    let soma = &int4_file.model.soma;
+    let saved = soma.outputs * (soma.inputs - soma.inputs.div_ceil(2));
+    let diff = int8_bytes.len() as i64 - bytes.len() as i64 - saved as i64;
+    assert!(diff.abs() < 64, "{diff} bytes besides the packed soma");
+    assert!(String::from_utf8_lossy(&bytes).contains("\"format_version\":\"3\""));
 }

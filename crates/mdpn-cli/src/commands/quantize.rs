@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use mdpn::baselines::baseline_file::{self, AnyBaseline};
 use mdpn::quantize::{quantize, quantize_baseline, CALIBRATION_IMAGES};
+use mdpn::quantized::WeightBits;
 use mdpn::quantized_file;
 use mdpn_data::datasets::{DataArgs, Loaded};
 use mdpn_data::for_model::{load_data_for, load_data_for_baseline};
@@ -29,6 +30,10 @@ pub struct Args {
     /// How many training images (the first ones) calibrate the activations.
     #[arg(long, default_value_t = CALIBRATION_IMAGES)]
     pub calibration_images: usize,
+    /// Bits of the hidden layers' weights: 8, or 4 (two to a byte in the file: half the bytes
+    /// of MDPN's soma, of every baseline layer but the last). The output layer keeps 8.
+    #[arg(long, default_value_t = 8, value_parser = parse_bits)]
+    pub weight_bits: u32,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -61,17 +66,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         images,
         &format!("training images of {}", data.name),
         program(),
+        WeightBits::from_count(args.weight_bits)?,
     )?;
     let bytes = quantized_file::save(&out)?;
     write_atomic(&args.out, &bytes)?;
     println!(
-        "wrote {} ({} bytes): integers from pixel to score, int8 soma and axon, activations calibrated on {} training images of {}",
+        "wrote {} ({} bytes): integers from pixel to score, int{} soma and int8 axon, activations calibrated on {} training images of {}",
         args.out.display(),
         bytes.len(),
+        args.weight_bits,
         images.len() / data.train.image_len(),
         data.name
     );
     Ok(())
+}
+
+/// `--weight-bits`: 4 or 8.
+fn parse_bits(s: &str) -> Result<u32, String> {
+    let bits: u32 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of bits"))?;
+    WeightBits::from_count(bits)
+        .map(WeightBits::count)
+        .map_err(|e| e.to_string())
 }
 
 /// The first `--calibration-images` training images of `data`.
@@ -99,14 +116,16 @@ fn quantize_a_baseline(args: &Args, bytes: &[u8]) -> anyhow::Result<()> {
         images,
         &format!("training images of {}", data.name),
         program(),
+        WeightBits::from_count(args.weight_bits)?,
     )?;
     let bytes = baseline_file::save_int8(&out)?;
     write_atomic(&args.out, &bytes)?;
     println!(
-        "wrote {} ({} bytes): the {} in integers from pixel to score, int8 weights, activations calibrated on {} training images of {}",
+        "wrote {} ({} bytes): the {} in integers from pixel to score, int{} weights (int8 in the last layer), activations calibrated on {} training images of {}",
         args.out.display(),
         bytes.len(),
         arch.kind(),
+        args.weight_bits,
         images.len() / data.train.image_len(),
         data.name
     );

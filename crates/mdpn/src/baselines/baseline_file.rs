@@ -8,7 +8,9 @@
 //! `(outputs, inputs)` and `layers.<i>.bias`, as checkpoints do; int8 files hold what an int8
 //! MDPN file holds of its soma ([`crate::quantized_file`]): `layers.<i>.weight` I8,
 //! `.weight_scale`, `.bias`, `.input_scale` F32 and `.input_zero_point` U8. The integer offsets
-//! and multipliers follow from these as [`QuantizedBaseline::from_parts`] derives them.
+//! and multipliers follow from these as [`QuantizedBaseline::from_parts`] derives them. Layers
+//! with int4 weights (`mdpn quantize --weight-bits 4`) store them as MDPN's files do, as
+//! `layers.<i>.weight_int4`, in files of version 2.
 
 use std::collections::HashMap;
 
@@ -29,6 +31,9 @@ pub const FORMAT: &str = "mdpn-baseline";
 pub const INT8_FORMAT: &str = "mdpn-baseline-int8";
 /// Version of both layouts; files from a newer version are refused.
 pub const FORMAT_VERSION: u32 = 1;
+/// The version of int8 files with int4 layers (stored as `weight_int4`, two weights to a byte):
+/// readers of version 1 refuse them as newer rather than miss their weights.
+pub const INT4_FORMAT_VERSION: u32 = 2;
 
 /// A baseline with its class names and where it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +74,7 @@ pub fn is_baseline(bytes: &[u8]) -> bool {
 
 /// The metadata both precisions share.
 fn metadata(
-    format: &str,
+    (format, version): (&str, u32),
     architecture: &Architecture,
     class_names: &[String],
     dataset: &Option<String>,
@@ -81,7 +86,7 @@ fn metadata(
     };
     let mut meta = HashMap::from([
         ("format".to_string(), format.to_string()),
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("format_version".to_string(), version.to_string()),
         ("network".to_string(), architecture.kind().to_string()),
         ("config".to_string(), config),
         ("class_names".to_string(), json(&class_names)),
@@ -97,7 +102,7 @@ fn metadata(
 pub fn save(file: &BaselineFile) -> Result<Vec<u8>> {
     let arch = file.model.architecture();
     let meta = metadata(
-        FORMAT,
+        (FORMAT, FORMAT_VERSION),
         &arch,
         &file.class_names,
         &file.dataset,
@@ -133,8 +138,13 @@ pub fn save(file: &BaselineFile) -> Result<Vec<u8>> {
 /// Serialises an int8 baseline file; the same model always gives the same bytes.
 pub fn save_int8(file: &QuantizedBaselineFile) -> Result<Vec<u8>> {
     let model = &file.model;
+    let version = if model.layers.iter().any(|l| l.fits_int4()) {
+        INT4_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    };
     let mut meta = metadata(
-        INT8_FORMAT,
+        (INT8_FORMAT, version),
         &model.architecture,
         &file.class_names,
         &file.dataset,
@@ -174,12 +184,12 @@ fn header(bytes: &[u8]) -> Result<Header<'_>> {
             "model file format is `{format}`, expected `{FORMAT}` or `{INT8_FORMAT}`"
         )));
     }
-    described.check_version(FORMAT_VERSION)?;
+    described.check_version(INT4_FORMAT_VERSION)?;
     let architecture =
         Architecture::from_json(described.field("network")?, described.field("config")?)?;
-    // At least one byte per parameter (int8): refuse a configuration the file cannot hold.
+    // At least half a byte per parameter (int4): refuse a configuration the file cannot hold.
     let needs = architecture.parameter_count();
-    if needs > bytes.len() {
+    if needs / 2 > bytes.len() {
         return Err(Error::Shape(format!(
             "the file's {} configuration has {needs} parameters, more than its {} bytes hold",
             architecture.kind(),

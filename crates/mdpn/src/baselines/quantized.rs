@@ -18,7 +18,9 @@ use crate::integer::FixedScale;
 use crate::layers::linear::Linear;
 use crate::matmul_i8::matmul_u8_i8;
 use crate::parallel;
-use crate::quantized::{micro_layer, ActivationQuant, QuantizedLinear, INT8_TAKES_PIXELS};
+use crate::quantized::{
+    micro_layer, ActivationQuant, QuantizedLinear, WeightBits, INT8_TAKES_PIXELS,
+};
 
 /// An int8 MLP or LeNet-style CNN.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,14 +85,28 @@ pub fn calibrate(model: &Baseline, images: &[u8]) -> Result<Vec<(f32, f32)>> {
 
 impl QuantizedBaseline {
     /// The int8 model of `model`, every layer's input quantized over its range on `images`
-    /// (8-bit training images, one after another).
-    pub fn new(model: &Baseline, images: &[u8]) -> Result<QuantizedBaseline> {
+    /// (8-bit training images, one after another), the weights of every layer but the last (the
+    /// classifier, which keeps 8) of `hidden_bits`.
+    pub fn new(
+        model: &Baseline,
+        images: &[u8],
+        hidden_bits: WeightBits,
+    ) -> Result<QuantizedBaseline> {
         let ranges = calibrate(model, images)?;
+        let last = model.layers().len() - 1;
         let layers = model
             .layers()
             .iter()
             .zip(ranges)
-            .map(|(layer, (lo, hi))| QuantizedLinear::new(layer, ActivationQuant::covering(lo, hi)))
+            .enumerate()
+            .map(|(i, (layer, (lo, hi)))| {
+                let bits = if i < last {
+                    hidden_bits
+                } else {
+                    WeightBits::Eight
+                };
+                QuantizedLinear::with_bits(layer, ActivationQuant::covering(lo, hi), bits)
+            })
             .collect();
         QuantizedBaseline::from_parts(model.architecture(), layers)
     }
