@@ -16,7 +16,7 @@ quantize = _mdpn.quantize
 
 def summary_table(rows):
     """Rows of ``summary.json`` as a table: a dict of NumPy arrays, one per column (numbers a
-    model lacks, such as a baseline's int8 size, are NaN). ``pandas.DataFrame`` reads it."""
+    model lacks, such as the AUC of a set without one, are NaN). ``pandas.DataFrame`` reads it."""
     columns = {}
     for row in rows:
         for key in row:

@@ -117,6 +117,18 @@ def test_quantize_gives_mdpn_quantizes_file(model, model_path, fashion, tmp_path
         mdpn.quantize(int8, fashion.x_train[:10])
     with pytest.raises(ValueError, match="uint8"):
         mdpn.quantize(model, fashion.x_train[:10].astype(np.float32))
+    # int4 soma weights: the program's file, bit for bit, and about half the soma's bytes.
+    out4 = tmp_path / "cli-int4.safetensors"
+    run_mdpn("quantize", model_path, "--out", out4, "--dataset", "fashion-mnist",
+             "--weight-bits", "4")
+    int4 = mdpn.quantize(model, fashion.x_train[:10000], weight_bits=4)
+    assert int4.to_bytes() == out4.read_bytes()
+    c = model.config
+    features = c["dendrites"] * ((c["image_size"] - c["window"] + 1) // c["pool"]) ** 2
+    saved = len(int8.to_bytes()) - len(int4.to_bytes())
+    assert abs(saved - c["hidden"] * features // 2) < 64
+    with pytest.raises(ValueError, match="8 or 4 bits, not 3"):
+        mdpn.quantize(model, fashion.x_train[:10], weight_bits=3)
 
 
 def test_export_onnx_writes_mdpn_exports_graph(model, model_path, fashion, tmp_path):
@@ -175,11 +187,12 @@ def test_study_writes_mdpn_studys_folder_and_returns_its_summary(tmp_path):
         ["mdpn", "mdpn[dendrites=4]", "mlp"]
     for key in ["test_accuracy_mean", "best_epoch_mean", "parameters", "model_bytes"]:
         assert table[key].tolist() == [r[key] for r in expected], key
-    # The int8 columns of MDPN models, NaN for the baseline.
-    assert table["int8_bytes"].tolist()[:2] == [r["int8_bytes"] for r in expected[:2]]
-    assert np.isnan(table["int8_bytes"][2]) and np.isnan(table["int8_test_accuracy_mean"][2])
-    for run in ["mdpn/seed0", "mdpn_dendrites-4/seed0"]:
-        for name in ["model.safetensors", "model-int8.safetensors"]:
+    # The int8 and int4 models of every run, the baseline's too.
+    for key in ["int8_bytes", "int8_test_accuracy_mean", "int4_bytes", "int4_test_accuracy_mean"]:
+        assert table[key].tolist() == [r[key] for r in expected], key
+    assert not np.isnan(table["int4_test_accuracy_mean"]).any()
+    for run in ["mdpn/seed0", "mdpn_dendrites-4/seed0", "mlp/seed0"]:
+        for name in ["model.safetensors", "model-int8.safetensors", "model-int4.safetensors"]:
             a = cli / "runs" / "fashion-mnist" / run / name
             assert (py / "runs" / "fashion-mnist" / run / name).read_bytes() == a.read_bytes()
     for name in ["summary.md", "summary.csv", "report.html"]:
