@@ -304,6 +304,45 @@ pub(crate) fn micro_layer<'a>(
     }
 }
 
+/// A hidden int8 layer (`weights`, computed as `layer`) on uint8 inputs `(n, inputs)`: its uint8
+/// outputs after ReLU (the output's zero point, the code of 0, is their floor).
+pub(crate) fn hidden_u8(weights: &QuantizedLinear, layer: &micro::Layer, u: &[u8]) -> Vec<u8> {
+    let outputs = weights.outputs;
+    let mut sums = vec![0i32; u.len() / weights.inputs.max(1) * outputs];
+    matmul_u8_i8(u, &weights.prepared, &mut sums);
+    let relu = layer.zero_point as u8;
+    sums.iter()
+        .enumerate()
+        .map(|(at, &s)| {
+            let o = at % outputs;
+            layer.requant(o).to_u8(s + layer.offset[o], relu)
+        })
+        .collect()
+}
+
+/// The output int8 layer on uint8 inputs `(n, inputs)`: its scores `(n, outputs)`, the logits
+/// times `2^SCORE_FRAC`.
+pub(crate) fn output_scores(
+    weights: &QuantizedLinear,
+    layer: &micro::Layer,
+    u: &[u8],
+    scores: &mut [i32],
+) {
+    let outputs = weights.outputs;
+    let mut sums = vec![0i32; scores.len()];
+    matmul_u8_i8(u, &weights.prepared, &mut sums);
+    for (at, (score, &s)) in scores.iter_mut().zip(&sums).enumerate() {
+        let o = at % outputs;
+        *score = layer.score(o, s + layer.offset[o]);
+    }
+}
+
+/// Logits of integer scores (logits times `2^SCORE_FRAC`).
+pub(crate) fn logits_of(scores: Vec<i32>) -> Vec<f32> {
+    let unit = 2f32.powi(-(micro::SCORE_FRAC as i32));
+    scores.into_iter().map(|s| s as f32 * unit).collect()
+}
+
 /// Images per task of [`QuantizedMdpn::scores`]: enough work to be worth a thread.
 const ROWS_PER_TASK: usize = 16;
 
@@ -438,8 +477,7 @@ impl QuantizedMdpn {
     pub fn scores(&self, images: &[u8]) -> Result<Vec<i32>> {
         let cfg = &self.config;
         let batch = cfg.batch_len(Images::U8(images))?;
-        let (len, features, hidden, classes) =
-            (cfg.image_len(), cfg.features(), cfg.hidden, cfg.classes);
+        let (len, features, classes) = (cfg.image_len(), cfg.features(), cfg.classes);
         let model = self.micro();
         let mut scores = vec![0i32; batch * classes];
         parallel::for_each_chunk(&mut scores, ROWS_PER_TASK * classes, |task, scores| {
@@ -454,35 +492,15 @@ impl QuantizedMdpn {
                     *u = self.membrane_u8[d as u16 as usize];
                 }
             }
-            let mut sums = vec![0i32; n * hidden];
-            matmul_u8_i8(&membrane, &self.soma.prepared, &mut sums);
-            let relu = model.soma.zero_point as u8;
-            let h: Vec<u8> = sums
-                .iter()
-                .enumerate()
-                .map(|(at, &s)| {
-                    let o = at % hidden;
-                    model.soma.requant(o).to_u8(s + model.soma.offset[o], relu)
-                })
-                .collect();
-            let mut sums = vec![0i32; n * classes];
-            matmul_u8_i8(&h, &self.axon.prepared, &mut sums);
-            for (at, (score, &s)) in scores.iter_mut().zip(&sums).enumerate() {
-                let o = at % classes;
-                *score = model.axon.score(o, s + model.axon.offset[o]);
-            }
+            let h = hidden_u8(&self.soma, &model.soma, &membrane);
+            output_scores(&self.axon, &model.axon, &h, scores);
         });
         Ok(scores)
     }
 
     /// Logits `(B, classes)` of a batch of 8-bit images: the [`Self::scores`] as floats.
     pub fn logits(&self, images: &[u8]) -> Result<Vec<f32>> {
-        let unit = 2f32.powi(-(micro::SCORE_FRAC as i32));
-        Ok(self
-            .scores(images)?
-            .into_iter()
-            .map(|s| s as f32 * unit)
-            .collect())
+        Ok(logits_of(self.scores(images)?))
     }
 
     /// Class probabilities `(B, classes)` of a batch of 8-bit images, as

@@ -1,6 +1,6 @@
 //! `mdpn quantize`: an f32 model becomes an int8 model file ([`mdpn::quantized`]; a study's
-//! baselines, [`mdpn::baselines::quantized`]), its activations calibrated on training images; an int8 file of an older format is rewritten in
-//! the current one.
+//! baselines, [`mdpn::baselines::quantized`]), its activations calibrated on training images;
+//! an int8 file of an older format is rewritten in the current one.
 
 use std::path::PathBuf;
 
@@ -61,20 +61,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let data = load_data_for(&file.model.config, &args.data)?;
     let images = calibration(&args, &data)?;
-    let out = quantize(
-        &file,
-        images,
-        &format!("training images of {}", data.name),
-        program(),
-        WeightBits::from_count(args.weight_bits)?,
-    )?;
-    let bytes = quantized_file::save(&out)?;
-    write_atomic(&args.out, &bytes)?;
+    let out = quantize(&file, images, &source(&data), program(), bits(&args)?)?;
+    let what = format!("int{} soma and int8 axon", args.weight_bits);
+    write(&args, &quantized_file::save(&out)?, &what, images, &data)
+}
+
+/// The words the file records for its calibration images.
+fn source(data: &Loaded) -> String {
+    format!("training images of {}", data.name)
+}
+
+fn bits(args: &Args) -> anyhow::Result<WeightBits> {
+    Ok(WeightBits::from_count(args.weight_bits)?)
+}
+
+/// Writes the quantized file `bytes` and says what it holds.
+fn write(
+    args: &Args,
+    bytes: &[u8],
+    what: &str,
+    images: &[u8],
+    data: &Loaded,
+) -> anyhow::Result<()> {
+    write_atomic(&args.out, bytes)?;
     println!(
-        "wrote {} ({} bytes): integers from pixel to score, int{} soma and int8 axon, activations calibrated on {} training images of {}",
+        "wrote {} ({} bytes): integers from pixel to score, {what}, activations calibrated on {} training images of {}",
         args.out.display(),
         bytes.len(),
-        args.weight_bits,
         images.len() / data.train.image_len(),
         data.name
     );
@@ -111,23 +124,11 @@ fn quantize_a_baseline(args: &Args, bytes: &[u8]) -> anyhow::Result<()> {
     let arch = file.model.architecture();
     let data = load_data_for_baseline(&arch, &args.data)?;
     let images = calibration(args, &data)?;
-    let out = quantize_baseline(
-        &file,
-        images,
-        &format!("training images of {}", data.name),
-        program(),
-        WeightBits::from_count(args.weight_bits)?,
-    )?;
-    let bytes = baseline_file::save_int8(&out)?;
-    write_atomic(&args.out, &bytes)?;
-    println!(
-        "wrote {} ({} bytes): the {} in integers from pixel to score, int{} weights (int8 in the last layer), activations calibrated on {} training images of {}",
-        args.out.display(),
-        bytes.len(),
+    let out = quantize_baseline(&file, images, &source(&data), program(), bits(args)?)?;
+    let what = format!(
+        "the {} with int{} weights (int8 in the last layer)",
         arch.kind(),
-        args.weight_bits,
-        images.len() / data.train.image_len(),
-        data.name
+        args.weight_bits
     );
-    Ok(())
+    write(args, &baseline_file::save_int8(&out)?, &what, images, &data)
 }

@@ -16,10 +16,10 @@ use crate::evaluation::Classifier;
 use crate::input::{Images, KernelChoice};
 use crate::integer::FixedScale;
 use crate::layers::linear::Linear;
-use crate::matmul_i8::matmul_u8_i8;
 use crate::parallel;
 use crate::quantized::{
-    micro_layer, ActivationQuant, QuantizedLinear, WeightBits, INT8_TAKES_PIXELS,
+    hidden_u8, logits_of, micro_layer, output_scores, ActivationQuant, QuantizedLinear, WeightBits,
+    INT8_TAKES_PIXELS,
 };
 
 /// An int8 MLP or LeNet-style CNN.
@@ -174,21 +174,9 @@ impl QuantizedBaseline {
         self.pixels[v as usize]
     }
 
-    /// Layer `i` on uint8 inputs `(n, inputs)`: its uint8 outputs after ReLU (the output's zero
-    /// point is the code of 0, so ReLU is a floor there).
+    /// Hidden layer `i` on uint8 inputs `(n, inputs)`: its uint8 outputs after ReLU.
     fn hidden(&self, i: usize, u: &[u8]) -> Vec<u8> {
-        let layer = self.micro_layer(i);
-        let outputs = self.layers[i].outputs;
-        let mut sums = vec![0i32; u.len() / self.layers[i].inputs * outputs];
-        matmul_u8_i8(u, &self.layers[i].prepared, &mut sums);
-        let relu = layer.zero_point as u8;
-        sums.iter()
-            .enumerate()
-            .map(|(at, &s)| {
-                let o = at % outputs;
-                layer.requant(o).to_u8(s + layer.offset[o], relu)
-            })
-            .collect()
+        hidden_u8(&self.layers[i], &self.micro_layer(i), u)
     }
 
     /// Scores `(B, classes)` of a batch of 8-bit images `(B, C, H, W)`: the logits times
@@ -221,25 +209,14 @@ impl QuantizedBaseline {
             for i in fc..last {
                 u = self.hidden(i, &u);
             }
-            let layer = self.micro_layer(last);
-            let mut sums = vec![0i32; n * classes];
-            matmul_u8_i8(&u, &self.layers[last].prepared, &mut sums);
-            for (at, (score, &s)) in scores.iter_mut().zip(&sums).enumerate() {
-                let o = at % classes;
-                *score = layer.score(o, s + layer.offset[o]);
-            }
+            output_scores(&self.layers[last], &self.micro_layer(last), &u, scores);
         });
         Ok(scores)
     }
 
     /// Logits `(B, classes)` of a batch of 8-bit images: the [`Self::scores`] as floats.
     pub fn logits(&self, images: &[u8]) -> Result<Vec<f32>> {
-        let unit = 2f32.powi(-(micro::SCORE_FRAC as i32));
-        Ok(self
-            .scores(images)?
-            .into_iter()
-            .map(|s| s as f32 * unit)
-            .collect())
+        Ok(logits_of(self.scores(images)?))
     }
 }
 
