@@ -305,7 +305,9 @@ pub(crate) fn micro_layer<'a>(
 }
 
 /// A hidden int8 layer (`weights`, computed as `layer`) on uint8 inputs `(n, inputs)`: its uint8
-/// outputs after ReLU (the output's zero point, the code of 0, is their floor).
+/// outputs after ReLU (the output's zero point, the code of 0, is their floor). Inlined: called
+/// apart, int8 inference measured 2–3% slower.
+#[inline]
 pub(crate) fn hidden_u8(weights: &QuantizedLinear, layer: &micro::Layer, u: &[u8]) -> Vec<u8> {
     let outputs = weights.outputs;
     let mut sums = vec![0i32; u.len() / weights.inputs.max(1) * outputs];
@@ -322,6 +324,7 @@ pub(crate) fn hidden_u8(weights: &QuantizedLinear, layer: &micro::Layer, u: &[u8
 
 /// The output int8 layer on uint8 inputs `(n, inputs)`: its scores `(n, outputs)`, the logits
 /// times `2^SCORE_FRAC`.
+#[inline]
 pub(crate) fn output_scores(
     weights: &QuantizedLinear,
     layer: &micro::Layer,
