@@ -475,7 +475,12 @@ fn run_one(
         }
         if dir.join("result.json").exists() {
             println!("{label}: finished before, skipped");
-            add_quantized(data, name, &splits, dir, variant.kind)?;
+            let mut result = read_result(&dir.join("result.json"))?;
+            let before = result.clone();
+            add_quantized(&mut result, data, name, &splits, dir, variant.kind)?;
+            if result != before {
+                write_result(dir, &result)?;
+            }
             return Ok(false);
         }
         resume = dir.join(CHECKPOINT).exists();
@@ -518,22 +523,7 @@ fn run_one(
     let Some(mut result) = done else {
         return Ok(true);
     };
-    result.int8 = Some(quantized(
-        data,
-        name,
-        &splits,
-        dir,
-        variant.kind,
-        WeightBits::Eight,
-    )?);
-    result.int4 = Some(quantized(
-        data,
-        name,
-        &splits,
-        dir,
-        variant.kind,
-        WeightBits::Four,
-    )?);
+    add_quantized(&mut result, data, name, &splits, dir, variant.kind)?;
     write_result(dir, &result)?;
     Ok(false)
 }
@@ -561,29 +551,25 @@ fn write_baseline(
     writer.write_file(BEST_MODEL, &baseline_file::save(&file)?)
 }
 
-/// Adds the int8 and int4 models to a run finished before they existed (see [`quantized`]):
-/// every MDPN run, and the baseline runs that wrote a model (those finished before baselines
-/// had model files wrote none).
+/// Adds the int8 and int4 models that a finished run's `result` lacks (see [`quantized`]): all
+/// of a run finished now, what a run finished before they existed misses. A baseline run
+/// finished before baselines had model files has none to quantize, and gets none.
 fn add_quantized(
+    result: &mut RunResult,
     data: &Loaded,
     name: &str,
     splits: &Splits,
     dir: &Path,
     kind: ModelKind,
 ) -> anyhow::Result<()> {
-    let mut result = read_result(&dir.join("result.json"))?;
     if kind != ModelKind::Mdpn && !dir.join(BEST_MODEL).exists() {
         return Ok(());
     }
-    let before = result.clone();
     if result.int8.is_none() {
         result.int8 = Some(quantized(data, name, splits, dir, kind, WeightBits::Eight)?);
     }
     if result.int4.is_none() {
         result.int4 = Some(quantized(data, name, splits, dir, kind, WeightBits::Four)?);
-    }
-    if result != before {
-        write_result(dir, &result)?;
     }
     Ok(())
 }
@@ -688,8 +674,7 @@ struct RunSpec<'a> {
 impl RunSpec<'_> {
     /// Trains `model` for the study's epochs through [`fit`], evaluating after each and writing
     /// the run folder with a [`RunWriter`]; `save` writes the model of the best validation
-    /// epoch (MDPN only: the baselines have no model file). Returns `None` when `stop` stopped
-    /// the run after an epoch before its last.
+    /// epoch. Returns `None` when `stop` stopped the run after an epoch before its last.
     fn train<N: Network>(
         &self,
         model: N,

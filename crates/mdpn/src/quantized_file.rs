@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::integer::{FixedScale, IntegerSynapses};
 use crate::model::{Params, TENSOR_NAMES};
 use crate::quantized::{ActivationQuant, IntegerParts, QuantizedLinear, QuantizedMdpn, WeightBits};
-use crate::tensor_file::{describe, f32_tensor, json, serialize, verify_checksum, Metadata};
+use crate::tensor_file::{describe, f32_shaped, json, serialize, verify_checksum, Metadata};
 
 /// Value of the `format` metadata key in int8 model files.
 pub const FORMAT: &str = "mdpn-int8";
@@ -350,13 +350,7 @@ fn integer(
 
 /// An F32 tensor of shape `shape`, or an error naming it.
 fn floats(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-    let (have, values) = f32_tensor(st, name, "an int8 model holds it")?;
-    if have != shape {
-        return Err(Error::Shape(format!(
-            "tensor {name} has shape {have:?}, the configuration needs {shape:?}"
-        )));
-    }
-    Ok(values)
+    f32_shaped(st, name, shape, "an int8 model holds it")
 }
 
 /// Reads one quantized layer of `inputs → outputs`.

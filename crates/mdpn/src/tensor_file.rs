@@ -106,6 +106,23 @@ pub(crate) fn f32_tensor(
     Ok((view.shape().to_vec(), values))
 }
 
+/// The values of f32 tensor `name` if it has shape `shape`, or an error naming it (`what` says
+/// which file holds it).
+pub(crate) fn f32_shaped(
+    st: &SafeTensors,
+    name: &str,
+    shape: &[usize],
+    what: &str,
+) -> Result<Vec<f32>> {
+    let (have, values) = f32_tensor(st, name, what)?;
+    if have != shape {
+        return Err(Error::Shape(format!(
+            "tensor {name} has shape {have:?}, the configuration needs {shape:?}"
+        )));
+    }
+    Ok(values)
+}
+
 /// The same safetensors bytes with the checksum of their data section added to the metadata
 /// and the header's keys in sorted order: the metadata is a `HashMap`, so without this the same
 /// model could be written as different bytes.

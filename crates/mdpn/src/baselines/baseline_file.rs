@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::quantized_file::{layer, layer_tensors};
 use crate::tensor_file::{
-    f32_tensor, json, not_safetensors, serialize, serialize_f32, verify_checksum, Metadata,
+    f32_shaped, json, not_safetensors, serialize, serialize_f32, verify_checksum, Metadata,
 };
 
 /// `format` of f32 baseline files.
@@ -214,13 +214,7 @@ fn header(bytes: &[u8]) -> Result<Header<'_>> {
 
 /// An f32 tensor of shape `shape`, or an error naming it.
 fn floats(st: &SafeTensors, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-    let (have, values) = f32_tensor(st, name, "a baseline model holds it")?;
-    if have != shape {
-        return Err(Error::Shape(format!(
-            "tensor {name} has shape {have:?}, the configuration needs {shape:?}"
-        )));
-    }
-    Ok(values)
+    f32_shaped(st, name, shape, "a baseline model holds it")
 }
 
 /// Reads a baseline file of either precision.

@@ -11,8 +11,6 @@ pub mod quantized;
 pub use cnn::{Cnn, CnnConfig};
 pub use mlp::{Mlp, MlpConfig};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::evaluation::Classifier;
 use crate::input::Images;
@@ -20,8 +18,7 @@ use crate::layers::linear::Linear;
 use crate::trainable::Network;
 
 /// The shape of a baseline of either kind, as its files record it (`network` and `config`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "network", content = "config", rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Architecture {
     Mlp(MlpConfig),
     Cnn(CnnConfig),
