@@ -530,11 +530,20 @@ impl Classifier for QuantizedMdpn {
         &self,
         _kernel: KernelChoice,
     ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
-        Box::new(move |images| match images {
-            Images::U8(images) => self.logits(images),
-            Images::F32(_) => Err(Error::Shape(INT8_TAKES_PIXELS.into())),
-        })
+        int8_predictor(move |images| self.logits(images))
     }
+}
+
+/// The predictor of an int8 model whose integer path gives `logits` of 8-bit images: float
+/// images, which it cannot take, are refused.
+#[allow(clippy::type_complexity)]
+pub(crate) fn int8_predictor<'a>(
+    logits: impl Fn(&[u8]) -> Result<Vec<f32>> + Sync + 'a,
+) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + 'a> {
+    Box::new(move |images| match images {
+        Images::U8(images) => logits(images),
+        Images::F32(_) => Err(Error::Shape(INT8_TAKES_PIXELS.into())),
+    })
 }
 
 /// The error for float images given to an int8 model.

@@ -18,8 +18,8 @@ use crate::integer::FixedScale;
 use crate::layers::linear::Linear;
 use crate::parallel;
 use crate::quantized::{
-    hidden_u8, logits_of, micro_layer, output_scores, ActivationQuant, QuantizedLinear, WeightBits,
-    INT8_TAKES_PIXELS,
+    hidden_u8, int8_predictor, logits_of, micro_layer, output_scores, ActivationQuant,
+    QuantizedLinear, WeightBits,
 };
 
 /// An int8 MLP or LeNet-style CNN.
@@ -232,9 +232,6 @@ impl Classifier for QuantizedBaseline {
         &self,
         _kernel: KernelChoice,
     ) -> Box<dyn Fn(Images) -> Result<Vec<f32>> + Sync + '_> {
-        Box::new(move |images| match images {
-            Images::U8(images) => self.logits(images),
-            Images::F32(_) => Err(Error::Shape(INT8_TAKES_PIXELS.into())),
-        })
+        int8_predictor(move |images| self.logits(images))
     }
 }
