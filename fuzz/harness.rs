@@ -21,6 +21,7 @@ pub type Harness = fn(&[u8]);
 pub const TARGETS: &[(&str, Harness)] = &[
     ("idx", idx),
     ("model_file", model_file),
+    ("baseline_file", baseline_file),
     ("state_dict", state_dict),
     ("checkpoint", checkpoint),
     ("idx_dataset", idx_dataset),
@@ -49,6 +50,11 @@ pub fn idx(data: &[u8]) {
 /// Our model files, read as `mdpn eval` and `mdpn predict` read them.
 pub fn model_file(data: &[u8]) {
     let _ = model_file::load(data, &StateDictOptions::default());
+}
+
+/// The baselines' f32 and int8 model files, read as `mdpn eval` and `mdpn quantize` read them.
+pub fn baseline_file(data: &[u8]) {
+    let _ = mdpn::baselines::baseline_file::load(data);
 }
 
 /// PyTorch state dicts: the first byte picks the `--image-size` option (0: none).
