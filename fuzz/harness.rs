@@ -4,6 +4,7 @@
 //! target file and one folder. A parser may return any error; it must not panic, hang, or
 //! allocate much more than its input's size.
 
+use mdpn::any_model::AnyModel;
 use mdpn::model_file;
 use mdpn::state_dict::StateDictOptions;
 use mdpn_data::cifar::{self, Labels};
@@ -47,9 +48,9 @@ pub fn idx(data: &[u8]) {
     }
 }
 
-/// Our model files, read as `mdpn eval` and `mdpn predict` read them.
+/// Our model files, f32 and int8, read as `mdpn eval` and `mdpn predict` read them.
 pub fn model_file(data: &[u8]) {
-    let _ = model_file::load(data, &StateDictOptions::default());
+    let _ = AnyModel::load(data, &StateDictOptions::default());
 }
 
 /// The baselines' f32 and int8 model files, read as `mdpn eval` and `mdpn quantize` read them.

@@ -165,7 +165,8 @@ impl QuantizedLinear {
             .zip(&scales)
             .zip(&self.prepared.row_sums)
             .map(|((&b, &s), &sum)| {
-                let v = (b as f64 / s).round() as i64 - zero * sum as i64;
+                // Saturating: a file's bias may be any float, its steps past i64.
+                let v = ((b as f64 / s).round() as i64).saturating_sub(zero * sum as i64);
                 i32::try_from(v)
                     .ok()
                     .filter(|v| v.unsigned_abs() < 1 << 30)
