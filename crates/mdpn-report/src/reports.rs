@@ -81,16 +81,8 @@ pub fn write_study(dir: &Path) -> anyhow::Result<PathBuf> {
                     bytes: r.model_bytes,
                     mean: r.test_accuracy_mean,
                     std: r.test_accuracy_std,
-                    int8: r
-                        .int8_bytes
-                        .zip(r.int8_test_accuracy_mean)
-                        .zip(r.int8_test_accuracy_std)
-                        .map(|((b, m), s)| (b, m, s)),
-                    int4: r
-                        .int4_bytes
-                        .zip(r.int4_test_accuracy_mean)
-                        .zip(r.int4_test_accuracy_std)
-                        .map(|((b, m), s)| (b, m, s)),
+                    int8: r.int8(),
+                    int4: r.int4(),
                 })
                 .collect(),
         };

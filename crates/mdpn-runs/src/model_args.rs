@@ -55,15 +55,25 @@ impl ModelArgs {
 
     /// Loads an f32 or int8 model; `--mean` and `--std`, when given, override what the file says.
     pub fn load_any(&self) -> anyhow::Result<AnyModel> {
-        let bytes = std::fs::read(&self.model)
-            .with_context(|| format!("cannot read model file {}", self.model.display()))?;
+        self.load_any_from(&self.read()?)
+    }
+
+    /// The model file's bytes, for a caller that looks at them before [`Self::load_any_from`]
+    /// (to tell a baseline's file apart).
+    pub fn read(&self) -> anyhow::Result<Vec<u8>> {
+        std::fs::read(&self.model)
+            .with_context(|| format!("cannot read model file {}", self.model.display()))
+    }
+
+    /// [`Self::load_any`] of the file's `bytes`, already read.
+    pub fn load_any_from(&self, bytes: &[u8]) -> anyhow::Result<AnyModel> {
         let options = StateDictOptions {
             image_size: self.image_size,
             mean: self.mean,
             std: self.std,
             ..Default::default()
         };
-        let mut file = AnyModel::load(&bytes, &options)
+        let mut file = AnyModel::load(bytes, &options)
             .with_context(|| format!("cannot load model {}", self.model.display()))?;
         if let AnyModel::Int8(f) = &file {
             anyhow::ensure!(

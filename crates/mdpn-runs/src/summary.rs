@@ -151,6 +151,30 @@ pub struct Row {
     pub int4_test_accuracy_std: Option<f64>,
 }
 
+impl Row {
+    /// The int8 models' `(file size, mean, standard deviation)`, where every run has one.
+    pub fn int8(&self) -> Option<(usize, f64, f64)> {
+        point(
+            self.int8_bytes,
+            self.int8_test_accuracy_mean,
+            self.int8_test_accuracy_std,
+        )
+    }
+
+    /// The same of the models with int4 hidden layers.
+    pub fn int4(&self) -> Option<(usize, f64, f64)> {
+        point(
+            self.int4_bytes,
+            self.int4_test_accuracy_mean,
+            self.int4_test_accuracy_std,
+        )
+    }
+}
+
+fn point(bytes: Option<usize>, mean: Option<f64>, std: Option<f64>) -> Option<(usize, f64, f64)> {
+    Some((bytes?, mean?, std?))
+}
+
 /// File size (of the first run) and test accuracy (mean, standard deviation) of the quantized
 /// models `of` every run, where every run has one.
 fn quantized(
@@ -259,9 +283,9 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     if with_int4 {
         header.extend(["Size (int4)", "Int4 test accuracy (%)"]);
     }
-    let quantized = |cells: (Option<usize>, Option<f64>, Option<f64>)| match cells {
-        (Some(b), Some(m), Some(s)) => [bytes(b), format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s)],
-        _ => ["–".to_string(), "–".to_string()],
+    let quantized = |point: Option<(usize, f64, f64)>| match point {
+        Some((b, m, s)) => [bytes(b), format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * s)],
+        None => ["–".to_string(), "–".to_string()],
     };
     let cells = rows
         .iter()
@@ -290,18 +314,10 @@ pub fn table(rows: &[Row]) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 bytes(r.model_bytes),
             ]);
             if with_int8 {
-                row.extend(quantized((
-                    r.int8_bytes,
-                    r.int8_test_accuracy_mean,
-                    r.int8_test_accuracy_std,
-                )));
+                row.extend(quantized(r.int8()));
             }
             if with_int4 {
-                row.extend(quantized((
-                    r.int4_bytes,
-                    r.int4_test_accuracy_mean,
-                    r.int4_test_accuracy_std,
-                )));
+                row.extend(quantized(r.int4()));
             }
             row
         })

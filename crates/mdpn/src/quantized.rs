@@ -45,12 +45,11 @@ impl ActivationQuant {
 }
 
 /// How many bits a quantized layer's weights have.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WeightBits {
     /// −7..=7: half the bytes of int8, for the hidden layers (the output layer keeps 8).
     Four,
     /// −127..=127.
-    #[default]
     Eight,
 }
 

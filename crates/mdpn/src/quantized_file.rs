@@ -31,7 +31,9 @@ use crate::error::{Error, Result};
 use crate::integer::{FixedScale, IntegerSynapses};
 use crate::model::{Params, TENSOR_NAMES};
 use crate::quantized::{ActivationQuant, IntegerParts, QuantizedLinear, QuantizedMdpn, WeightBits};
-use crate::tensor_file::{describe, f32_shaped, json, serialize, verify_checksum, Metadata};
+use crate::tensor_file::{
+    describe, f32_shaped, format_of, json, serialize, verify_checksum, Metadata,
+};
 
 /// Value of the `format` metadata key in int8 model files.
 pub const FORMAT: &str = "mdpn-int8";
@@ -79,12 +81,7 @@ fn le_i32(v: &[i32]) -> Vec<u8> {
 
 /// Whether `bytes` are an int8 model file (safetensors whose `format` is [`FORMAT`]).
 pub fn is_int8(bytes: &[u8]) -> bool {
-    SafeTensors::read_metadata(bytes).is_ok_and(|(_, m)| {
-        m.metadata()
-            .as_ref()
-            .and_then(|m| m.get("format"))
-            .is_some_and(|f| f == FORMAT)
-    })
+    format_of(bytes).is_some_and(|f| f == FORMAT)
 }
 
 /// The layer prefixes of the soma and axon.
@@ -125,20 +122,19 @@ pub fn save(file: &QuantizedFile) -> Result<Vec<u8>> {
         axon_shift: int.axon.shift,
     };
     meta.insert("integer".to_string(), json(&settings));
-    let le = le_f32;
     let shapes = Params::shapes(&model.config);
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
         (
             TENSOR_NAMES[0].into(),
             Dtype::F32,
             shapes[0].clone(),
-            le(&model.w),
+            le_f32(&model.w),
         ),
         (
             TENSOR_NAMES[1].into(),
             Dtype::F32,
             shapes[1].clone(),
-            le(&model.q),
+            le_f32(&model.q),
         ),
         (
             SLOPE.into(),

@@ -106,6 +106,12 @@ pub(crate) fn f32_tensor(
     Ok((view.shape().to_vec(), values))
 }
 
+/// The `format` metadata of safetensors `bytes`, if they have one: which of our files they are.
+pub(crate) fn format_of(bytes: &[u8]) -> Option<String> {
+    let (_, m) = SafeTensors::read_metadata(bytes).ok()?;
+    m.metadata().as_ref()?.get("format").cloned()
+}
+
 /// The values of f32 tensor `name` if it has shape `shape`, or an error naming it (`what` says
 /// which file holds it).
 pub(crate) fn f32_shaped(

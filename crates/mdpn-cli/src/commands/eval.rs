@@ -25,8 +25,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let path = &args.model.model;
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    let bytes = args.model.read()?;
     if baseline_file::is_baseline(&bytes) {
         let file = baseline_file::load(&bytes)
             .with_context(|| format!("cannot load model {}", path.display()))?;
@@ -37,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let data = load_data_for_baseline(&arch, &args.data)?;
         return show(&args, model, names, &data);
     }
-    let file = args.model.load_any()?;
+    let file = args.model.load_any_from(&bytes)?;
     let data = load_data_for(file.config(), &args.data)?;
     show(&args, file.classifier(), file.class_names(), &data)
 }

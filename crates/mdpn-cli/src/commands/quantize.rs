@@ -37,12 +37,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.model)
-        .with_context(|| format!("cannot read model file {}", args.model.display()))?;
+    let model = ModelArgs::path(&args.model);
+    let bytes = model.read()?;
     if baseline_file::is_baseline(&bytes) {
         return quantize_a_baseline(&args, &bytes);
     }
-    let file = match ModelArgs::path(&args.model).load_any()? {
+    let file = match model.load_any_from(&bytes)? {
         AnyModel::F32(file) => file,
         AnyModel::Int8(mut file) => {
             let from = file.format_version;

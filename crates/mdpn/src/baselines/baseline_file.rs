@@ -22,8 +22,10 @@ use crate::error::{Error, Result};
 use crate::layers::linear::Linear;
 use crate::quantized_file::{layer, layer_tensors};
 use crate::tensor_file::{
-    f32_shaped, json, not_safetensors, serialize, serialize_f32, verify_checksum, Metadata,
+    f32_shaped, format_of, json, not_safetensors, serialize, serialize_f32, verify_checksum,
+    Metadata,
 };
+use crate::trainable::{linear_layout, ParamSet};
 
 /// `format` of f32 baseline files.
 pub const FORMAT: &str = "mdpn-baseline";
@@ -59,12 +61,6 @@ pub struct QuantizedBaselineFile {
 pub enum AnyBaseline {
     F32(BaselineFile),
     Int8(QuantizedBaselineFile),
-}
-
-/// The `format` metadata of safetensors `bytes`, if they have one.
-fn format_of(bytes: &[u8]) -> Option<String> {
-    let (_, m) = SafeTensors::read_metadata(bytes).ok()?;
-    m.metadata().as_ref()?.get("format").cloned()
 }
 
 /// Whether `bytes` are a baseline file of either precision.
@@ -108,29 +104,13 @@ pub fn save(file: &BaselineFile) -> Result<Vec<u8>> {
         &file.dataset,
         &file.program,
     );
-    let tensors: Vec<(String, Vec<usize>, &[f32])> = file
-        .model
-        .layers()
+    // The checkpoints' names and order of the layers' tensors.
+    let layers = file.model.layers();
+    let layout = linear_layout(layers);
+    let tensors: Vec<_> = layout
         .iter()
-        .enumerate()
-        .flat_map(|(i, l)| {
-            [
-                (
-                    format!("layers.{i}.weight"),
-                    vec![l.outputs, l.inputs],
-                    l.weight.as_slice(),
-                ),
-                (
-                    format!("layers.{i}.bias"),
-                    vec![l.outputs],
-                    l.bias.as_slice(),
-                ),
-            ]
-        })
-        .collect();
-    let tensors: Vec<_> = tensors
-        .iter()
-        .map(|(n, s, v)| (n.clone(), s.as_slice(), *v))
+        .zip(layers.tensors())
+        .map(|((name, shape), values)| (name.clone(), shape.as_slice(), values))
         .collect();
     serialize_f32(&tensors, meta)
 }

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{check_normalisation, inputs, relu, relu_backward};
+use super::{check_normalisation, inputs, parameters_of, relu, relu_backward};
 use crate::error::{Error, Result};
 use crate::input::{Images, KernelChoice};
 use crate::layers::linear::Linear;
@@ -101,23 +101,7 @@ impl CnnConfig {
     /// Weights and biases of the network this config describes (saturating: a configuration
     /// read from a file may claim any widths).
     pub fn parameter_count(&self) -> usize {
-        let k2 = self.kernel.saturating_mul(self.kernel);
-        let convs = self
-            .convs()
-            .iter()
-            .map(|s| {
-                s.cout
-                    .saturating_mul(k2.saturating_mul(s.cin).saturating_add(1))
-            })
-            .fold(0, usize::saturating_add);
-        let mut widths = vec![self.flat()];
-        widths.extend(&self.fc);
-        widths.push(self.classes);
-        let fcs = widths
-            .windows(2)
-            .map(|w| w[1].saturating_mul(w[0].saturating_add(1)))
-            .fold(0, usize::saturating_add);
-        convs.saturating_add(fcs)
+        parameters_of(&self.layer_shapes())
     }
 
     /// `(B, C, H, W)` → `(B, H, W, C)`.
@@ -143,7 +127,7 @@ impl CnnConfig {
     /// `(inputs, outputs)` of every layer: the convolutions (over `k·k·cin` patch values), then
     /// the fully connected layers.
     pub(super) fn layer_shapes(&self) -> Vec<(usize, usize)> {
-        let k2 = self.kernel * self.kernel;
+        let k2 = self.kernel.saturating_mul(self.kernel);
         let mut shapes: Vec<_> = self
             .convs()
             .iter()

@@ -40,15 +40,6 @@ impl MlpConfig {
         }
     }
 
-    /// Weights and biases of the network (saturating: a configuration read from a file may
-    /// claim any widths).
-    pub fn parameter_count(&self) -> usize {
-        self.widths()
-            .windows(2)
-            .map(|w| w[1].saturating_mul(w[0].saturating_add(1)))
-            .fold(0, usize::saturating_add)
-    }
-
     /// Widths of every layer's input and output, in order.
     pub(super) fn widths(&self) -> Vec<usize> {
         let mut w = vec![self.inputs];

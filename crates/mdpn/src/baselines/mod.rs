@@ -53,10 +53,7 @@ impl Architecture {
 
     /// Weights and biases of the network, counted before any is allocated.
     pub fn parameter_count(&self) -> usize {
-        match self {
-            Architecture::Mlp(c) => c.parameter_count(),
-            Architecture::Cnn(c) => c.parameter_count(),
-        }
+        parameters_of(&self.layer_shapes())
     }
 
     /// Values of one input image (channels × side × side).
@@ -128,8 +125,9 @@ impl Baseline {
         }
     }
 
-    /// Its layers in order (a CNN's convolutions first), as [`Network::params`].
-    pub fn layers(&self) -> &[Linear] {
+    /// Its layers in order (a CNN's convolutions first): [`Network::params`], whose tensors
+    /// the files store.
+    pub fn layers(&self) -> &Vec<Linear> {
         match self {
             Baseline::Mlp(m) => &m.layers,
             Baseline::Cnn(m) => &m.layers,
@@ -185,6 +183,15 @@ fn inputs(
         }
     }
     Ok(x)
+}
+
+/// Weights and biases of layers of these `(inputs, outputs)`, saturating: a configuration read
+/// from a file may claim any widths.
+fn parameters_of(shapes: &[(usize, usize)]) -> usize {
+    shapes
+        .iter()
+        .map(|&(inputs, outputs)| outputs.saturating_mul(inputs.saturating_add(1)))
+        .fold(0, usize::saturating_add)
 }
 
 /// Sets negative values to zero.

@@ -138,13 +138,8 @@ impl QuantizedBaseline {
             .map(QuantizedLinear::integer_offsets)
             .collect::<Result<_>>()?;
         let (mean, std) = architecture.normalisation();
-        let first = layers.first().map_or(
-            ActivationQuant {
-                scale: 1.0,
-                zero_point: 0,
-            },
-            |l| l.input,
-        );
+        // Every architecture has a layer, and `with_layers` checked these against it.
+        let first = layers[0].input;
         let pixels = (0..=255u8)
             .map(|v| first.quantize((v as f32 / 255.0 - mean) / std))
             .collect();
