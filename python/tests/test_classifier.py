@@ -128,6 +128,8 @@ def test_bad_training_input_raises_value_error(small):
 
 
 STOPPABLE = """
+import faulthandler, signal
+faulthandler.register(signal.SIGUSR1)  # the test's diagnosis if Ctrl-C does not stop it
 import mdpn
 data = mdpn.datasets.load("fashion-mnist")
 mdpn.MDPNClassifier(epochs=50, threads=2).fit(data.x_train[:30000], data.y_train[:30000])
@@ -148,7 +150,13 @@ def test_ctrl_c_stops_fit(tmp_path):
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         sent = time.monotonic()
-        out, _ = proc.communicate(timeout=60)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Where its Python thread waits, for whoever reads the failure.
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            pytest.fail(f"still running 60 s after Ctrl-C; stderr:\n{log.read_text()}")
         stopped_after = time.monotonic() - sent
     finally:
         proc.kill()
