@@ -130,6 +130,9 @@ def test_bad_training_input_raises_value_error(small):
 STOPPABLE = """
 import faulthandler, signal
 faulthandler.register(signal.SIGUSR1)  # the test's diagnosis if Ctrl-C does not stop it
+# Python keeps SIGINT ignored if it started so (a job started with `&` by a shell without job
+# control): Ctrl-C as a terminal delivers it must raise KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import mdpn
 data = mdpn.datasets.load("fashion-mnist")
 mdpn.MDPNClassifier(epochs=50, threads=2).fit(data.x_train[:30000], data.y_train[:30000])
