@@ -18,6 +18,14 @@ pub fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &
         .for_each(|(i, piece)| f(i, piece));
 }
 
+/// Calls `f(i)` for each `i` in `0..count`.
+pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync + Send) {
+    #[cfg(feature = "parallel")]
+    (0..count).into_par_iter().for_each(f);
+    #[cfg(not(feature = "parallel"))]
+    (0..count).for_each(f);
+}
+
 /// Like [`for_each_chunk`] over two slices cut into the same number of pieces.
 pub fn for_each_chunk2<A: Send, B: Send>(
     a: &mut [A],

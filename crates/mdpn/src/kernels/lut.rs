@@ -7,7 +7,7 @@
 
 use super::DendriteKernel;
 use crate::config::Config;
-use crate::layers::membrane::for_each_winning_synapse;
+use crate::layers::membrane::for_each_winning_window;
 use crate::parallel;
 use std::sync::{Arc, Mutex};
 
@@ -587,9 +587,12 @@ impl DendriteKernel for Lut<'_> {
         }
     }
 
-    /// The derivative of a synapse depends only on the pixel value it sees, so the gradient
-    /// reaching each (synapse, pixel value) is summed first, over all the winning windows of the
-    /// batch; then one pass over the 256 values per synapse applies the derivatives.
+    /// The derivative of a synapse depends only on the pixel value it sees, so it is tabulated
+    /// too: per synapse and pixel value, `(d·x, d)` with `d = d ln(Y + c) / d(x·w − q)`. Then
+    /// each winning window of the batch adds its gradient times the entries its pixels pick,
+    /// one window row at a time, into sums held in registers: loads and multiply-adds, no
+    /// stores, where summing per pixel value first made a read, add and write of memory per
+    /// synapse and window.
     fn backward(
         &self,
         dendrite: usize,
@@ -599,44 +602,63 @@ impl DendriteKernel for Lut<'_> {
         dq: &mut [f32],
     ) {
         let t = self.tables;
-        let (cfg, syn) = (t.config, t.config.synapses());
-        let mut reaching = vec![[0.0f32; 256]; syn];
-        let mut add = |g: f32, at: usize, pixel: usize| {
-            reaching[at][self.images[pixel] as usize] += g;
-        };
-        if cfg.window == 5 {
-            for_each_winning_synapse::<5>(cfg, dendrite, winners, grad, &mut add);
-        } else {
-            for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, &mut add);
-        }
-        for (at, reaching) in reaching.iter().enumerate() {
+        let (cfg, d) = (t.config, &*t.data);
+        let (h, win, syn) = (cfg.image_size, cfg.window, cfg.synapses());
+        let mut slopes = vec![[[0.0f32; 2]; 256]; syn];
+        for (at, slope) in slopes.iter_mut().enumerate() {
             let p = dendrite * syn + at;
             let mut dln = [0.0f32; 256];
-            let d = &*t.data;
             rows(d.isa, cfg, &d.xval, t.w[p], t.q[p], None, Some(&mut dln));
-            let (gw, gq) = dot2(reaching, &dln, &d.xval);
-            dw[at] += gw;
-            dq[at] -= gq;
+            for ((e, &dln), &x) in slope.iter_mut().zip(&dln).zip(&d.xval) {
+                *e = [dln * x, dln];
+            }
+        }
+        let mut windows = Vec::new();
+        for_each_winning_window(cfg, dendrite, winners, grad, |g, start| {
+            windows.push((g, start))
+        });
+        let mut add = |at: usize, sums: &[[f32; 2]]| {
+            for (k, s) in sums.iter().enumerate() {
+                dw[at + k] += s[0];
+                dq[at + k] -= s[1];
+            }
+        };
+        for i in 0..win {
+            let row = &slopes[i * win..][..win];
+            match <&[_; 5]>::try_from(row) {
+                Ok(tabs) => add(i * win, &slope_sums(self.images, &windows, i * h, tabs)),
+                Err(_) => {
+                    for (j, tab) in row.iter().enumerate() {
+                        let tab = std::array::from_ref(tab);
+                        add(
+                            i * win + j,
+                            &slope_sums(self.images, &windows, i * h + j, tab),
+                        );
+                    }
+                }
+            }
         }
     }
 }
 
-/// `(Σ r·d·x, Σ r·d)` over 256 values, summed in eight interleaved partial sums (so that it
-/// vectorises) and then in lane order.
-fn dot2(r: &[f32; 256], d: &[f32; 256], x: &[f32; 256]) -> (f32, f32) {
-    let (mut sw, mut sq) = ([0.0f32; LANES], [0.0f32; LANES]);
-    for ((r, d), x) in r
-        .chunks_exact(LANES)
-        .zip(d.chunks_exact(LANES))
-        .zip(x.chunks_exact(LANES))
-    {
-        for l in 0..LANES {
-            let rd = r[l] * d[l];
-            sw[l] += rd * x[l];
-            sq[l] += rd;
+/// `Σ g · tabs[j][pixel]` over the winning `windows` `(g, start)`, for the `W` synapses that see
+/// the pixels from `start + offset` of `images`, in window order.
+#[inline(always)]
+fn slope_sums<const W: usize>(
+    images: &[u8],
+    windows: &[(f32, usize)],
+    offset: usize,
+    tabs: &[[[f32; 2]; 256]; W],
+) -> [[f32; 2]; W] {
+    let mut sums = [[0.0f32; 2]; W];
+    for &(g, start) in windows {
+        let pixels: &[u8; W] = images[start + offset..][..W].try_into().expect("W pixels");
+        for ((sum, tab), &v) in sums.iter_mut().zip(tabs).zip(pixels) {
+            let e = tab[v as usize];
+            *sum = [sum[0] + g * e[0], sum[1] + g * e[1]];
         }
     }
-    (sw.iter().sum(), sq.iter().sum())
+    sums
 }
 
 #[cfg(test)]
@@ -793,7 +815,7 @@ mod tests {
                 hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
             }
         }
-        assert_eq!(hash, 0x14e1_b08a_1a4f_3578, "{hash:#x}");
+        assert_eq!(hash, 0x85fb_8c0f_6ce3_3a5e, "{hash:#x}");
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Plain<'_> {
                 cfg.k,
             )
         };
-        for_each_winning_synapse::<0>(cfg, dendrite, winners, grad, |g, at, pixel| {
+        for_each_winning_synapse(cfg, dendrite, winners, grad, |g, at, pixel| {
             let (y, dy) = output(pixel, at);
             // dD/dz of this synapse, z = x·w − q.
             let dz = match cfg.integration {

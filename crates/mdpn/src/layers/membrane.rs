@@ -40,17 +40,16 @@ pub fn max_pool(config: &Config, dendrites: &[f32], pooled: &mut [f32], winners:
     }
 }
 
-/// Membrane backward, for one dendrite: walks the synapses that its gradient reaches: for every image and pooled cell
-/// with a non-zero gradient `g`, the synapses of the winning window. Calls
-/// `f(g, synapse, pixel)` with `pixel` the index of the synapse's input in the whole batch.
-/// `WIN` is the window side when known at compile time (so the loops unroll), else 0.
+/// Membrane backward, for one dendrite: the windows that its gradient reaches. For every
+/// image and pooled cell with a non-zero gradient `g`, calls `f(g, start)` with `start` the
+/// index, in the whole batch, of the winning window's first (top left) input.
 #[inline(always)]
-pub(crate) fn for_each_winning_synapse<const WIN: usize>(
+pub(crate) fn for_each_winning_window(
     config: &Config,
     dendrite: usize,
     winners: &[u32],
     grad: &[f32],
-    mut f: impl FnMut(f32, usize, usize),
+    mut f: impl FnMut(f32, usize),
 ) {
     let (h, s, p, m) = (
         config.image_size,
@@ -58,7 +57,6 @@ pub(crate) fn for_each_winning_synapse<const WIN: usize>(
         config.pooled_side(),
         config.dendrites,
     );
-    let win = if WIN == 0 { config.window } else { WIN };
     let (ch, d) = (dendrite / m, dendrite % m);
     let features = config.features();
     for image in 0..winners.len() / features {
@@ -66,15 +64,29 @@ pub(crate) fn for_each_winning_synapse<const WIN: usize>(
         for cell in 0..p * p {
             let out = image * features + (ch * p * p + cell) * m + d;
             let g = grad[out];
-            if g == 0.0 {
-                continue;
-            }
-            let (r, c) = (winners[out] as usize / s, winners[out] as usize % s);
-            for i in 0..win {
-                for j in 0..win {
-                    f(g, i * win + j, plane + (r + i) * h + c + j);
-                }
+            if g != 0.0 {
+                let (r, c) = (winners[out] as usize / s, winners[out] as usize % s);
+                f(g, plane + r * h + c);
             }
         }
     }
+}
+
+/// [`for_each_winning_window`], synapse by synapse: calls `f(g, synapse, pixel)` for each
+/// synapse of each winning window, with `pixel` the index of its input in the whole batch.
+pub(crate) fn for_each_winning_synapse(
+    config: &Config,
+    dendrite: usize,
+    winners: &[u32],
+    grad: &[f32],
+    mut f: impl FnMut(f32, usize, usize),
+) {
+    let (h, win) = (config.image_size, config.window);
+    for_each_winning_window(config, dendrite, winners, grad, |g, start| {
+        for i in 0..win {
+            for j in 0..win {
+                f(g, i * win + j, start + i * h + j);
+            }
+        }
+    });
 }
