@@ -258,8 +258,10 @@ fn tabulate_block<const L: usize>(
     params: impl Fn(usize, usize) -> (f32, f32),
 ) {
     let tables = view_mut::<[[f32; L]; STRIDE]>(lines);
-    for lane in 0..group.lanes {
-        for (at, table) in tables[..config.synapses()].iter_mut().enumerate() {
+    // Synapse by synapse, so that its table (8 KiB at 8 lanes) stays in L1 while every lane
+    // is written; each lane's base still adds its synapses in order.
+    for (at, table) in tables[..config.synapses()].iter_mut().enumerate() {
+        for lane in 0..group.lanes {
             let (w, q) = params(lane, at);
             let mut row = [0.0f32; 256];
             rows(isa, config, xval, w, q, Some(&mut row), None);
@@ -613,7 +615,7 @@ impl DendriteKernel for Lut<'_> {
                 *e = [dln * x, dln];
             }
         }
-        let mut windows = Vec::new();
+        let mut windows = Vec::with_capacity(winners.len() / cfg.features() * cfg.pooled_side().pow(2));
         for_each_winning_window(cfg, dendrite, winners, grad, |g, start| {
             windows.push((g, start))
         });

@@ -59,14 +59,15 @@ pub(crate) fn for_each_winning_window(
     );
     let (ch, d) = (dendrite / m, dendrite % m);
     let features = config.features();
+    // Where each window starts in its image plane, without dividing by the side every time.
+    let starts: Vec<usize> = (0..s).flat_map(|r| (0..s).map(move |c| r * h + c)).collect();
     for image in 0..winners.len() / features {
         let plane = (image * config.channels + ch) * h * h;
         for cell in 0..p * p {
             let out = image * features + (ch * p * p + cell) * m + d;
             let g = grad[out];
             if g != 0.0 {
-                let (r, c) = (winners[out] as usize / s, winners[out] as usize % s);
-                f(g, plane + r * h + c);
+                f(g, plane + starts[winners[out] as usize]);
             }
         }
     }
