@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::parallel;
 use crate::trainable::ParamSet;
+
+/// Parameters updated by one task.
+const UPDATE_CHUNK: usize = 1 << 14;
 
 /// Adam's settings and its moment estimates for every parameter tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +56,18 @@ impl Adam {
         let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
         let step_size = self.lr / bias1;
         let shrink = 1.0 - self.lr * self.weight_decay;
+        let (beta1, beta2, eps, decay) = (self.beta1, self.beta2, self.eps, self.weight_decay);
+        let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                if decay != 0.0 {
+                    *p *= shrink;
+                }
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                let denom = v.sqrt() / bias2_sqrt + eps;
+                *p -= step_size * *m / denom;
+            }
+        };
         for (((p, g), m), v) in params
             .tensors_mut()
             .into_iter()
@@ -59,15 +75,10 @@ impl Adam {
             .zip(&mut self.m)
             .zip(&mut self.v)
         {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                if self.weight_decay != 0.0 {
-                    *p *= shrink;
-                }
-                *m = self.beta1 * *m + (1.0 - self.beta1) * g;
-                *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
-                let denom = v.sqrt() / bias2_sqrt + self.eps;
-                *p -= step_size * *m / denom;
-            }
+            // Every parameter is updated on its own, so the pieces may run on any thread.
+            parallel::for_each_chunk3(p, m, v, UPDATE_CHUNK, |i, p, m, v| {
+                update(p, &g[i * UPDATE_CHUNK..][..p.len()], m, v)
+            });
         }
     }
 }

@@ -45,3 +45,25 @@ pub fn for_each_chunk2<A: Send, B: Send>(
         .enumerate()
         .for_each(|(i, (pa, pb))| f(i, pa, pb));
 }
+
+/// Like [`for_each_chunk`] over three slices of the same length, cut alike.
+pub fn for_each_chunk3<A: Send, B: Send, C: Send>(
+    a: &mut [A],
+    b: &mut [B],
+    c: &mut [C],
+    chunk: usize,
+    f: impl Fn(usize, &mut [A], &mut [B], &mut [C]) + Sync,
+) {
+    #[cfg(feature = "parallel")]
+    a.par_chunks_mut(chunk)
+        .zip(b.par_chunks_mut(chunk))
+        .zip(c.par_chunks_mut(chunk))
+        .enumerate()
+        .for_each(|(i, ((pa, pb), pc))| f(i, pa, pb, pc));
+    #[cfg(not(feature = "parallel"))]
+    a.chunks_mut(chunk)
+        .zip(b.chunks_mut(chunk))
+        .zip(c.chunks_mut(chunk))
+        .enumerate()
+        .for_each(|(i, ((pa, pb), pc))| f(i, pa, pb, pc));
+}
