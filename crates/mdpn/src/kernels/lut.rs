@@ -418,12 +418,16 @@ impl Lut<'_> {
             let spans = spans(plane, h, win, used);
             out.channel = ch;
             let groups = &t.data.groups;
+            let (wide, narrow) = (Entry::<8>::plane(plane), Entry::<TAIL>::plane(plane));
             for (g, &group) in groups.iter().enumerate() {
                 let block = ch * groups.len() + g;
-                let at = (plane, &spans[..], block, group);
                 match group.width {
-                    8 => self.group::<WIN, 8>(at, &mut sums, &mut out),
-                    _ => self.group::<WIN, TAIL>(at, &mut sums, &mut out),
+                    8 => self.group::<WIN, 8>((&wide, &spans, block, group), &mut sums, &mut out),
+                    _ => self.group::<WIN, TAIL>(
+                        (&narrow, &spans, block, group),
+                        &mut sums,
+                        &mut out,
+                    ),
                 }
             }
         }
@@ -439,7 +443,7 @@ impl Lut<'_> {
     #[inline(always)]
     fn group<const WIN: usize, const L: usize>(
         &self,
-        (plane, spans, block, group): (&[u8], &[(usize, usize)], usize, Group),
+        (plane, spans, block, group): (&[Entry<L>], &[(usize, usize)], usize, Group),
         sums: &mut [Line],
         out: &mut Pooled,
     ) {
@@ -545,6 +549,32 @@ pub fn lookups(config: &Config, images: &[u8]) -> u64 {
     (per_group * groups(config.dendrites).len()) as u64
 }
 
+/// A pixel value as the offset of its entry in a table of `L`-lane entries, in f32s
+/// (`value · L`). A look-up then addresses its entry with the offset scaled by 4, which x86
+/// does in the load itself; from the byte, each look-up took a shift more (entries are 16 or 32
+/// bytes, and an address scales an index by 8 at most).
+#[derive(Clone, Copy)]
+struct Entry<const L: usize>(u16);
+
+impl<const L: usize> Entry<L> {
+    /// The entries of an image plane's pixels.
+    fn plane(pixels: &[u8]) -> Vec<Entry<L>> {
+        const { assert!(256 * L <= u16::MAX as usize + 1 && STRIDE >= 256) };
+        pixels
+            .iter()
+            .map(|&v| Entry(u16::from(v) * L as u16))
+            .collect()
+    }
+
+    /// This pixel value's entry in `table`.
+    #[inline(always)]
+    fn in_table(self, table: &[[f32; L]; STRIDE]) -> &[f32; L] {
+        // SAFETY: the offset is `value · L` with `value < 256 <= STRIDE` (`plane` makes every
+        // entry so, and checks the bound), so its `L` floats lie inside the table.
+        unsafe { &*table.as_ptr().cast::<f32>().add(self.0 as usize).cast() }
+    }
+}
+
 /// Where one image's pooled values and winners go, and the channel being computed.
 struct Pooled<'a> {
     pooled: &'a mut [f32],
@@ -553,13 +583,13 @@ struct Pooled<'a> {
 }
 
 /// Adds one row of every window's synapses to the window sums `(used, used)`: `tabs` holds the
-/// row's tables; `spans[r]` the windows that see a non-zero pixel in image row `r` of `plane`
-/// (side `h`). Inlined where the number of tables is a constant, the inner loop unrolls.
+/// row's tables; `plane` the entries of an image plane's pixels (side `h`); `spans[r]` the
+/// windows that see a non-zero pixel in its row `r`. Inlined where the number of tables is a constant, the inner loop unrolls.
 #[inline(always)]
 fn sweep<const L: usize>(
     sums: &mut [[f32; L]],
     tabs: &[[[f32; L]; STRIDE]],
-    (spans, plane): (&[(usize, usize)], &[u8]),
+    (spans, plane): (&[(usize, usize)], &[Entry<L>]),
     h: usize,
 ) {
     let used = spans.len();
@@ -571,7 +601,7 @@ fn sweep<const L: usize>(
         {
             let mut acc = *sum;
             for (tab, &v) in tabs.iter().zip(px) {
-                let e = &tab[v as usize];
+                let e = v.in_table(tab);
                 acc = std::array::from_fn(|l| acc[l] + e[l]);
             }
             *sum = acc;
@@ -615,7 +645,8 @@ impl DendriteKernel for Lut<'_> {
                 *e = [dln * x, dln];
             }
         }
-        let mut windows = Vec::with_capacity(winners.len() / cfg.features() * cfg.pooled_side().pow(2));
+        let mut windows =
+            Vec::with_capacity(winners.len() / cfg.features() * cfg.pooled_side().pow(2));
         for_each_winning_window(cfg, dendrite, winners, grad, |g, start| {
             windows.push((g, start))
         });

@@ -60,7 +60,9 @@ pub(crate) fn for_each_winning_window(
     let (ch, d) = (dendrite / m, dendrite % m);
     let features = config.features();
     // Where each window starts in its image plane, without dividing by the side every time.
-    let starts: Vec<usize> = (0..s).flat_map(|r| (0..s).map(move |c| r * h + c)).collect();
+    let starts: Vec<usize> = (0..s)
+        .flat_map(|r| (0..s).map(move |c| r * h + c))
+        .collect();
     for image in 0..winners.len() / features {
         let plane = (image * config.channels + ch) * h * h;
         for cell in 0..p * p {
