@@ -656,39 +656,45 @@ impl DendriteKernel for Lut<'_> {
                 dq[at + k] -= s[1];
             }
         };
-        for i in 0..win {
-            let row = &slopes[i * win..][..win];
-            match <&[_; 5]>::try_from(row) {
-                Ok(tabs) => add(i * win, &slope_sums(self.images, &windows, i * h, tabs)),
-                Err(_) => {
-                    for (j, tab) in row.iter().enumerate() {
-                        let tab = std::array::from_ref(tab);
-                        add(
-                            i * win + j,
-                            &slope_sums(self.images, &windows, i * h + j, tab),
-                        );
-                    }
-                }
+        // The paper's 5×5 window two rows at a time (ten sums in registers), so that each
+        // window's gradient is loaded and its pixels found three times, not five; other
+        // windows one synapse at a time.
+        if win != 5 {
+            for (at, tab) in slopes.iter().enumerate() {
+                let offset = [(at / win) * h + at % win];
+                let [sums] = slope_sums(self.images, &windows, offset, [std::array::from_ref(tab)]);
+                add(at, &sums);
             }
+            return;
+        }
+        let row = |i: usize| -> &[_; 5] { slopes[i * 5..][..5].try_into().expect("5 synapses") };
+        let rows = [row(0), row(1), row(2), row(3), row(4)];
+        let [a, b] = slope_sums(self.images, &windows, [0, h], [rows[0], rows[1]]);
+        let [c, d] = slope_sums(self.images, &windows, [2 * h, 3 * h], [rows[2], rows[3]]);
+        let [e] = slope_sums(self.images, &windows, [4 * h], [rows[4]]);
+        for (i, sums) in [a, b, c, d, e].iter().enumerate() {
+            add(i * 5, sums);
         }
     }
 }
 
-/// `Σ g · tabs[j][pixel]` over the winning `windows` `(g, start)`, for the `W` synapses that see
-/// the pixels from `start + offset` of `images`, in window order.
+/// `Σ g · tabs[r][j][pixel]` over the winning `windows` `(g, start)`, for the `R × W` synapses
+/// of `R` rows that see the `W` pixels from `start + offsets[r]` of `images`, in window order.
 #[inline(always)]
-fn slope_sums<const W: usize>(
+fn slope_sums<const R: usize, const W: usize>(
     images: &[u8],
     windows: &[(f32, usize)],
-    offset: usize,
-    tabs: &[[[f32; 2]; 256]; W],
-) -> [[f32; 2]; W] {
-    let mut sums = [[0.0f32; 2]; W];
+    offsets: [usize; R],
+    tabs: [&[[[f32; 2]; 256]; W]; R],
+) -> [[[f32; 2]; W]; R] {
+    let mut sums = [[[0.0f32; 2]; W]; R];
     for &(g, start) in windows {
-        let pixels: &[u8; W] = images[start + offset..][..W].try_into().expect("W pixels");
-        for ((sum, tab), &v) in sums.iter_mut().zip(tabs).zip(pixels) {
-            let e = tab[v as usize];
-            *sum = [sum[0] + g * e[0], sum[1] + g * e[1]];
+        for ((sums, tabs), offset) in sums.iter_mut().zip(tabs).zip(offsets) {
+            let pixels: &[u8; W] = images[start + offset..][..W].try_into().expect("W pixels");
+            for ((sum, tab), &v) in sums.iter_mut().zip(tabs).zip(pixels) {
+                let e = tab[v as usize];
+                *sum = [sum[0] + g * e[0], sum[1] + g * e[1]];
+            }
         }
     }
     sums
