@@ -73,13 +73,16 @@ pub enum Command {
 
 /// Runs one command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = cli.threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()?;
+        pool = pool.num_threads(n);
     }
-    match cli.command {
+    // The command runs on one of the pool's threads, so that every parallel step of training
+    // starts there and the other threads join in. Started from outside the pool, each step
+    // (the tables, the dendrites, each matrix product, Adam) handed its work to a sleeping
+    // worker and slept until it was done: two thread switches per step.
+    pool.build()?.install(|| match cli.command {
         Command::Train(a) => commands::train::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Predict(a) => commands::predict::run(a),
@@ -95,7 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(a) => commands::report::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Prune(a) => commands::prune::run(a),
-    }
+    })
 }
 
 /// Threads the commands run on.
