@@ -253,7 +253,7 @@ pub fn fit<'py>(
     let mut history = Vec::new();
     let (best, failure) = std::thread::scope(|s| -> PyResult<_> {
         let worker = s.spawn(|| {
-            threads::run(threads, || {
+            threads::run_on_pool(threads, || {
                 train_epochs(
                     &mut trainer,
                     fit_data,
