@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::input::{Images, KernelChoice};
 use crate::layers::{axon, loss};
 use crate::metrics;
+use crate::parallel;
 use crate::trainable::Network;
 
 /// Loss, accuracy and confusion matrix of a model on some images.
@@ -140,34 +141,38 @@ pub fn evaluate<N: Classifier + ?Sized>(
     ];
     let (mut scores, mut all_labels) = (Vec::new(), Vec::new());
     let mut loss_sum = 0.0f64;
-    for chunk in indices.chunks(EVAL_BATCH) {
-        data.batch(chunk, &mut images, &mut labels);
-        let mut logits = predict(Images::U8(&images))?;
-        let loss = match task {
-            Task::MultiClass => {
-                for (row, &label) in logits.chunks_exact(classes).zip(&labels) {
-                    confusion[label as usize * classes + axon::argmax(row)] += 1;
-                }
-                let loss = loss::cross_entropy(&logits, &labels, classes, 0.0).0;
-                axon::softmax(&mut logits, classes);
-                loss
-            }
-            Task::MultiLabel => {
-                let loss = loss::sigmoid_bce(&logits, &labels, classes, 0.0).0;
-                axon::sigmoid(&mut logits);
-                for (row, &mask) in logits.chunks_exact(classes).zip(&labels) {
-                    for (c, &p) in row.iter().enumerate() {
-                        let truth = ((mask >> c) & 1) as usize;
-                        confusion[c * 4 + 2 * truth + usize::from(p > 0.5)] += 1;
+    // Batches one after the other: the other threads kept polling between their steps.
+    parallel::busy(|| -> Result<()> {
+        for chunk in indices.chunks(EVAL_BATCH) {
+            data.batch(chunk, &mut images, &mut labels);
+            let mut logits = predict(Images::U8(&images))?;
+            let loss = match task {
+                Task::MultiClass => {
+                    for (row, &label) in logits.chunks_exact(classes).zip(&labels) {
+                        confusion[label as usize * classes + axon::argmax(row)] += 1;
                     }
+                    let loss = loss::cross_entropy(&logits, &labels, classes, 0.0).0;
+                    axon::softmax(&mut logits, classes);
+                    loss
                 }
-                loss
-            }
-        };
-        loss_sum += loss as f64 * chunk.len() as f64;
-        scores.extend_from_slice(&logits);
-        all_labels.extend_from_slice(&labels);
-    }
+                Task::MultiLabel => {
+                    let loss = loss::sigmoid_bce(&logits, &labels, classes, 0.0).0;
+                    axon::sigmoid(&mut logits);
+                    for (row, &mask) in logits.chunks_exact(classes).zip(&labels) {
+                        for (c, &p) in row.iter().enumerate() {
+                            let truth = ((mask >> c) & 1) as usize;
+                            confusion[c * 4 + 2 * truth + usize::from(p > 0.5)] += 1;
+                        }
+                    }
+                    loss
+                }
+            };
+            loss_sum += loss as f64 * chunk.len() as f64;
+            scores.extend_from_slice(&logits);
+            all_labels.extend_from_slice(&labels);
+        }
+        Ok(())
+    })?;
     let n = indices.len().max(1) as f64;
     let accuracy = match task {
         Task::MultiClass => {

@@ -58,7 +58,7 @@ pub mod training;
 
 mod matmul;
 mod matmul_i8;
-mod parallel;
+pub mod parallel;
 mod tensor_file;
 
 pub use config::{Config, Task};

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::evaluation::{evaluate, Evaluation};
 use crate::input::{Images, KernelChoice};
 use crate::model::Mdpn;
+use crate::parallel;
 use crate::prune::fixed_synapses;
 use crate::recipe::Recipe;
 use crate::splits::{rng, Source, Splits, Subset};
@@ -195,73 +196,76 @@ impl<N: Network> Trainer<N> {
         epoch: usize,
         mut on_batch: impl FnMut(&BatchReport) -> ControlFlow<()>,
     ) -> Result<Option<EpochStats>> {
-        let mut order = indices.to_vec();
-        order.shuffle(&mut rng(self.seed, EPOCH_STREAM + epoch as u64));
-        let batches = order.len().div_ceil(self.batch_size);
-        let (mut images, mut labels) = (Vec::new(), Vec::new());
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        let mut augment_rng = rng(self.seed, AUGMENT_STREAM + epoch as u64);
-        let mut scratch = Vec::new();
-        for (b, chunk) in order.chunks(self.batch_size).enumerate() {
-            data.batch(chunk, &mut images, &mut labels);
-            let recipe = &self.recipe;
-            recipe.augment.apply(
-                &mut images,
-                data.channels,
-                data.size,
-                &mut augment_rng,
-                &mut scratch,
-            );
-            self.adam.lr = recipe.lr_at(self.lr, epoch, b, batches, self.epochs);
-            let smoothing = recipe.label_smoothing;
-            let mut step = self
-                .model
-                .step(Images::U8(&images), &labels, self.kernel, smoothing)?;
-            for (grad, mask) in step.grads.tensors_mut().into_iter().zip(&self.frozen) {
-                for (g, _) in grad.iter_mut().zip(mask).filter(|(_, &f)| f) {
-                    *g = 0.0;
+        // Batches follow one another with little serial work between their parallel steps.
+        parallel::busy(|| {
+            let mut order = indices.to_vec();
+            order.shuffle(&mut rng(self.seed, EPOCH_STREAM + epoch as u64));
+            let batches = order.len().div_ceil(self.batch_size);
+            let (mut images, mut labels) = (Vec::new(), Vec::new());
+            let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+            let mut augment_rng = rng(self.seed, AUGMENT_STREAM + epoch as u64);
+            let mut scratch = Vec::new();
+            for (b, chunk) in order.chunks(self.batch_size).enumerate() {
+                data.batch(chunk, &mut images, &mut labels);
+                let recipe = &self.recipe;
+                recipe.augment.apply(
+                    &mut images,
+                    data.channels,
+                    data.size,
+                    &mut augment_rng,
+                    &mut scratch,
+                );
+                self.adam.lr = recipe.lr_at(self.lr, epoch, b, batches, self.epochs);
+                let smoothing = recipe.label_smoothing;
+                let mut step =
+                    self.model
+                        .step(Images::U8(&images), &labels, self.kernel, smoothing)?;
+                for (grad, mask) in step.grads.tensors_mut().into_iter().zip(&self.frozen) {
+                    for (g, _) in grad.iter_mut().zip(mask).filter(|(_, &f)| f) {
+                        *g = 0.0;
+                    }
+                }
+                if let Some(max) = recipe.clip_grad_norm {
+                    clip_norm(&mut step.grads, max);
+                }
+                if !step.loss.is_finite() || !step.grads.all_finite() {
+                    return Err(Error::Diverged(format!(
+                        "the loss or its gradient is not finite (loss {}) at epoch {}, batch {} of {batches}",
+                        step.loss,
+                        epoch + 1,
+                        b + 1
+                    )));
+                }
+                self.adam.step(self.model.params_mut(), &step.grads);
+                if !self.model.params().all_finite() {
+                    return Err(Error::Diverged(format!(
+                        "a parameter became non-finite at epoch {}, batch {} of {batches}",
+                        epoch + 1,
+                        b + 1
+                    )));
+                }
+                loss_sum += step.loss as f64 * chunk.len() as f64;
+                correct += step.correct;
+                seen += chunk.len();
+                let decisions = seen * self.model.decisions_per_image();
+                let report = BatchReport {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    batches,
+                    images: chunk.len(),
+                    loss: loss_sum / seen as f64,
+                    accuracy: correct as f64 / decisions as f64,
+                };
+                if on_batch(&report).is_break() {
+                    return Ok(None);
                 }
             }
-            if let Some(max) = recipe.clip_grad_norm {
-                clip_norm(&mut step.grads, max);
-            }
-            if !step.loss.is_finite() || !step.grads.all_finite() {
-                return Err(Error::Diverged(format!(
-                    "the loss or its gradient is not finite (loss {}) at epoch {}, batch {} of {batches}",
-                    step.loss,
-                    epoch + 1,
-                    b + 1
-                )));
-            }
-            self.adam.step(self.model.params_mut(), &step.grads);
-            if !self.model.params().all_finite() {
-                return Err(Error::Diverged(format!(
-                    "a parameter became non-finite at epoch {}, batch {} of {batches}",
-                    epoch + 1,
-                    b + 1
-                )));
-            }
-            loss_sum += step.loss as f64 * chunk.len() as f64;
-            correct += step.correct;
-            seen += chunk.len();
-            let decisions = seen * self.model.decisions_per_image();
-            let report = BatchReport {
-                epoch: epoch + 1,
-                batch: b + 1,
-                batches,
-                images: chunk.len(),
-                loss: loss_sum / seen as f64,
+            let decisions = seen.max(1) * self.model.decisions_per_image();
+            Ok(Some(EpochStats {
+                loss: loss_sum / seen.max(1) as f64,
                 accuracy: correct as f64 / decisions as f64,
-            };
-            if on_batch(&report).is_break() {
-                return Ok(None);
-            }
-        }
-        let decisions = seen.max(1) * self.model.decisions_per_image();
-        Ok(Some(EpochStats {
-            loss: loss_sum / seen.max(1) as f64,
-            accuracy: correct as f64 / decisions as f64,
-        }))
+            }))
+        })
     }
 }
 

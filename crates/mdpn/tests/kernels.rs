@@ -301,6 +301,18 @@ fn training_is_deterministic_and_independent_of_thread_count() {
         a.model, c.model,
         "one thread gives the same parameters as several"
     );
+    // Trained on a thread of a pool of three, whose other two poll for work between the steps
+    // (`parallel::busy`); two trainings at once share them. The same bits, and both finish.
+    let three = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let ((e, le), (f, lf)) = three.install(|| rayon::join(|| train(&data, 4), || train(&data, 4)));
+    assert_eq!((&la, &la), (&le, &lf));
+    assert!(
+        a.model == e.model && a.model == f.model,
+        "a busy pool gives the same parameters"
+    );
     let (d, _) = train(&data, 5);
     assert_ne!(a.model, d.model, "another seed gives another model");
     assert!(la[2] < la[0], "the loss falls: {la:?}");

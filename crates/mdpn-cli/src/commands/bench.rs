@@ -155,9 +155,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for round in 0..=args.rounds {
         if let (Some(file), Some(tables)) = (&file, &model_tables) {
             let start = Instant::now();
-            for b in 0..args.infer_batches {
-                file.logits(batch(b), tables)?;
-            }
+            mdpn::parallel::busy(|| -> anyhow::Result<()> {
+                for b in 0..args.infer_batches {
+                    file.logits(batch(b), tables)?;
+                }
+                Ok(())
+            })?;
             if round > 0 {
                 infer_rates.push(
                     (args.infer_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64(),
@@ -166,20 +169,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         let start = Instant::now();
-        for b in 0..args.train_batches {
-            let step = trainer
-                .model
-                .gradients(Images::U8(batch(b)), &labels, trainer.kernel)?;
-            trainer.adam.step(&mut trainer.model.params, &step.grads);
-        }
+        // As `Trainer` trains an epoch: the other threads kept polling between batches' steps.
+        mdpn::parallel::busy(|| -> anyhow::Result<()> {
+            for b in 0..args.train_batches {
+                let step =
+                    trainer
+                        .model
+                        .gradients(Images::U8(batch(b)), &labels, trainer.kernel)?;
+                trainer.adam.step(&mut trainer.model.params, &step.grads);
+            }
+            Ok(())
+        })?;
         let train = (args.train_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
         let start = Instant::now();
         let tables = trainer.model.tables();
-        for b in 0..args.infer_batches {
-            trainer
-                .model
-                .forward(Images::U8(batch(b)), trainer.kernel, Some(&tables))?;
-        }
+        mdpn::parallel::busy(|| -> anyhow::Result<()> {
+            for b in 0..args.infer_batches {
+                trainer
+                    .model
+                    .forward(Images::U8(batch(b)), trainer.kernel, Some(&tables))?;
+            }
+            Ok(())
+        })?;
         let infer = (args.infer_batches * args.batch_size) as f64 / start.elapsed().as_secs_f64();
         // Round 0 warms caches and the thread pool.
         if round > 0 {
