@@ -99,7 +99,9 @@ pub fn busy<R>(f: impl FnOnce() -> R) -> R {
             while !flag.load(Ordering::Acquire) && last_work.elapsed() < POLL_IDLE {
                 match rayon::yield_now() {
                     Some(rayon::Yield::Executed) => last_work = Instant::now(),
-                    _ => std::hint::spin_loop(),
+                    // Gives the core to any other runnable thread (another process), as rayon
+                    // does before it sleeps.
+                    _ => std::thread::yield_now(),
                 }
             }
         });
