@@ -295,6 +295,38 @@ fn bench_prints_json() {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key} in {v}");
     }
     assert!(v["peak_rss_mb"].as_f64().unwrap() > 1.0);
+    // The roofline: cycles per image at the limits, forward and trained. Training adds each
+    // synapse of each winning window (36 cells × 8 dendrites × 25) and two more products.
+    let f = |key: &str| v[key].as_f64().unwrap_or_else(|| panic!("{key} in {v}"));
+    let cycles_per_s = f("lookup_limit_per_s");
+    let (infer, train) = (
+        cycles_per_s / f("infer_limit_images_per_s"),
+        cycles_per_s / f("train_limit_images_per_s"),
+    );
+    let (lookups, visits) = (f("lookups_per_image"), (36 * 8 * 25) as f64);
+    let products = infer - lookups;
+    assert!(products > 0.0 && lookups > 0.0, "{v}");
+    assert!(
+        (train - infer - visits - 2.0 * products).abs() < 1e-6 * train,
+        "{v}"
+    );
+    for (rate, limit, fraction) in [
+        (
+            "train_images_per_s",
+            "train_limit_images_per_s",
+            "train_fraction_of_limit",
+        ),
+        (
+            "infer_images_per_s",
+            "infer_limit_images_per_s",
+            "infer_fraction_of_limit",
+        ),
+    ] {
+        assert!(
+            (f(rate) / f(limit) - f(fraction)).abs() < 1e-9,
+            "{fraction} in {v}"
+        );
+    }
 }
 
 /// A batch larger than the images the benchmark has is a clear error, not a panic.

@@ -60,6 +60,34 @@ fn lookup_limit_per_s(threads: usize) -> Option<f64> {
     Some(threads as f64 * mhz * 1e6)
 }
 
+/// Multiply-adds a core retires per cycle: two FMA units of 16 lanes (AVX-512) or 8 (AVX2);
+/// 8 elsewhere (NEON's two units of 4).
+fn macs_per_cycle() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            return 32.0;
+        }
+        if std::is_x86_feature_detected!("fma") {
+            return 16.0;
+        }
+    }
+    8.0
+}
+
+/// The fewest cycles of one core an image can take, forward (inference) and trained, given
+/// its table look-ups: one look-up per cycle (a load of the pixel's entry and a vector add);
+/// the soma's and axon's products at [`macs_per_cycle`] (one forward; training adds the two
+/// backward products); and, trained, each synapse of each winning window visited once in the
+/// backward pass (two loads: the pixel and its slopes), one per cycle. Tables and Adam, per
+/// batch, are left out.
+fn cycles_limit(config: &Config, lookups: f64) -> (f64, f64) {
+    let products = (config.features() * config.hidden + config.hidden * config.classes) as f64;
+    let visits = (config.features() * config.synapses()) as f64;
+    let infer = lookups + products / macs_per_cycle();
+    (infer, lookups + visits + 3.0 * products / macs_per_cycle())
+}
+
 /// Median seconds of one call of `f`, over `n` calls after one to warm up; `None` for none.
 fn latency(n: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Option<f64>> {
     if n == 0 {
@@ -225,6 +253,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let threads = crate::threads();
     let limit = lookups_per_s.and(lookup_limit_per_s(threads));
     let fraction = lookups_per_s.zip(limit).map(|(l, max)| l / max);
+    // Images per second at those limits, on every thread's core; for f32 models (an int8
+    // model's products are integers).
+    let f32_model = !matches!(file, Some(mdpn::any_model::AnyModel::Int8(_)));
+    let (infer_limit, train_limit) = match (lookups_per_image, limit) {
+        (Some(lookups), Some(cycles_per_s)) if f32_model => {
+            let (infer, train) = cycles_limit(&config, lookups);
+            (Some(cycles_per_s / infer), Some(cycles_per_s / train))
+        }
+        _ => (None, None),
+    };
+    let train_limit = train_limit.filter(|_| train.is_some());
     if args.json {
         println!(
             "{}",
@@ -237,6 +276,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "lookups_per_s": lookups_per_s,
                 "lookup_limit_per_s": limit,
                 "fraction_of_limit": fraction,
+                "infer_limit_images_per_s": infer_limit,
+                "infer_fraction_of_limit": infer_limit.map(|l| infer / l),
+                "train_limit_images_per_s": train_limit,
+                "train_fraction_of_limit": train.zip(train_limit).map(|(t, l)| t / l),
                 "threads": threads,
                 "dendrites": config.dendrites,
                 "model": args.model.as_ref().map(|p| p.display().to_string()),
@@ -256,10 +299,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "MDPN M={} ({model}) batch {} 28x28 ({input} images), {:?} kernel, {threads} threads, median of {} rounds",
             config.dendrites, args.batch_size, args.kernel, args.rounds
         );
+        let of_limit = |rate: f64, limit: Option<f64>| {
+            limit.map_or(String::new(), |l| {
+                format!(", {:.0}% of the limit {l:.0}", rate / l * 100.0)
+            })
+        };
         if let Some(train) = train {
-            println!("training   {train:>9.0} images/s");
+            let of = of_limit(train, train_limit);
+            println!("training   {train:>9.0} images/s{of}");
         }
-        println!("inference  {infer:>9.0} images/s");
+        println!(
+            "inference  {infer:>9.0} images/s{}",
+            of_limit(infer, infer_limit)
+        );
         if let Some(ms) = latency_ms {
             println!("one image  {ms:>9.3} ms (predict on the warm model)");
         }
