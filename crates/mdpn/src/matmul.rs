@@ -162,41 +162,25 @@ mod tests {
                     1,
                 );
             }
+            let product = |a: &[f32], b: &[f32], (m, k, n), c: &mut [f32], beta| {
+                matmul(MatRef::new(a, m, k), MatRef::new(b, k, n), c, beta)
+            };
             let mut split = start.clone();
-            matmul(
-                MatRef::new(&a, m, k),
-                MatRef::new(&b, k, n),
-                &mut split,
-                1.0,
-            );
+            product(&a, &b, (m, k, n), &mut split, 1.0);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&split), bits(&whole), "{m}×{k}×{n}");
             // The same product as the transpose of bᵀ·aᵀ, split the other way.
-            let (at, bt) = (
-                (0..k * m)
-                    .map(|i| a[(i % m) * k + i / m])
-                    .collect::<Vec<_>>(),
-                (0..n * k)
-                    .map(|i| b[(i % k) * n + i / k])
-                    .collect::<Vec<_>>(),
-            );
+            let transpose = |v: &[f32], rows: usize, cols: usize| -> Vec<f32> {
+                (0..rows * cols)
+                    .map(|i| v[(i % rows) * cols + i / rows])
+                    .collect()
+            };
             let mut transposed = vec![0.0; n * m];
-            matmul(
-                MatRef::new(&bt, n, k),
-                MatRef::new(&at, k, m),
-                &mut transposed,
-                0.0,
-            );
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+            product(&bt, &at, (n, k, m), &mut transposed, 0.0);
             let mut fresh = vec![0.0; m * n];
-            matmul(
-                MatRef::new(&a, m, k),
-                MatRef::new(&b, k, n),
-                &mut fresh,
-                0.0,
-            );
-            let back: Vec<f32> = (0..m * n)
-                .map(|i| transposed[(i % n) * m + i / n])
-                .collect();
+            product(&a, &b, (m, k, n), &mut fresh, 0.0);
+            let back = transpose(&transposed, n, m);
             assert_eq!(bits(&back), bits(&fresh), "{m}×{k}×{n} transposed");
         }
     }
