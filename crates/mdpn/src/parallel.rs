@@ -71,7 +71,7 @@ pub fn for_each_chunk3<A: Send, B: Send, C: Send>(
 /// Runs `f`, whose parallel steps follow one another with short serial work between them (a
 /// training loop), while the pool's other threads poll for work instead of falling asleep:
 /// rayon puts an idle thread to sleep after some 30 µs, and waking it for the next step cost
-/// about a tenth of training's time on a two-core virtual machine. They poll until `f` returns,
+/// 5 to 10% of training's time on a two-core virtual machine. They poll until `f` returns,
 /// or until they have found no work for [`POLL_IDLE`]. Only from a thread of the pool (the
 /// program and Python run their work on one): called from elsewhere, `f` just runs.
 pub fn busy<R>(f: impl FnOnce() -> R) -> R {

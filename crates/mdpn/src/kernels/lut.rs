@@ -584,7 +584,8 @@ struct Pooled<'a> {
 
 /// Adds one row of every window's synapses to the window sums `(used, used)`: `tabs` holds the
 /// row's tables; `plane` the entries of an image plane's pixels (side `h`); `spans[r]` the
-/// windows that see a non-zero pixel in its row `r`. Inlined where the number of tables is a constant, the inner loop unrolls.
+/// windows that see a non-zero pixel in its row `r`. Inlined where the number of tables is a
+/// constant, the inner loop unrolls.
 #[inline(always)]
 fn sweep<const L: usize>(
     sums: &mut [[f32; L]],
@@ -668,10 +669,9 @@ impl DendriteKernel for Lut<'_> {
             return;
         }
         let row = |i: usize| -> &[_; 5] { slopes[i * 5..][..5].try_into().expect("5 synapses") };
-        let rows = [row(0), row(1), row(2), row(3), row(4)];
-        let [a, b] = slope_sums(self.images, &windows, [0, h], [rows[0], rows[1]]);
-        let [c, d] = slope_sums(self.images, &windows, [2 * h, 3 * h], [rows[2], rows[3]]);
-        let [e] = slope_sums(self.images, &windows, [4 * h], [rows[4]]);
+        let [a, b] = slope_sums(self.images, &windows, [0, h], [row(0), row(1)]);
+        let [c, d] = slope_sums(self.images, &windows, [2 * h, 3 * h], [row(2), row(3)]);
+        let [e] = slope_sums(self.images, &windows, [4 * h], [row(4)]);
         for (i, sums) in [a, b, c, d, e].iter().enumerate() {
             add(i * 5, sums);
         }
